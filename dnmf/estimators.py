@@ -1,0 +1,461 @@
+"""Scikit-learn style estimators: :class:`DeepNMF` and :class:`MultilayerNMF`.
+
+Orientation (paper §1): the features are factorised layer after layer,
+
+    X ≈ W_1 H_1,  W_1 ≈ W_2 H_2,  …,  W_{L-1} ≈ W_L H_L,   so X ≈ W_ℓ (H_ℓ ⋯ H_1),
+
+with X of shape (m, n), W_ℓ of shape (m, r_ℓ) and H_ℓ of shape (r_ℓ, r_{ℓ-1}), r_0 = n.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ._validation import (
+    check_beta,
+    check_data,
+    check_dtype,
+    check_int,
+    check_ranks,
+    check_weights,
+)
+from .models._common import Progress, all_layer_errors, machine_eps
+from .models.deep import auto_weights, fit_deep
+from .models.multilayer import fit_multilayer, initial_factors, normalize_rows_of_H
+from .result import FitResult, features_product
+from .updates import update_W_mu
+
+__all__ = ["DeepNMF", "MultilayerNMF", "MinVol"]
+
+_LAYER_INITS = ("random", "nndsvd", "nndsvda", "nndsvdar", "snpa", "soda")
+
+
+@dataclass(frozen=True)
+class MinVol:
+    """Switches :class:`DeepNMF` to minimum-volume deep KL-NMF (paper eq. 7, Algorithm 2).
+
+    Parameters
+    ----------
+    alpha_tilde : float or sequence of L floats
+        Relative weight α̃_ℓ of the volume term: α_ℓ is set so that
+        α_ℓ |logdet(W_ℓᵀW_ℓ + δI)| = α̃_ℓ λ_ℓ D(W_{ℓ-1}, W_ℓ H_ℓ) at initialisation
+        (natural logarithm).
+    delta : float
+        δ > 0 in logdet(WᵀW + δI).
+    rho : float
+        ADMM penalty ρ > 0.
+    admm_max_iter : int
+        Maximum ADMM iterations per W-update.
+    admm_tol : float
+        ADMM stops when ‖W − Z‖_F ≤ admm_tol.
+    """
+
+    alpha_tilde: float | tuple[float, ...] = 0.05
+    delta: float = 1.0
+    rho: float = 10.0
+    admm_max_iter: int = 50
+    admm_tol: float = 1e-6
+
+    def validate(self, n_layers: int) -> None:
+        alphas = np.atleast_1d(np.asarray(self.alpha_tilde, dtype=float))
+        if alphas.size not in (1, n_layers) or np.any(alphas < 0) or not np.all(
+            np.isfinite(alphas)
+        ):
+            raise ValueError(
+                f"min_vol.alpha_tilde must be ≥ 0, one value or one per layer ({n_layers}), "
+                f"got {self.alpha_tilde!r}"
+            )
+        for name in ("delta", "rho", "admm_tol"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"min_vol.{name} must be a positive number, got {value!r}")
+        check_int(self.admm_max_iter, "min_vol.admm_max_iter", 1)
+
+
+def _rng(random_state) -> np.random.Generator:
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    if random_state is not None:
+        random_state = check_int(random_state, "random_state", 0)
+    return np.random.default_rng(random_state)
+
+
+def _check_common(est) -> tuple:
+    beta = check_beta(est.beta)
+    dtype = check_dtype(est.dtype)
+    eval_every = check_int(est.eval_every, "eval_every", 0)
+    if not (isinstance(est.tol, (int, float)) and math.isfinite(est.tol) and est.tol >= 0):
+        raise ValueError(f"tol must be a number ≥ 0, got {est.tol!r}")
+    if est.callback is not None and not callable(est.callback):
+        raise ValueError("callback must be callable (info -> bool | None) or None")
+    return beta, dtype, eval_every
+
+
+class _LayeredMixin:
+    """Accessors shared by the deep and multilayer estimators."""
+
+    def features(self, layer: int) -> np.ndarray:
+        """Layer-ℓ features H_ℓ ⋯ H_1, shape (r_ℓ, n); ``layer`` counts from 1."""
+        self._check_fitted()
+        return features_product(self.H_, layer)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "W_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def transform(self, X, n_iter: int = 200) -> np.ndarray:
+        """Coefficients W_1 of new data with H_1 fixed (β-MU on W alone).
+
+        Parameters
+        ----------
+        X : ndarray or sparse of shape (m_new, n)
+        n_iter : int
+
+        Returns
+        -------
+        ndarray of shape (m_new, r_1)
+        """
+        self._check_fitted()
+        beta = check_beta(self.beta)
+        dtype = check_dtype(self.dtype)
+        n = self.H_[0].shape[1]
+        Xs, scale = check_data(X, beta, dtype)
+        if Xs.shape[1] != n:
+            raise ValueError(f"X must have {n} columns like the data the model was fitted on, "
+                             f"got {Xs.shape[1]}")
+        eps = machine_eps(dtype)
+        H1 = np.asarray(self.H_[0], dtype=dtype)
+        W, _ = initial_factors(Xs, H1.shape[0], "random", _rng(self.random_state), dtype, eps)
+        for _ in range(check_int(n_iter, "n_iter", 1)):
+            W = update_W_mu(Xs, W, H1, beta, eps)
+        return W * scale
+
+    def _set_result(self, result: FitResult) -> None:
+        self.result_ = result
+        self.W_ = result.W
+        self.H_ = result.H
+        self.layer_errors_ = result.layer_errors
+        self.weights_ = result.weights
+        self.history_ = result.history
+        self.n_iter_ = result.n_iter
+        self.stopped_early_ = result.stopped_early
+        self.timings_ = result.timings
+
+
+class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
+    """Multilayer β-NMF: NMF of X, then NMF of W_1, and so on (Cichocki & Zdunek).
+
+    Parameters
+    ----------
+    ranks : sequence of int
+        r_1 > r_2 > … > r_L ≥ 1 with r_1 < n.
+    beta : float in [0, 2]
+        β of the divergence (1: Kullback–Leibler, 2: Frobenius, 0: Itakura–Saito).
+    init : str
+        Initialisation of each layer: "random" or a method of :mod:`dnmf.init`.
+    max_iter : int
+        MU iterations per layer.
+    tol : float
+        Stop a layer when its error decreases by less than this fraction between evaluations.
+    eval_every : int
+        Evaluate the error every so many iterations (and at the end of each layer).
+    random_state : int, Generator or None
+    dtype : float64 or float32
+    callback : callable(IterationInfo) -> bool | None
+        Returning False stops the fit, keeping what was computed.
+
+    Attributes
+    ----------
+    W_ : list of L ndarrays, ``W_[l]`` of shape (m, r_{l+1})
+    H_ : list of L ndarrays, ``H_[0]`` of shape (r_1, n), ``H_[l]`` of shape (r_{l+1}, r_l)
+    layer_errors_ : ndarray of shape (L,), D_β(W_{ℓ-1}, W_ℓ H_ℓ)
+    weights_ : None (the layers are fitted independently)
+    history_ : DataFrame, one row per evaluation with columns iteration (within the layer),
+        seconds, error_layer_1 … error_layer_L (NaN except the layer being fitted),
+        objective, phase, layer
+    n_iter_ : int, total MU iterations over all layers
+    stopped_early_ : bool
+    result_ : FitResult
+    """
+
+    def __init__(self, ranks=(10,), beta: float = 1.0, init: str = "random",
+                 max_iter: int = 500, tol: float = 0.0, eval_every: int = 5,
+                 random_state=None, dtype=np.float64, callback=None) -> None:
+        self.ranks = ranks
+        self.beta = beta
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.eval_every = eval_every
+        self.random_state = random_state
+        self.dtype = dtype
+        self.callback = callback
+
+    def fit(self, X, y=None) -> MultilayerNMF:
+        """Fit the layers one after the other. ``X``: (m, n) ndarray or scipy.sparse."""
+        t0 = time.perf_counter()
+        beta, dtype, eval_every = _check_common(self)
+        max_iter = check_int(self.max_iter, "max_iter", 1)
+        if self.init not in _LAYER_INITS:
+            raise ValueError(f"init must be one of {_LAYER_INITS}, got {self.init!r}")
+        Xs, scale = check_data(X, beta, dtype)
+        ranks = check_ranks(self.ranks, Xs.shape[1])
+        progress = Progress(len(ranks), len(ranks) * max_iter, self.callback, scale**beta)
+        Ws, Hs, _ = fit_multilayer(
+            Xs, ranks, beta, max_iter, init=self.init, rng=_rng(self.random_state),
+            dtype=dtype, progress=progress, eval_every=eval_every, tol=self.tol,
+        )
+        stopped = progress.stopped
+        rng = _rng(self.random_state)
+        eps = machine_eps(dtype)
+        while len(Ws) < len(ranks):  # stopped before reaching every layer
+            W, H = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
+            Ws.append(W)
+            Hs.append(H)
+        errors = all_layer_errors(Xs, Ws, Hs, beta) * scale**beta
+        Ws = [W * scale for W in Ws]
+        config = {
+            "model": "multilayer",
+            "ranks": list(ranks),
+            "beta": beta,
+            "init": self.init,
+            "max_iter": max_iter,
+            "tol": self.tol,
+            "eval_every": eval_every,
+            "random_state": self.random_state
+            if isinstance(self.random_state, (int, type(None))) else "generator",
+            "dtype": dtype.name,
+            "data_shape": list(Xs.shape),
+            "data_scale": scale,
+        }
+        total = time.perf_counter() - t0
+        result = FitResult(
+            W=Ws, H=Hs, history=progress.history(("layer",)), config=config, weights=None,
+            layer_errors=errors, n_iter=progress.iteration, stopped_early=stopped,
+            timings={"total": total, "evaluation": progress.eval_seconds},
+        )
+        self._set_result(result)
+        return self
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit and return W_1, shape (m, r_1)."""
+        return self.fit(X).W_[0]
+
+
+class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
+    """Deep β-NMF with the layer-centric loss (paper eq. 6, Algorithm 1).
+
+    Minimises Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ) subject to H_ℓ e = e (rows of every H_ℓ sum to
+    one), W_0 = X, starting from a multilayer warm start. With ``min_vol=MinVol(...)`` it fits
+    minimum-volume deep KL-NMF (eq. 7, Algorithm 2) instead.
+
+    Parameters
+    ----------
+    ranks : sequence of int
+        r_1 > r_2 > … > r_L ≥ 1 with r_1 < n.
+    beta : float in [0, 2]
+    min_vol : MinVol or None
+    weights : "auto" or sequence of L positive floats
+        λ_ℓ. "auto": λ_ℓ = 1 / D_β(W_{ℓ-1}⁰, W_ℓ⁰ H_ℓ⁰) at initialisation (paper §4.1).
+    init : {"multilayer", "custom"}
+        "multilayer": ``n_init_iter`` β-MU iterations per layer of multilayer NMF, each layer
+        started by ``layer_init``; "custom": factors given to :meth:`fit` as ``W=…, H=…``.
+    layer_init : str
+        Initialisation of each layer of the warm start ("random", "nndsvda", "snpa", …).
+    n_init_iter : int
+        Iterations per layer of the multilayer warm start (0: only ``layer_init``).
+    max_iter : int
+        Iterations of the deep algorithm.
+    tol : float
+        Stop when the objective decreases by less than this fraction between evaluations.
+    eval_every : int
+        Evaluate the errors every so many iterations (and at the start and the end).
+    random_state : int, Generator or None
+    dtype : float64 or float32
+    callback : callable(IterationInfo) -> bool | None
+        Called every iteration; returning False stops the fit, keeping what was computed.
+
+    Attributes
+    ----------
+    W_ : list of L ndarrays, ``W_[l]`` of shape (m, r_{l+1})
+    H_ : list of L ndarrays, ``H_[0]`` of shape (r_1, n), ``H_[l]`` of shape (r_{l+1}, r_l)
+    layer_errors_ : ndarray of shape (L,)
+    weights_ : ndarray of shape (L,), the λ_ℓ used (in the units of X)
+    history_ : DataFrame of the deep phase: iteration, seconds, error_layer_1 … error_layer_L,
+        objective, phase; iteration 0 is the initialisation
+    init_history_ : DataFrame of the warm start (per layer) or None
+    n_iter_ : int, iterations of the deep phase
+    stopped_early_ : bool
+    result_ : FitResult
+    """
+
+    def __init__(self, ranks=(10,), beta: float = 1.0, min_vol: MinVol | None = None,
+                 weights="auto", init: str = "multilayer", layer_init: str = "random",
+                 n_init_iter: int = 500, max_iter: int = 500, tol: float = 0.0,
+                 eval_every: int = 5, random_state=None, dtype=np.float64,
+                 callback=None) -> None:
+        self.ranks = ranks
+        self.beta = beta
+        self.min_vol = min_vol
+        self.weights = weights
+        self.init = init
+        self.layer_init = layer_init
+        self.n_init_iter = n_init_iter
+        self.max_iter = max_iter
+        self.tol = tol
+        self.eval_every = eval_every
+        self.random_state = random_state
+        self.dtype = dtype
+        self.callback = callback
+
+    def _custom_factors(self, W, H, ranks, m, n, dtype, eps):
+        if W is None or H is None:
+            raise ValueError("init='custom' needs both W=[W_1, …, W_L] and H=[H_1, …, H_L]")
+        if len(W) != len(ranks) or len(H) != len(ranks):
+            raise ValueError(f"init='custom' needs {len(ranks)} matrices in W and in H, "
+                             f"got {len(W)} and {len(H)}")
+        Ws, Hs = [], []
+        previous = n
+        for layer, (Wl, Hl, r) in enumerate(zip(W, H, ranks), start=1):
+            Wl = np.array(Wl, dtype=dtype)
+            Hl = np.array(Hl, dtype=dtype)
+            if Wl.shape != (m, r) or Hl.shape != (r, previous):
+                raise ValueError(
+                    f"layer {layer}: W_{layer} must be {(m, r)} and H_{layer} {(r, previous)}, "
+                    f"got {Wl.shape} and {Hl.shape}"
+                )
+            if not (np.all(np.isfinite(Wl)) and np.all(np.isfinite(Hl))):
+                raise ValueError(f"layer {layer}: the given factors contain NaN or inf")
+            if Wl.min() < 0 or Hl.min() < 0:
+                raise ValueError(f"layer {layer}: the given factors must be nonnegative")
+            np.maximum(Wl, eps, out=Wl)
+            np.maximum(Hl, eps, out=Hl)
+            Ws.append(Wl)
+            Hs.append(Hl)
+            previous = r
+        return Ws, Hs
+
+    def fit(self, X, y=None, W=None, H=None) -> DeepNMF:
+        """Fit deep β-NMF to ``X`` of shape (m, n) (ndarray or scipy.sparse); returns self.
+
+        ``W`` and ``H`` (lists of L arrays) are the starting factors when ``init="custom"``;
+        the H's are normalised to H_ℓ e = e first (rescaling the W's to match).
+        """
+        t0 = time.perf_counter()
+        beta, dtype, eval_every = _check_common(self)
+        max_iter = check_int(self.max_iter, "max_iter", 0)
+        n_init_iter = check_int(self.n_init_iter, "n_init_iter", 0)
+        if self.init not in ("multilayer", "custom"):
+            raise ValueError(f"init must be 'multilayer' or 'custom', got {self.init!r}")
+        if self.layer_init not in _LAYER_INITS:
+            raise ValueError(f"layer_init must be one of {_LAYER_INITS}, got {self.layer_init!r}")
+        if self.min_vol is not None and not isinstance(self.min_vol, MinVol):
+            raise ValueError("min_vol must be None or a dnmf.MinVol(...)")
+        Xs, scale = check_data(X, beta, dtype)
+        m, n = Xs.shape
+        ranks = check_ranks(self.ranks, n)
+        n_layers = len(ranks)
+        weights_arg = check_weights(self.weights, n_layers)
+        if self.min_vol is not None:
+            if beta != 1:
+                raise ValueError("min_vol is implemented for beta = 1 (KL) only, "
+                                 f"got beta = {beta}")
+            self.min_vol.validate(n_layers)
+        eps = machine_eps(dtype)
+        rng = _rng(self.random_state)
+        error_scale = scale**beta
+
+        init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
+        progress = Progress(n_layers, init_iters + max_iter, self.callback, error_scale)
+        t_init = time.perf_counter()
+        init_history = None
+        if self.init == "custom":
+            Ws, Hs = self._custom_factors(W, H, ranks, m, n, dtype, eps)
+            Ws = [Wl / scale for Wl in Ws]
+        else:
+            Ws, Hs, _ = fit_multilayer(
+                Xs, ranks, beta, n_init_iter, init=self.layer_init, rng=rng, dtype=dtype,
+                progress=progress, eval_every=eval_every, phase_name="init layer",
+            )
+            init_history = progress.history(("layer",))
+            progress.rows = []
+            while len(Ws) < n_layers:  # stopped during the warm start
+                Wl, Hl = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
+                Ws.append(Wl)
+                Hs.append(Hl)
+        if self.min_vol is None:
+            normalize_rows_of_H(Ws, Hs)
+        seconds_init = time.perf_counter() - t_init
+
+        initial_errors = all_layer_errors(Xs, Ws, Hs, beta)
+        if isinstance(weights_arg, str):
+            internal_weights = auto_weights(initial_errors)
+            with np.errstate(over="ignore", divide="ignore"):
+                weights = internal_weights / error_scale
+        else:
+            weights = weights_arg
+            internal_weights = weights_arg
+        progress.weights = weights
+
+        extra_timings: dict = {}
+        if progress.stopped:
+            n_iter, seconds_deep = 0, 0.0
+            progress.record(0, initial_errors, "deep")
+        elif self.min_vol is None:
+            Ws, Hs, n_iter, seconds_deep = fit_deep(
+                Xs, Ws, Hs, beta, internal_weights, max_iter, progress=progress,
+                eval_every=eval_every, tol=self.tol,
+            )
+        else:
+            from .models.minvol import fit_minvol_deep
+
+            Ws, Hs, n_iter, seconds_deep, extra_timings = fit_minvol_deep(
+                Xs, Ws, Hs, internal_weights, max_iter, self.min_vol, progress=progress,
+                eval_every=eval_every, tol=self.tol,
+            )
+        errors = all_layer_errors(Xs, Ws, Hs, beta) * error_scale
+        Ws = [Wl * scale for Wl in Ws]
+        config = {
+            "model": "deep-minvol" if self.min_vol is not None else "deep",
+            "ranks": list(ranks),
+            "beta": beta,
+            "weights": "auto" if isinstance(weights_arg, str) else weights_arg.tolist(),
+            "init": self.init,
+            "layer_init": self.layer_init,
+            "n_init_iter": n_init_iter,
+            "max_iter": max_iter,
+            "tol": self.tol,
+            "eval_every": eval_every,
+            "random_state": self.random_state
+            if isinstance(self.random_state, (int, type(None))) else "generator",
+            "dtype": dtype.name,
+            "data_shape": [m, n],
+            "data_scale": scale,
+            "min_vol": None if self.min_vol is None else asdict(self.min_vol),
+        }
+        timings = {
+            "init": seconds_init,
+            "deep": seconds_deep,
+            "evaluation": progress.eval_seconds,
+            "total": time.perf_counter() - t0,
+            **extra_timings,
+        }
+        result = FitResult(
+            W=Ws, H=Hs, history=progress.history(), config=config,
+            weights=np.asarray(weights, dtype=float), layer_errors=errors, n_iter=n_iter,
+            timings=timings, stopped_early=progress.stopped, init_history=init_history,
+        )
+        self._set_result(result)
+        self.init_history_ = init_history
+        return self
+
+    def fit_transform(self, X, y=None, W=None, H=None) -> np.ndarray:
+        """Fit and return W_1, shape (m, r_1)."""
+        return self.fit(X, W=W, H=H).W_[0]

@@ -1,0 +1,186 @@
+"""Multilayer β-NMF (Cichocki & Zdunek): NMF of X, then NMF of W_1, … one layer at a time.
+
+Each layer runs the Févotte–Idier β-MU on W_{ℓ-1} ≈ W_ℓ H_ℓ (W_0 = X): H then W, both
+floored at ε, and — as in the authors' reference code — the columns of W_ℓ are rescaled to a
+maximum of 1 after every iteration (the scale moves into the rows of H_ℓ, so W_ℓ H_ℓ is
+unchanged). The layers are fitted one after the other; layer ℓ+1 factorises the final W_ℓ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..updates import update_H_mu, update_W_mu
+from ._common import Progress, converged, layer_error, machine_eps, should_evaluate
+
+__all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
+
+
+def random_factors(Y, rank: int, rng: np.random.Generator, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random W (m×r), H (r×n) scaled so that mean(WH) = mean(Y)."""
+    m, n = Y.shape
+    W = rng.uniform(size=(m, rank)).astype(dtype)
+    H = rng.uniform(size=(rank, n)).astype(dtype)
+    mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
+    mean_y = float(Y.sum()) / (m * n)
+    scale = np.sqrt(mean_y / mean_wh) if mean_y > 0 and mean_wh > 0 else 1.0
+    W *= scale
+    H *= scale
+    return W, H
+
+
+def initial_factors(Y, rank: int, init: str, rng: np.random.Generator, dtype, eps: float):
+    """Initial (W, H) for one layer by the named method, floored at ε."""
+    if init == "random":
+        W, H = random_factors(Y, rank, rng, dtype)
+    else:
+        from .. import init as init_module  # the initialisation library (SNPA, NNDSVD, …)
+
+        W, H = init_module.initialize(Y, rank, method=init, random_state=rng, dtype=dtype)
+        W = np.array(W, dtype=dtype)
+        H = np.array(H, dtype=dtype)
+    np.maximum(W, eps, out=W)
+    np.maximum(H, eps, out=H)
+    return W, H
+
+
+def _rescale_columns_to_unit_max(W: np.ndarray, H: np.ndarray) -> None:
+    col_max = W.max(axis=0)
+    col_max = np.where(col_max > 0, col_max, 1.0)
+    W /= col_max
+    H *= col_max[:, None]
+
+
+def nmf_mu(
+    X,
+    W: np.ndarray,
+    H: np.ndarray,
+    beta: float,
+    n_iter: int,
+    *,
+    eps: float | None = None,
+    order: str = "HW",
+    rescale: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain single-layer β-MU iterations (no history, no callback).
+
+    Parameters
+    ----------
+    X : ndarray or sparse of shape (m, n)
+    W : ndarray of shape (m, r)
+    H : ndarray of shape (r, n)
+    beta : float in [0, 2]
+    n_iter : int
+    eps : float, optional
+        Floor of the factors (default: machine epsilon of W's dtype). ``0`` disables it.
+    order : {"HW", "WH"}
+        Which factor is updated first in each iteration (scikit-learn updates W first).
+    rescale : bool
+        Rescale the columns of W to unit maximum after each iteration.
+
+    Returns
+    -------
+    W, H : updated copies.
+    """
+    eps = machine_eps(W.dtype) if eps is None else eps
+    W = W.copy()
+    H = H.copy()
+    for _ in range(n_iter):
+        if order == "HW":
+            H = update_H_mu(X, W, H, beta, eps)
+            W = update_W_mu(X, W, H, beta, eps)
+        else:
+            W = update_W_mu(X, W, H, beta, eps)
+            H = update_H_mu(X, W, H, beta, eps)
+        if rescale:
+            _rescale_columns_to_unit_max(W, H)
+    return W, H
+
+
+def fit_multilayer(
+    X,
+    ranks: tuple[int, ...],
+    beta: float,
+    max_iter: int,
+    *,
+    init: str = "random",
+    rng: np.random.Generator,
+    dtype,
+    progress: Progress,
+    eval_every: int = 5,
+    tol: float = 0.0,
+    phase_name: str = "layer",
+) -> tuple[list[np.ndarray], list[np.ndarray], list[dict]]:
+    """Fit the L layers one after the other.
+
+    Parameters
+    ----------
+    X : ndarray or sparse of shape (m, n), already validated and scaled
+    ranks : tuple (r_1, …, r_L)
+    beta : float in [0, 2]
+    max_iter : int, MU iterations per layer
+    init : str, initialisation of each layer ("random", or a method of :mod:`dnmf.init`)
+    rng : numpy Generator
+    dtype : working dtype
+    progress : Progress, shared with the caller (counts iterations, calls the callback)
+    eval_every : int, evaluate the layer's error every so many iterations (and at the end)
+    tol : float, stop a layer early when its error decreases by less than this fraction
+    phase_name : str, "layer" or "init layer" (shown to the callback)
+
+    Returns
+    -------
+    Ws, Hs : lists of the per-layer factors (as many layers as were reached)
+    rows : history rows (iteration within the layer, the layer's error)
+    """
+    eps = machine_eps(dtype)
+    Ws: list[np.ndarray] = []
+    Hs: list[np.ndarray] = []
+    n_layers = len(ranks)
+    for layer, rank in enumerate(ranks):
+        Y = X if layer == 0 else Ws[-1]
+        W, H = initial_factors(Y, rank, init, rng, dtype, eps)
+        phase = f"{phase_name} {layer + 1}"
+        errors = np.full(n_layers, np.nan)
+        errors[layer] = layer_error(Y, W, H, beta)
+        progress.record(0, errors, phase, layer=layer + 1)
+        previous = errors[layer]
+        for it in range(1, max_iter + 1):
+            H = update_H_mu(Y, W, H, beta, eps)
+            W = update_W_mu(Y, W, H, beta, eps)
+            _rescale_columns_to_unit_max(W, H)
+            stop = False
+            if should_evaluate(it, max_iter, eval_every):
+                errors = np.full(n_layers, np.nan)
+                errors[layer] = layer_error(Y, W, H, beta)
+                progress.record(it, errors, phase, layer=layer + 1)
+                stop = converged(previous, errors[layer], tol)
+                previous = errors[layer]
+            if not progress.step(phase):
+                if not should_evaluate(it, max_iter, eval_every):
+                    errors = np.full(n_layers, np.nan)
+                    errors[layer] = layer_error(Y, W, H, beta)
+                    progress.record(it, errors, phase, layer=layer + 1)
+                Ws.append(W)
+                Hs.append(H)
+                return Ws, Hs, progress.rows
+            if stop:
+                break
+        Ws.append(W)
+        Hs.append(H)
+    return Ws, Hs, progress.rows
+
+
+def normalize_rows_of_H(Ws: list[np.ndarray], Hs: list[np.ndarray]) -> None:
+    """Rescale in place so that H_ℓ e = e for every layer, leaving every W_{ℓ-1} ≈ W_ℓ H_ℓ.
+
+    For ℓ = 1 … L: s = H_ℓ e; H_ℓ ← diag(s)^{-1} H_ℓ; W_ℓ ← W_ℓ diag(s); and since W_ℓ (the
+    data of layer ℓ+1) changed by diag(s), H_{ℓ+1} ← H_{ℓ+1} diag(s) keeps W_{ℓ+1} H_{ℓ+1}
+    matched to it.
+    """
+    for layer, H in enumerate(Hs):
+        s = H.sum(axis=1)
+        s = np.where(s > 0, s, 1.0)
+        H /= s[:, None]
+        Ws[layer] *= s[None, :]
+        if layer + 1 < len(Hs):
+            Hs[layer + 1] *= s[None, :]

@@ -1,0 +1,906 @@
+"""Plotly figure builders for the dnmf workbench.
+
+Every function here is pure: it takes fit results (:class:`dnmf.result.FitResult`, or anything with
+the same ``W``/``H``/``history``/``layer_errors``/``weights`` attributes) and datasets
+(:class:`dnmf.datasets.Dataset`) and returns a :class:`plotly.graph_objects.Figure` — or, for the
+few tabular views, a :class:`pandas.DataFrame`. Nothing here imports streamlit, so the builders can
+be used from a notebook as well as from the app.
+
+Orientation (DESIGN.md §1). Layer-ℓ *features* depend on the data's kind:
+
+- images: rows of ``H_ℓ ⋯ H_1`` — each one a picture (``Dataset.to_image``);
+- spectra: columns of ``W_ℓ`` (spectra); rows of ``H_ℓ ⋯ H_1`` are the abundance maps;
+- text: columns of ``W_ℓ`` (topics, read through their top words);
+- generic: rows of ``H_ℓ ⋯ H_1``.
+
+Conventions: one ``go.Heatmap`` trace per picture in every image grid (so a grid of ``k`` pictures
+has exactly ``k`` traces), one trace per layer (per run) in every curve plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import scipy.sparse as sp
+from plotly.subplots import make_subplots
+
+from dnmf.divergence import hoyer_sparsity
+
+__all__ = [
+    "LAYER_COLORS",
+    "abundance_maps",
+    "band_image",
+    "comparison_table",
+    "convergence",
+    "document_length_histogram",
+    "error_ratio_curves",
+    "factor_heatmaps",
+    "false_colour",
+    "feature_gallery",
+    "feature_order",
+    "feature_rows",
+    "feature_sparsity",
+    "hierarchy_sankey",
+    "image_grid",
+    "image_preview",
+    "layer_table",
+    "matrix_heatmap",
+    "mixing_heatmap",
+    "reconstruction_strip",
+    "spectra_lines",
+    "spectra_preview",
+    "topic_documents",
+    "topic_labels",
+    "topic_words",
+    "top_words_bar",
+    "top_words",
+]
+
+#: One colour per layer (layer 1 first), shared by every curve plot.
+LAYER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+#: One colour per run in comparisons.
+RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+
+
+# --------------------------------------------------------------------------------------- access
+def _W(result) -> list[np.ndarray]:
+    W = getattr(result, "W", None)
+    if W is None:
+        W = getattr(result, "W_")
+    return list(W)
+
+
+def _H(result) -> list[np.ndarray]:
+    H = getattr(result, "H", None)
+    if H is None:
+        H = getattr(result, "H_")
+    return list(H)
+
+
+def _history(result) -> pd.DataFrame:
+    h = getattr(result, "history", None)
+    if h is None:
+        h = getattr(result, "history_", None)
+    return pd.DataFrame() if h is None else h
+
+
+def _layer_errors(result) -> np.ndarray:
+    e = getattr(result, "layer_errors", None)
+    if e is None:
+        e = getattr(result, "layer_errors_", None)
+    return np.asarray([] if e is None else e, dtype=float)
+
+
+def _weights(result) -> np.ndarray | None:
+    w = getattr(result, "weights", None)
+    if w is None:
+        w = getattr(result, "weights_", None)
+    return None if w is None else np.asarray(w, dtype=float)
+
+
+def _n_layers(result) -> int:
+    return len(_W(result))
+
+
+def _check_layer(result, layer: int) -> int:
+    L = _n_layers(result)
+    if not 1 <= int(layer) <= L:
+        raise ValueError(f"layer must be between 1 and {L}, got {layer}")
+    return int(layer)
+
+
+def _features(result, layer: int) -> np.ndarray:
+    """H_ℓ ⋯ H_1 (r_ℓ × n)."""
+    _check_layer(result, layer)
+    H = _H(result)
+    out = np.asarray(H[0])
+    for Hl in H[1:layer]:
+        out = np.asarray(Hl) @ out
+    return out
+
+
+def _dense(X) -> np.ndarray:
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def _row(X, i: int) -> np.ndarray:
+    r = X[i]
+    return np.asarray(r.toarray() if sp.issparse(r) else r, dtype=float).ravel()
+
+
+def feature_rows(result, layer: int, kind: str) -> np.ndarray:
+    """The layer-ℓ features as rows of a matrix, as the data's kind reads them.
+
+    images/generic: rows of H_ℓ⋯H_1 (r_ℓ × n); spectra/text: columns of W_ℓ (r_ℓ × m).
+    """
+    if kind in ("spectra", "text"):
+        return np.asarray(_W(result)[_check_layer(result, layer) - 1]).T
+    return _features(result, layer)
+
+
+def feature_sparsity(result, layer: int, kind: str) -> float:
+    """Mean Hoyer sparsity of the layer-ℓ features (DESIGN.md §1), in [0, 1]."""
+    return float(np.mean(hoyer_sparsity(feature_rows(result, layer, kind), axis=1)))
+
+
+def feature_order(result, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order of the layer-ℓ features by weight, heaviest first, and each one's share.
+
+    The weight of feature k is the total mass of its rank-one term in X ≈ W_ℓ (H_ℓ⋯H_1):
+    ``sum(W_ℓ[:, k]) · sum((H_ℓ⋯H_1)[k, :])``.
+    """
+    W = np.asarray(_W(result)[_check_layer(result, layer) - 1])
+    F = _features(result, layer)
+    mass = W.sum(axis=0) * F.sum(axis=1)
+    total = mass.sum()
+    share = mass / total if total > 0 else np.full(mass.shape, 1.0 / max(1, mass.size))
+    order = np.argsort(-mass, kind="stable")
+    return order, share
+
+
+def _layer_label(result, layer: int) -> str:
+    return f"layer {layer} (r={_W(result)[layer - 1].shape[1]})"
+
+
+# ------------------------------------------------------------------------------- image grids
+def _grid_shape(k: int, n_cols: int | None) -> tuple[int, int]:
+    cols = n_cols or min(10, max(1, k))
+    cols = max(1, min(cols, k))
+    return math.ceil(k / cols), cols
+
+
+def image_grid(
+    images: Sequence[np.ndarray] | np.ndarray,
+    *,
+    titles: Sequence[str] | None = None,
+    n_cols: int | None = None,
+    per_image_scale: bool = True,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    colorscale: str = "gray",
+    colorbar_title: str | None = None,
+    title: str | None = None,
+    tile_px: int = 86,
+) -> go.Figure:
+    """A grid of pictures, one ``go.Heatmap`` trace per picture, the right way up.
+
+    ``per_image_scale=True`` stretches each picture to its own [min, max] (features);
+    ``False`` puts every picture on one shared colour scale [zmin, zmax] with a colour bar.
+    """
+    imgs = [np.asarray(im, dtype=float) for im in images]
+    k = len(imgs)
+    if k == 0:
+        fig = go.Figure()
+        fig.update_layout(title=title, height=120)
+        return fig
+    rows, cols = _grid_shape(k, n_cols)
+    vs = 0.0 if rows == 1 else min(0.06, 0.5 / (rows - 1))
+    hs = 0.0 if cols == 1 else min(0.012, 0.5 / (cols - 1))
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=list(titles) if titles is not None else None,
+        horizontal_spacing=hs,
+        vertical_spacing=vs,
+    )
+    if not per_image_scale:
+        lo = float(min(im.min() for im in imgs)) if zmin is None else float(zmin)
+        hi = float(max(im.max() for im in imgs)) if zmax is None else float(zmax)
+        if hi <= lo:
+            hi = lo + 1.0
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, cols)
+        if per_image_scale:
+            trace = go.Heatmap(
+                z=im,
+                colorscale=colorscale,
+                showscale=False,
+                zmin=float(im.min()),
+                zmax=float(im.max()) if im.max() > im.min() else float(im.min()) + 1.0,
+                hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
+                name=titles[i] if titles is not None else f"{i + 1}",
+            )
+        else:
+            trace = go.Heatmap(
+                z=im,
+                coloraxis="coloraxis",
+                hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
+                name=titles[i] if titles is not None else f"{i + 1}",
+            )
+        fig.add_trace(trace, row=r + 1, col=c + 1)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    for i in range(1, k + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+    if not per_image_scale:
+        fig.update_layout(
+            coloraxis=dict(
+                colorscale=colorscale,
+                cmin=lo,
+                cmax=hi,
+                colorbar=dict(title=colorbar_title, thickness=12),
+            )
+        )
+    fig.update_annotations(font_size=10)
+    top = 40 if title else 24
+    fig.update_layout(
+        title=title,
+        height=int(rows * tile_px + top + 10),
+        margin=dict(l=4, r=4, t=top, b=4),
+        showlegend=False,
+    )
+    return fig
+
+
+def image_preview(dataset, n: int = 40, n_cols: int = 10) -> go.Figure:
+    """The first ``n`` images of an images dataset (each on its own grey scale)."""
+    k = min(int(n), dataset.shape[0])
+    imgs = dataset.images(slice(0, k))
+    titles = None
+    if dataset.labels is not None:
+        names = dataset.label_names
+        lab = dataset.labels[:k]
+        titles = [
+            str(names[int(v)]) if names is not None and 0 <= int(v) < len(names) else str(v)
+            for v in lab
+        ]
+    return image_grid(
+        imgs,
+        titles=titles,
+        n_cols=n_cols,
+        title=f"First {k} of {dataset.shape[0]} images ({dataset.image_shape[0]}×"
+        f"{dataset.image_shape[1]} px)",
+    )
+
+
+def feature_gallery(
+    result, dataset, layer: int, *, max_features: int = 60, n_cols: int = 10
+) -> go.Figure:
+    """Images kind: the layer-ℓ features (rows of H_ℓ⋯H_1) as pictures, heaviest first.
+
+    Each tile is titled with its rank and its share of the total mass.
+    """
+    layer = _check_layer(result, layer)
+    F = _features(result, layer)
+    order, share = feature_order(result, layer)
+    order = order[: int(max_features)]
+    imgs = [dataset.to_image(F[k]) for k in order]
+    titles = [f"#{k + 1} · {share[k]:.0%}" for k in order]
+    shown = "" if len(order) == F.shape[0] else f", {len(order)} heaviest shown"
+    return image_grid(
+        imgs,
+        titles=titles,
+        n_cols=n_cols,
+        title=f"Layer {layer}: {F.shape[0]} features (rows of H_{layer}⋯H_1), sorted by "
+        f"weight{shown}",
+    )
+
+
+def reconstruction_strip(result, dataset, sample: int) -> go.Figure:
+    """Images kind: one picture and its reconstruction W_ℓ[i] (H_ℓ⋯H_1) at every layer.
+
+    All tiles share the original's colour scale; titles give the relative error per layer.
+    """
+    X = dataset.X
+    i = int(sample)
+    if not 0 <= i < X.shape[0]:
+        raise ValueError(f"sample must be between 0 and {X.shape[0] - 1}, got {sample}")
+    x = _row(X, i)
+    imgs = [dataset.to_image(x)]
+    titles = [f"image {i}"]
+    nx = float(np.linalg.norm(x)) or 1.0
+    W = _W(result)
+    for layer in range(1, len(W) + 1):
+        rec = np.asarray(W[layer - 1][i]) @ _features(result, layer)
+        imgs.append(dataset.to_image(rec))
+        err = float(np.linalg.norm(rec - x)) / nx
+        titles.append(f"layer {layer} · {err:.0%} err")
+    hi = float(max(im.max() for im in imgs))
+    return image_grid(
+        imgs,
+        titles=titles,
+        n_cols=len(imgs),
+        per_image_scale=False,
+        zmin=0.0,
+        zmax=hi,
+        title=f"Image {i} and its reconstruction at every layer (relative Frobenius error)",
+        tile_px=150,
+    )
+
+
+# ------------------------------------------------------------------------------------ spectra
+def _wavelength_axis(dataset) -> tuple[np.ndarray, str]:
+    m = dataset.shape[0]
+    wl = getattr(dataset, "wavelengths", None)
+    if wl is None:
+        return np.arange(1, m + 1), "band"
+    unit = getattr(dataset, "wavelength_unit", None) or ""
+    label = "band" if unit == "band" else f"wavelength ({unit})" if unit else "wavelength"
+    return np.asarray(wl, dtype=float), label
+
+
+def spectra_preview(dataset, n: int = 60, seed: int = 0) -> go.Figure:
+    """Spectra kind: ``n`` randomly chosen pixel spectra (thin) and the mean spectrum (bold)."""
+    m, npix = dataset.shape
+    x_axis, xlabel = _wavelength_axis(dataset)
+    rng = np.random.default_rng(seed)
+    cols = np.sort(rng.choice(npix, size=min(int(n), npix), replace=False))
+    X = dataset.X
+    block = _dense(X[:, cols])
+    fig = go.Figure()
+    for j, c in enumerate(cols):
+        fig.add_trace(
+            go.Scatter(
+                x=x_axis,
+                y=block[:, j],
+                mode="lines",
+                line=dict(width=0.7, color="rgba(100,110,140,0.35)"),
+                name=f"pixel {c}",
+                showlegend=False,
+                hovertemplate=f"pixel {c}<br>%{{x}}: %{{y:.3g}}<extra></extra>",
+            )
+        )
+    mean = np.asarray(X.mean(axis=1)).ravel()
+    fig.add_trace(
+        go.Scatter(x=x_axis, y=mean, mode="lines", line=dict(width=3, color="#d62728"),
+                   name="mean spectrum")
+    )
+    fig.update_layout(
+        title=f"{len(cols)} random pixel spectra of {npix} and the mean",
+        xaxis_title=xlabel,
+        yaxis_title="value",
+        height=360,
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
+    return fig
+
+
+def _rgb_bands(dataset) -> list[int]:
+    m = dataset.shape[0]
+    wl = getattr(dataset, "wavelengths", None)
+    unit = getattr(dataset, "wavelength_unit", None)
+    if wl is not None and unit in ("nm", "µm", "um"):
+        scale = 1000.0 if unit in ("µm", "um") else 1.0
+        w = np.asarray(wl, dtype=float) * scale
+        if w.min() <= 650 and w.max() >= 450:
+            return [int(np.argmin(np.abs(w - t))) for t in (650.0, 550.0, 460.0)]
+    return [int(round(f * (m - 1))) for f in (0.8, 0.5, 0.2)]
+
+
+def false_colour(dataset, bands: Sequence[int] | None = None) -> go.Figure:
+    """Spectra kind: a false-colour picture of the scene from three bands (red, green, blue).
+
+    Without ``bands``, bands near 650/550/460 nm are used when the wavelengths are known,
+    otherwise bands at 80 %, 50 % and 20 % of the range. Each channel is stretched to its
+    99th percentile.
+    """
+    if dataset.image_shape is None:
+        raise ValueError("this dataset has no image shape, so it cannot be shown as a picture")
+    b = list(bands) if bands is not None else _rgb_bands(dataset)
+    X = dataset.X
+    chans = []
+    for k in b:
+        img = dataset.to_image(_row(X, int(k)))
+        hi = float(np.percentile(img, 99)) or float(img.max()) or 1.0
+        chans.append(np.clip(img / hi, 0, 1))
+    rgb = (np.stack(chans, axis=-1) * 255).astype(np.uint8)
+    x_axis, _ = _wavelength_axis(dataset)
+    names = ", ".join(f"{x_axis[k]:g}" for k in b)
+    fig = go.Figure(go.Image(z=rgb, hovertemplate="row %{y}, col %{x}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        title=f"False colour (R, G, B = bands at {names})",
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
+    return fig
+
+
+def band_image(dataset, band: int) -> go.Figure:
+    """Spectra kind: the scene at one band, as a heatmap."""
+    if dataset.image_shape is None:
+        raise ValueError("this dataset has no image shape, so it cannot be shown as a picture")
+    m = dataset.shape[0]
+    if not 0 <= int(band) < m:
+        raise ValueError(f"band must be between 0 and {m - 1}, got {band}")
+    img = dataset.to_image(_row(dataset.X, int(band)))
+    x_axis, xlabel = _wavelength_axis(dataset)
+    fig = go.Figure(go.Heatmap(z=img, colorscale="Viridis",
+                               colorbar=dict(thickness=12),
+                               hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(
+        title=f"Band {int(band)} ({xlabel} {x_axis[int(band)]:g})",
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
+    return fig
+
+
+def abundance_maps(
+    result, dataset, layer: int, *, names: Sequence[str] | None = None, n_cols: int | None = None
+) -> go.Figure:
+    """Spectra kind: the rows of H_ℓ⋯H_1 as abundance maps, on one colour scale shared by all
+    layers of the run (so maps of different layers can be compared by eye)."""
+    layer = _check_layer(result, layer)
+    L = _n_layers(result)
+    hi = max(float(_features(result, ell).max()) for ell in range(1, L + 1))
+    F = _features(result, layer)
+    imgs = [dataset.to_image(F[k]) for k in range(F.shape[0])]
+    titles = list(names) if names is not None else [f"{layer}.{k + 1}" for k in range(len(imgs))]
+    return image_grid(
+        imgs,
+        titles=titles,
+        n_cols=n_cols or min(6, len(imgs)),
+        per_image_scale=False,
+        zmin=0.0,
+        zmax=hi,
+        colorscale="Viridis",
+        colorbar_title="abundance",
+        title=f"Layer {layer}: abundance maps (rows of H_{layer}⋯H_1), one scale for all layers",
+        tile_px=170,
+    )
+
+
+def spectra_lines(
+    result, dataset, layer: int, *, names: Sequence[str] | None = None, normalize: bool = False
+) -> go.Figure:
+    """Spectra kind: the columns of W_ℓ (one trace per endmember) against the wavelengths."""
+    layer = _check_layer(result, layer)
+    W = np.asarray(_W(result)[layer - 1], dtype=float)
+    x_axis, xlabel = _wavelength_axis(dataset)
+    fig = go.Figure()
+    for k in range(W.shape[1]):
+        y = W[:, k]
+        if normalize:
+            s = y.max()
+            y = y / s if s > 0 else y
+        label = names[k] if names is not None else f"{layer}.{k + 1}"
+        fig.add_trace(
+            go.Scatter(x=x_axis, y=y, mode="lines", name=label,
+                       line=dict(width=2, color=RUN_COLORS[k % len(RUN_COLORS)]))
+        )
+    fig.update_layout(
+        title=f"Layer {layer}: spectra (columns of W_{layer})",
+        xaxis_title=xlabel,
+        yaxis_title="normalised" if normalize else "value",
+        height=340,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return fig
+
+
+def mixing_heatmap(result, layer: int, *, row_labels=None, col_labels=None) -> go.Figure:
+    """H_ℓ for ℓ ≥ 2: how the layer-(ℓ-1) features combine into layer-ℓ features."""
+    layer = _check_layer(result, layer)
+    if layer < 2:
+        raise ValueError("the mixing matrix H_ℓ links two layers: choose a layer ≥ 2")
+    H = np.asarray(_H(result)[layer - 1], dtype=float)
+    y = list(row_labels) if row_labels is not None else [f"{layer}.{k + 1}" for k in
+                                                          range(H.shape[0])]
+    x = list(col_labels) if col_labels is not None else [f"{layer - 1}.{j + 1}" for j in
+                                                          range(H.shape[1])]
+    fig = go.Figure(
+        go.Heatmap(z=H, x=x, y=y, colorscale="Blues", colorbar=dict(thickness=12),
+                   hovertemplate="%{x} → %{y}: %{z:.3f}<extra></extra>")
+    )
+    fig.update_yaxes(autorange="reversed", title=f"layer {layer}")
+    fig.update_xaxes(title=f"layer {layer - 1}")
+    fig.update_layout(
+        title=f"H_{layer}: layer-{layer - 1} features → layer-{layer} features",
+        height=max(260, 28 * H.shape[0] + 140),
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
+    return fig
+
+
+def hierarchy_sankey(
+    result,
+    *,
+    labels: Sequence[Sequence[str]] | None = None,
+    threshold: float = 0.02,
+    title: str | None = None,
+) -> go.Figure:
+    """The layer hierarchy drawn from H_2 … H_L: nodes are the features of every layer, a link
+    from layer-(ℓ-1) feature j to layer-ℓ feature k has the weight H_ℓ[k, j].
+
+    Links lighter than ``threshold`` × the largest entry of their H_ℓ are left out (for
+    legibility). ``labels[ℓ-1][k]`` names feature k of layer ℓ.
+    """
+    W = _W(result)
+    H = _H(result)
+    L = len(W)
+    ranks = [w.shape[1] for w in W]
+    offsets = np.concatenate([[0], np.cumsum(ranks)]).astype(int)
+    node_labels: list[str] = []
+    node_colors: list[str] = []
+    for ell in range(1, L + 1):
+        for k in range(ranks[ell - 1]):
+            lab = labels[ell - 1][k] if labels is not None else f"{ell}.{k + 1}"
+            node_labels.append(lab)
+            node_colors.append(LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)])
+    src, tgt, val, link_lab = [], [], [], []
+    for ell in range(2, L + 1):
+        Hl = np.asarray(H[ell - 1], dtype=float)
+        cut = threshold * float(Hl.max()) if Hl.size else 0.0
+        for k in range(Hl.shape[0]):
+            for j in range(Hl.shape[1]):
+                v = float(Hl[k, j])
+                if v > cut and v > 0:
+                    src.append(int(offsets[ell - 2] + j))
+                    tgt.append(int(offsets[ell - 1] + k))
+                    val.append(v)
+                    link_lab.append(f"H_{ell}[{k + 1},{j + 1}] = {v:.3f}")
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node=dict(label=node_labels, color=node_colors, pad=8, thickness=14),
+            link=dict(source=src, target=tgt, value=val, label=link_lab,
+                      color="rgba(120,130,160,0.35)"),
+        )
+    )
+    n_nodes = max(ranks) if ranks else 1
+    fig.update_layout(
+        title=title or "Hierarchy: layer 1 (left) → layer " + f"{L} (right); links are the H weights",
+        height=max(320, 24 * n_nodes + 120),
+        margin=dict(l=10, r=10, t=50, b=10),
+        font_size=11,
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------- text
+def top_words(W_col: np.ndarray, vocabulary: Sequence[str], n: int = 10) -> list[tuple[str, float]]:
+    """The ``n`` heaviest words of one topic (column of W), with their weights."""
+    col = np.asarray(W_col, dtype=float).ravel()
+    idx = np.argsort(-col, kind="stable")[: int(n)]
+    return [(str(vocabulary[i]), float(col[i])) for i in idx]
+
+
+def _vocab(dataset, m: int) -> list[str]:
+    v = getattr(dataset, "vocabulary", None)
+    return list(v) if v is not None else [f"word {i}" for i in range(m)]
+
+
+def topic_labels(result, dataset, n_words: int = 3) -> list[list[str]]:
+    """A short label per topic of every layer: ``"2.3 · tax budget bill"``."""
+    W = _W(result)
+    vocab = _vocab(dataset, W[0].shape[0])
+    out = []
+    for ell, Wl in enumerate(W, start=1):
+        out.append(
+            [
+                f"{ell}.{k + 1} · " + " ".join(w for w, _ in top_words(Wl[:, k], vocab, n_words))
+                for k in range(Wl.shape[1])
+            ]
+        )
+    return out
+
+
+def topic_words(
+    result, dataset, layer: int, *, n_words: int = 8, n_cols: int = 4, max_topics: int = 40
+) -> go.Figure:
+    """Text kind: one small horizontal bar chart per topic of layer ℓ (one trace per topic),
+    with the topic's ``n_words`` heaviest words; topics ordered by weight."""
+    layer = _check_layer(result, layer)
+    W = np.asarray(_W(result)[layer - 1], dtype=float)
+    vocab = _vocab(dataset, W.shape[0])
+    order, share = feature_order(result, layer)
+    order = order[: int(max_topics)]
+    k = len(order)
+    rows, cols = _grid_shape(k, n_cols)
+    titles = [f"topic {layer}.{t + 1} · {share[t]:.0%}" for t in order]
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.12 if cols > 1 else 0.0,
+        vertical_spacing=0.0 if rows == 1 else min(0.08, 0.6 / (rows - 1)),
+    )
+    color = LAYER_COLORS[(layer - 1) % len(LAYER_COLORS)]
+    for i, t in enumerate(order):
+        words = top_words(W[:, t], vocab, n_words)
+        total = W[:, t].sum() or 1.0
+        r, c = divmod(i, cols)
+        fig.add_trace(
+            go.Bar(
+                x=[v / total for _, v in words][::-1],
+                y=[w for w, _ in words][::-1],
+                orientation="h",
+                marker_color=color,
+                name=f"topic {layer}.{t + 1}",
+                hovertemplate="%{y}: %{x:.1%} of the topic<extra></extra>",
+            ),
+            row=r + 1,
+            col=c + 1,
+        )
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(tickfont_size=10)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(
+        title=f"Layer {layer}: {W.shape[1]} topics (columns of W_{layer}), top {n_words} words",
+        height=int(rows * (22 * n_words + 40) + 60),
+        margin=dict(l=10, r=10, t=60, b=10),
+        showlegend=False,
+    )
+    return fig
+
+
+def topic_documents(result, dataset, layer: int, topic: int, n: int = 10) -> pd.DataFrame:
+    """Text kind: the ``n`` documents that load most on topic ``topic`` (1-based) of layer ℓ,
+    read from row ``topic`` of H_ℓ⋯H_1, with their share of that topic and their label."""
+    layer = _check_layer(result, layer)
+    F = _features(result, layer)
+    t = int(topic) - 1
+    if not 0 <= t < F.shape[0]:
+        raise ValueError(f"topic must be between 1 and {F.shape[0]}, got {topic}")
+    col_tot = F.sum(axis=0)
+    share = np.divide(F[t], col_tot, out=np.zeros_like(F[t]), where=col_tot > 0)
+    idx = np.argsort(-F[t], kind="stable")[: int(n)]
+    docs = getattr(dataset, "documents", None)
+    labels = getattr(dataset, "labels", None)
+    names = getattr(dataset, "label_names", None)
+    rows = []
+    for j in idx:
+        label = ""
+        if labels is not None and len(labels) == F.shape[1]:
+            v = labels[j]
+            label = names[int(v)] if names is not None and 0 <= int(v) < len(names) else str(v)
+        rows.append(
+            {
+                "document": int(j),
+                "weight": float(F[t, j]),
+                "share of the document": float(share[j]),
+                "label": label,
+                "text": docs[j] if docs is not None else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def top_words_bar(dataset, n: int = 30) -> go.Figure:
+    """Text kind: the ``n`` most frequent words of the corpus (total count over documents)."""
+    counts = np.asarray(dataset.X.sum(axis=1)).ravel()
+    vocab = _vocab(dataset, counts.size)
+    idx = np.argsort(-counts, kind="stable")[: int(n)]
+    fig = go.Figure(
+        go.Bar(x=[vocab[i] for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
+               hovertemplate="%{x}: %{y:.0f}<extra></extra>")
+    )
+    fig.update_layout(
+        title=f"The {len(idx)} most frequent of {counts.size} words",
+        yaxis_title="total count",
+        height=340,
+        margin=dict(l=10, r=10, t=50, b=10),
+        xaxis_tickangle=-45,
+    )
+    return fig
+
+
+def document_length_histogram(dataset) -> go.Figure:
+    """Text kind: the distribution of document lengths (total count per column of X)."""
+    lengths = np.asarray(dataset.X.sum(axis=0)).ravel()
+    fig = go.Figure(go.Histogram(x=lengths, nbinsx=40, marker_color=LAYER_COLORS[1]))
+    fig.update_layout(
+        title=f"Length of the {lengths.size} documents (median {np.median(lengths):.0f} words)",
+        xaxis_title="words in the document (kept vocabulary)",
+        yaxis_title="documents",
+        height=340,
+        margin=dict(l=10, r=10, t=50, b=10),
+        bargap=0.05,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------------ generic
+def matrix_heatmap(
+    X, *, title: str = "X", max_rows: int = 300, max_cols: int = 300, colorscale: str = "Viridis"
+) -> go.Figure:
+    """Any matrix as a heatmap; large matrices are subsampled evenly (the title says so)."""
+    m, n = X.shape
+    ri = np.unique(np.linspace(0, m - 1, min(m, int(max_rows))).astype(int))
+    ci = np.unique(np.linspace(0, n - 1, min(n, int(max_cols))).astype(int))
+    sub = X[ri][:, ci] if sp.issparse(X) else np.asarray(X)[np.ix_(ri, ci)]
+    sub = _dense(sub)
+    note = "" if (len(ri), len(ci)) == (m, n) else f" (every {m // len(ri)}th row, " \
+                                                   f"{n // len(ci)}th column shown)"
+    fig = go.Figure(
+        go.Heatmap(z=sub, x=ci, y=ri, colorscale=colorscale, colorbar=dict(thickness=12),
+                   hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>")
+    )
+    fig.update_yaxes(autorange="reversed", title="row")
+    fig.update_xaxes(title="column")
+    fig.update_layout(title=f"{title}: {m} × {n}{note}", height=420,
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def factor_heatmaps(result, layer: int) -> go.Figure:
+    """Generic kind: W_ℓ and H_ℓ⋯H_1 side by side (two heatmap traces)."""
+    layer = _check_layer(result, layer)
+    W = np.asarray(_W(result)[layer - 1], dtype=float)
+    F = _features(result, layer)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.3, 0.7], horizontal_spacing=0.08,
+                        subplot_titles=[f"W_{layer} ({W.shape[0]}×{W.shape[1]})",
+                                        f"H_{layer}⋯H_1 ({F.shape[0]}×{F.shape[1]})"])
+    fig.add_trace(go.Heatmap(z=W, coloraxis="coloraxis"), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=F, coloraxis="coloraxis2"), row=1, col=2)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        coloraxis=dict(colorscale="Viridis", colorbar=dict(x=0.27, thickness=10)),
+        coloraxis2=dict(colorscale="Viridis", colorbar=dict(thickness=10)),
+        height=420,
+        margin=dict(l=10, r=10, t=50, b=10),
+        title=f"Layer {layer}: coefficients and features",
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------ any kind
+def _error_columns(history: pd.DataFrame, L: int) -> list[str | None]:
+    return [f"error_layer_{ell}" if f"error_layer_{ell}" in history.columns else None
+            for ell in range(1, L + 1)]
+
+
+def convergence(result, *, log_y: bool = True, include_init: bool = False) -> go.Figure:
+    """Per-layer error D_β(W_{ℓ-1}, W_ℓ H_ℓ) against the iteration (one trace per layer).
+
+    With ``include_init`` the warm-start (initialisation) history is drawn dotted before it,
+    when the result has one.
+    """
+    L = _n_layers(result)
+    hist = _history(result)
+    fig = go.Figure()
+    x_col = "iteration" if "iteration" in hist.columns else None
+    for ell, col in enumerate(_error_columns(hist, L), start=1):
+        if col is None:
+            continue
+        x = hist[x_col] if x_col else np.arange(1, len(hist) + 1)
+        fig.add_trace(
+            go.Scatter(x=x, y=hist[col], mode="lines", name=f"layer {ell}",
+                       line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)], width=2))
+        )
+    init = getattr(result, "init_history", None)
+    if include_init and init is not None and len(init) and "layer" in init.columns:
+        for ell in sorted(init["layer"].unique()):
+            part = init[init["layer"] == ell]
+            col = f"error_layer_{int(ell)}"
+            ycol = col if col in part.columns else ("error" if "error" in part.columns else None)
+            if ycol is None:
+                continue
+            x = part["iteration"] if "iteration" in part.columns else np.arange(len(part))
+            fig.add_trace(
+                go.Scatter(x=x, y=part[ycol], mode="lines", name=f"init layer {int(ell)}",
+                           line=dict(dash="dot", width=1.5,
+                                     color=LAYER_COLORS[(int(ell) - 1) % len(LAYER_COLORS)]))
+            )
+    fig.update_layout(
+        title="Convergence: error of each layer, D_β(W_{ℓ-1}, W_ℓ H_ℓ)",
+        xaxis_title="iteration",
+        yaxis_title="error",
+        yaxis_type="log" if log_y else "linear",
+        height=360,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return fig
+
+
+def layer_table(result, kind: str = "generic") -> pd.DataFrame:
+    """One row per layer: rank, final error, the weight λ_ℓ used, Hoyer sparsity of the
+    features (as the kind reads them) and of the layer's coefficient factor."""
+    W = _W(result)
+    L = len(W)
+    errs = _layer_errors(result)
+    lam = _weights(result)
+    rows = []
+    for ell in range(1, L + 1):
+        coef = _features(result, ell).T if kind in ("spectra", "text") else np.asarray(
+            W[ell - 1]).T
+        rows.append(
+            {
+                "layer": ell,
+                "rank": int(W[ell - 1].shape[1]),
+                "error": float(errs[ell - 1]) if errs.size >= ell else math.nan,
+                "λ": float(lam[ell - 1]) if lam is not None and lam.size >= ell else math.nan,
+                "feature sparsity": feature_sparsity(result, ell, kind),
+                "coefficient sparsity": float(np.mean(hoyer_sparsity(coef, axis=1))),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------- compare
+def error_ratio_curves(
+    runs: Mapping[str, Any], reference: Any, *, reference_name: str = "reference"
+) -> go.Figure:
+    """The paper's Figs 2 and 4: for every run and layer, the run's error along its iterations
+    divided by the reference run's *final* error at that layer (one trace per run and layer).
+    A ratio below 1 means the run ends with a smaller error at that layer."""
+    ref_err = _layer_errors(reference)
+    fig = go.Figure()
+    for r_i, (name, res) in enumerate(runs.items()):
+        hist = _history(res)
+        L = min(_n_layers(res), ref_err.size)
+        x_col = "iteration" if "iteration" in hist.columns else None
+        for ell, col in enumerate(_error_columns(hist, L), start=1):
+            if col is None or not ref_err[ell - 1] > 0:
+                continue
+            x = hist[x_col] if x_col else np.arange(1, len(hist) + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=hist[col] / ref_err[ell - 1],
+                    mode="lines",
+                    name=f"{name} · layer {ell}",
+                    line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)],
+                              dash=_DASHES[r_i % len(_DASHES)], width=2),
+                )
+            )
+    fig.add_hline(y=1.0, line=dict(color="gray", dash="dot", width=1))
+    fig.update_layout(
+        title=f"Error per layer ÷ final error of {reference_name} at that layer",
+        xaxis_title="iteration",
+        yaxis_title="error ratio",
+        yaxis_type="log",
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return fig
+
+
+def comparison_table(
+    runs: Mapping[str, Any], reference_name: str, kind: str = "generic"
+) -> pd.DataFrame:
+    """The paper's Table 2 for any runs: one row per layer; for every run its error as a
+    percentage of the reference run's error at that layer, and its feature sparsity (%)."""
+    ref = runs[reference_name]
+    ref_err = _layer_errors(ref)
+    L = max(_n_layers(r) for r in runs.values())
+    rows = []
+    for ell in range(1, L + 1):
+        row: dict[str, Any] = {"layer": ell}
+        for name, res in runs.items():
+            errs = _layer_errors(res)
+            if name != reference_name:
+                ok = errs.size >= ell and ref_err.size >= ell and ref_err[ell - 1] > 0
+                row[f"{name}: error % of {reference_name}"] = (
+                    100.0 * errs[ell - 1] / ref_err[ell - 1] if ok else math.nan
+                )
+        for name, res in runs.items():
+            row[f"{name}: sparsity %"] = (
+                100.0 * feature_sparsity(res, ell, kind) if _n_layers(res) >= ell else math.nan
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,547 @@
+r"""Multiplicative-update building blocks for (deep) β-NMF.
+
+Notation follows the paper (Leplat, Hien, Onwunta, Gillis, *Deep NMF with β-divergences*).
+For one layer ``Y ≈ W H`` (Y is m×n, W is m×r, H is r×n) write :math:`\tilde V = \tilde W \tilde H`.
+
+Majorisers (Lemma 1, Table 1)
+-----------------------------
+For H with W fixed, the majoriser of :math:`H \mapsto D_\beta(Y, WH)` built at :math:`\tilde H`
+is separable. With :math:`t = h_{kj} / \tilde h_{kj}`,
+
+* :math:`P = W^\top \tilde V^{\beta-1}` (the gradient of the concave/positive part),
+* :math:`Q = W^\top (Y \odot \tilde V^{\beta-2})` (the gradient of the convex/negative part),
+
+its derivative in :math:`h_{kj}` is
+
+* :math:`g(t) = P - Q\, t^{\beta-2}` for β < 1 (the concave part :math:`u^\beta/\beta`
+  is linearised),
+* :math:`g(t) = P\, t^{\beta-1} - Q\, t^{\beta-2}` for 1 ≤ β ≤ 2 (Jensen on the whole divergence).
+
+The unconstrained minimiser is the Févotte–Idier MU :math:`t = (Q/P)^{\gamma(\beta)}` with
+γ = 1/(2-β) for β < 1 and γ = 1 for β ∈ [1, 2]. The W-problem is the same on transposes.
+
+Sum-to-one constraints (Leplat, Gillis, Idier 2021)
+---------------------------------------------------
+With :math:`H e = e` (each row of H sums to one), the Lagrangian stationarity per entry is
+:math:`g(t_{kj}) = \mu_k`, and μ_k is the root of the secular function
+:math:`\xi_k(\mu) = \sum_j \tilde h_{kj} t_{kj}(\mu) - 1`. Each :math:`t(\mu)` is increasing and
+convex in μ (for β ≤ 1, :math:`t = (Q/(P-\mu))^\gamma`; for β ∈ (1, 2] it is the inverse of the
+increasing concave g), so Newton's method started where ξ ≥ 0 decreases monotonically to the
+root. Such a start is :math:`\mu^0_k = \min_j g_{kj}(1 / \tilde h_{kj})`: at that μ one entry alone
+already gives :math:`\tilde h t = 1`. Closed forms of :math:`t(\mu)`: β ≤ 1 above; β = 3/2,
+:math:`\sqrt t = (\mu + \sqrt{\mu^2 + 4PQ}) / (2P)`; β = 2, :math:`t = \max(0, (Q + \mu)/P)`;
+other β ∈ (1, 2) are solved entrywise by :func:`solve_increasing`. For β = 1 and
+:math:`P = (W^\top e) e^\top` (constant along a row) the multiplier has the closed form
+:math:`\mu_k = P_k - \sum_j \tilde h_{kj} Q_{kj}`, i.e. the MU numerator is normalised.
+
+Deep W-update (paper eq. 13–19)
+-------------------------------
+For a layer ℓ < L, W = W_ℓ appears in :math:`\lambda_\ell D_\beta(Y, WH) + \lambda_{\ell+1}
+D_\beta(W, \bar W)` with :math:`Y = W_{\ell-1}`, :math:`H = H_\ell`, :math:`\bar W = W_{\ell+1}
+H_{\ell+1}`. Dividing by λ_ℓ and writing λ = λ_{ℓ+1}/λ_ℓ, the majoriser is separable and its
+minimiser solves, entry by entry (eq. 16),
+
+.. math::
+
+    F(w) = g(w / \tilde w) + \lambda\, \partial_x d_\beta(x \mid \bar w)\big|_{x=w} = 0,
+    \qquad
+    \partial_x d_\beta(x \mid y) = \begin{cases} \log(x/y) & \beta = 1\\
+    (x^{\beta-1} - y^{\beta-1}) / (\beta - 1) & \text{otherwise,} \end{cases}
+
+with :math:`P = \tilde V^{\beta-1} H^\top`, :math:`Q = (Y \odot \tilde V^{\beta-2}) H^\top`.
+F is strictly increasing on (0, ∞), tends to -∞ at 0+ and to +∞ at ∞, so the root is unique.
+Closed forms:
+
+* β = 1 (eq. 18–19): with :math:`a = P - \lambda \log \bar w` and :math:`b = \tilde w Q`,
+  :math:`w = (b/\lambda) / \mathcal W((b/\lambda) e^{a/\lambda})
+  = (b/\lambda) / \omega(\log(b/\lambda) + a/\lambda)` with ω Wright's omega function,
+  evaluated without ever forming :math:`e^{a/\lambda}`; when the argument of ω is below -30
+  (or b = 0) the limit :math:`w = \bar w e^{-P/\lambda}` is used.
+* β = 3/2: with :math:`A = P/\sqrt{\tilde w} + 2\lambda`, :math:`B = \sqrt{\tilde w} Q`,
+  :math:`C = 2\lambda\sqrt{\bar w}`: :math:`w = \tfrac14 ((C + \sqrt{C^2 + 4AB})/A)^2`.
+* β = 2: :math:`w = (Q + \lambda \bar w) / (P/\tilde w + \lambda)`.
+* β = 0: :math:`w = (\lambda + \sqrt{\lambda^2 + 4 c Q \tilde w^2}) / (2c)`,
+  :math:`c = P + \lambda/\bar w`.
+
+Every other β ∈ [0, 2] uses :func:`solve_increasing` on F in log-space (also used by the tests
+to check the closed forms). All updates are followed by the floor ``max(·, ε)``, which the
+convergence proof of the perturbed algorithm assumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import wrightomega
+
+from .divergence import sampled_product
+
+__all__ = [
+    "gamma_exponent",
+    "mu_terms_H",
+    "mu_terms_W",
+    "update_H_mu",
+    "update_W_mu",
+    "update_H_rowsum",
+    "sum_to_one_update",
+    "update_W_deep",
+    "deep_W_closed_form",
+    "deep_W_root_solve",
+    "solve_increasing",
+]
+
+
+def gamma_exponent(beta: float) -> float:
+    """Exponent γ(β) of the Févotte–Idier MU that makes it a majorisation-minimisation step."""
+    if beta < 1:
+        return 1.0 / (2.0 - beta)
+    if beta > 2:
+        return 1.0 / (beta - 1.0)
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The two gradient terms P (denominator) and Q (numerator) of the MU
+# ---------------------------------------------------------------------------------------------
+
+
+def _ratio_sparse_kl(Y, W: np.ndarray, H: np.ndarray):
+    """Y / (WH) evaluated only at the nonzeros of the CSR matrix Y (same sparsity pattern)."""
+    values = sampled_product(W, H, Y)
+    tiny = np.finfo(values.dtype).tiny
+    np.maximum(values, tiny, out=values)
+    ratio = Y.copy()
+    ratio.data = (Y.data / values).astype(values.dtype, copy=False)
+    return ratio
+
+
+def mu_terms_H(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | None = None):
+    """Numerator Q and denominator P of the MU for H (Lemma 1).
+
+    Parameters
+    ----------
+    Y : ndarray or sparse of shape (m, n)
+    W : ndarray of shape (m, r)
+    H : ndarray of shape (r, n)
+    beta : float in [0, 2]
+    V : ndarray of shape (m, n), optional
+        ``W @ H`` if already computed (dense Y only).
+
+    Returns
+    -------
+    Q : ndarray of shape (r, n)
+        :math:`W^\\top (Y \\odot (WH)^{\\beta-2})`.
+    P : ndarray of shape (r, n) or (r, 1)
+        :math:`W^\\top (WH)^{\\beta-1}`; for β = 1 it is the column sums of W, shape (r, 1).
+    """
+    if beta == 1:
+        P = W.sum(axis=0)[:, None]
+        if sp.issparse(Y):
+            Q = np.asarray((_ratio_sparse_kl(Y, W, H).T @ W).T)
+        else:
+            V = W @ H if V is None else V
+            Q = W.T @ (Y / V)
+        return Q, P
+    if beta == 2:
+        Q = np.asarray((Y.T @ W).T) if sp.issparse(Y) else W.T @ Y
+        P = (W.T @ W) @ H
+        return Q, P
+    Yd = Y.toarray() if sp.issparse(Y) else Y
+    V = W @ H if V is None else V
+    Vb2 = V ** (beta - 2)
+    Q = W.T @ (Yd * Vb2)
+    P = W.T @ (Vb2 * V)
+    return Q, P
+
+
+def mu_terms_W(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | None = None):
+    """Numerator Q and denominator P of the MU for W (Lemma 1 on transposes).
+
+    Returns
+    -------
+    Q : ndarray of shape (m, r)
+        :math:`(Y \\odot (WH)^{\\beta-2}) H^\\top`.
+    P : ndarray of shape (m, r) or (1, r)
+        :math:`(WH)^{\\beta-1} H^\\top`; for β = 1 it is the row sums of H, shape (1, r).
+    """
+    if beta == 1:
+        P = H.sum(axis=1)[None, :]
+        if sp.issparse(Y):
+            Q = np.asarray(_ratio_sparse_kl(Y, W, H) @ H.T)
+        else:
+            V = W @ H if V is None else V
+            Q = (Y / V) @ H.T
+        return Q, P
+    if beta == 2:
+        Q = np.asarray(Y @ H.T)
+        P = W @ (H @ H.T)
+        return Q, P
+    Yd = Y.toarray() if sp.issparse(Y) else Y
+    V = W @ H if V is None else V
+    Vb2 = V ** (beta - 2)
+    Q = (Yd * Vb2) @ H.T
+    P = (Vb2 * V) @ H.T
+    return Q, P
+
+
+def _floor(A: np.ndarray, eps: float) -> np.ndarray:
+    np.maximum(A, eps, out=A)
+    return A
+
+
+def _mu_step(factor: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float) -> np.ndarray:
+    tiny = np.finfo(factor.dtype).tiny
+    ratio = Q / np.maximum(P, tiny)
+    gamma = gamma_exponent(beta)
+    if gamma != 1.0:
+        ratio **= gamma
+    return factor * ratio
+
+
+def update_H_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float) -> np.ndarray:
+    """One β-MU step for H with W fixed: H ← max(ε, H ⊙ (Q/P)^γ). Returns a new array."""
+    Q, P = mu_terms_H(Y, W, H, beta)
+    return _floor(_mu_step(H, Q, P, beta), eps)
+
+
+def update_W_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float) -> np.ndarray:
+    """One β-MU step for W with H fixed: W ← max(ε, W ⊙ (Q/P)^γ). Returns a new array."""
+    Q, P = mu_terms_W(Y, W, H, beta)
+    return _floor(_mu_step(W, Q, P, beta), eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# A vectorised safeguarded root finder for increasing functions
+# ---------------------------------------------------------------------------------------------
+
+
+def solve_increasing(
+    func: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    x0: np.ndarray,
+    *,
+    rtol: float = 1e-14,
+    max_iter: int = 200,
+) -> np.ndarray:
+    """Roots of strictly increasing functions F_i(exp(u_i)), all entries at once.
+
+    The unknown is searched in log-space (``x = exp(u)``) so that roots spanning many orders
+    of magnitude are found with relative accuracy. A bracket is first grown geometrically
+    from ``x0``, then Newton steps are taken and replaced by bisection whenever they leave the
+    bracket (a safeguarded Newton method).
+
+    Parameters
+    ----------
+    func : callable
+        ``func(x) -> (F, dF_du)`` with ``x`` positive, ``F`` increasing in ``x`` and
+        ``dF_du = x * F'(x)``, both of the shape of ``x``.
+    x0 : ndarray of positive floats
+        Starting points.
+    rtol : float
+        Stop when every log-space bracket is shorter than ``rtol``.
+    max_iter : int
+        Bound on the Newton/bisection iterations.
+
+    Returns
+    -------
+    ndarray of the shape of ``x0``.
+    """
+    u = np.log(np.asarray(x0, dtype=float))
+    f, _ = func(np.exp(u))
+    lo = np.where(f <= 0, u, -np.inf)
+    hi = np.where(f >= 0, u, np.inf)
+    step = 1.0
+    for _ in range(64):
+        need_lo = ~np.isfinite(lo)
+        need_hi = ~np.isfinite(hi)
+        if not (need_lo.any() or need_hi.any()):
+            break
+        probe = u + np.where(need_lo, -step, np.where(need_hi, step, 0.0))
+        probe = np.clip(probe, -700.0, 700.0)
+        fp, _ = func(np.exp(probe))
+        lo = np.where(need_lo & (fp <= 0), probe, lo)
+        hi = np.where(need_lo & (fp > 0), probe, hi)
+        hi = np.where(need_hi & (fp >= 0), probe, hi)
+        lo = np.where(need_hi & (fp < 0), probe, lo)
+        step *= 2.0
+    lo = np.where(np.isfinite(lo), lo, -700.0)
+    hi = np.where(np.isfinite(hi), hi, 700.0)
+    u = 0.5 * (lo + hi)
+    for _ in range(max_iter):
+        f, df = func(np.exp(u))
+        lo = np.where(f < 0, u, lo)
+        hi = np.where(f > 0, u, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = u - f / df
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        u_next = np.where(inside, newton, 0.5 * (lo + hi))
+        u_next = np.where(f == 0, u, u_next)
+        done = (np.abs(u_next - u) <= rtol * np.maximum(1.0, np.abs(u))) | (hi - lo <= rtol)
+        u = u_next
+        if done.all():
+            break
+    return np.exp(u)
+
+
+# ---------------------------------------------------------------------------------------------
+# MU under disjoint sum-to-one constraints (rows of the factor sum to one)
+# ---------------------------------------------------------------------------------------------
+
+
+def _stationarity(t, Q, P, beta):
+    """g(t) of the module docstring and dg/dt."""
+    if beta <= 1:
+        inv_gamma = 2.0 - beta
+        g = P - Q * t ** (beta - 2)
+        dg = inv_gamma * Q * t ** (beta - 3)
+        return g, dg
+    g = P * t ** (beta - 1) - Q * t ** (beta - 2)
+    dg = (beta - 1) * P * t ** (beta - 2) - (beta - 2) * Q * t ** (beta - 3)
+    return g, dg
+
+
+def _t_of_mu(mu, Q, P, beta):
+    """Entrywise t(μ) solving g(t) = μ, and dt/dμ."""
+    mu = mu[:, None]
+    if beta <= 1:
+        gamma = 1.0 / (2.0 - beta)
+        gap = P - mu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (Q / gap) ** gamma if gamma != 1.0 else Q / gap
+            dt = gamma * t / gap
+        return t, dt
+    if beta == 2:
+        t = np.maximum((Q + mu) / P, 0.0)
+        dt = np.where(t > 0, 1.0 / P, 0.0)
+        return t, dt
+    if beta == 1.5:
+        root = np.sqrt(mu * mu + 4.0 * P * Q)
+        s = (mu + root) / (2.0 * P)
+        t = s * s
+        ds = (1.0 + mu / root) / (2.0 * P)
+        return t, 2.0 * s * ds
+    mu_full = np.broadcast_to(mu, Q.shape)
+
+    def F(x):
+        g, dg = _stationarity(x, Q, P, beta)
+        return g - mu_full, x * dg
+
+    x0 = np.broadcast_to(np.maximum(Q / P, np.finfo(float).tiny), Q.shape)
+    t = solve_increasing(F, x0)
+    _, dg = _stationarity(t, Q, P, beta)
+    return t, 1.0 / dg
+
+
+def sum_to_one_update(
+    H: np.ndarray,
+    Q: np.ndarray,
+    P: np.ndarray,
+    beta: float,
+    *,
+    tol: float = 1e-13,
+    max_iter: int = 100,
+    return_multiplier: bool = False,
+):
+    """Minimise the Lemma-1 majoriser built at H subject to H e = e (rows sum to one).
+
+    Parameters
+    ----------
+    H : ndarray of shape (r, n), positive
+        The current iterate :math:`\\tilde H`, rows summing to one.
+    Q, P : ndarrays broadcastable to (r, n)
+        The MU numerator and denominator (:func:`mu_terms_H`).
+    beta : float in [0, 2]
+    tol : float
+        Newton stops when every |ξ_k(μ_k)| ≤ tol.
+    max_iter : int
+    return_multiplier : bool
+        Also return the row-sum multipliers μ (shape (r,)).
+
+    Returns
+    -------
+    H_new : ndarray of shape (r, n)
+        Not floored; rows whose Q is identically zero are returned unchanged.
+    mu : ndarray of shape (r,), only with ``return_multiplier``.
+    """
+    P = np.broadcast_to(P, Q.shape)
+    tiny = np.finfo(float).tiny
+    P = np.maximum(P, tiny)
+    Hs = np.maximum(H, tiny)
+    # Start where ξ ≥ 0: μ⁰_k = min_j g_kj(1 / h_kj).
+    g_start, _ = _stationarity(1.0 / Hs, Q, P, beta)
+    mu = np.where(Q > 0, g_start, np.inf).min(axis=1)
+    mu = np.where(np.isfinite(mu), mu, 0.0)
+    for _ in range(max_iter):
+        t, dt = _t_of_mu(mu, Q, P, beta)
+        xi = np.sum(Hs * t, axis=1) - 1.0
+        dxi = np.sum(Hs * dt, axis=1)
+        if np.all(np.abs(xi) <= tol):
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = xi / dxi
+        step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
+        if not np.any(step):
+            break
+        mu = mu - step
+    t, _ = _t_of_mu(mu, Q, P, beta)
+    H_new = Hs * t
+    degenerate = ~np.any(Q > 0, axis=1) | ~np.all(np.isfinite(H_new), axis=1)
+    if degenerate.any():
+        H_new[degenerate] = H[degenerate]
+    if return_multiplier:
+        return H_new, mu
+    return H_new
+
+
+def update_H_rowsum(
+    Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, V: np.ndarray | None = None
+) -> np.ndarray:
+    """One MU step for H under H e = e (Algorithm 1, line 3), floored at ε.
+
+    Parameters
+    ----------
+    Y : ndarray or sparse of shape (m, n)
+    W : ndarray of shape (m, r)
+    H : ndarray of shape (r, n), rows summing to one
+    beta : float in [0, 2]
+    eps : float
+    V : ndarray of shape (m, n), optional; ``W @ H`` if already computed.
+
+    Returns
+    -------
+    ndarray of shape (r, n)
+    """
+    Q, P = mu_terms_H(Y, W, H, beta, V=V)
+    if beta == 1:
+        # P is constant along each row: the multiplier is explicit and the update is the MU
+        # numerator normalised to unit row sums.
+        num = H * Q
+        sums = num.sum(axis=1, keepdims=True)
+        ok = sums[:, 0] > 0
+        out = H.copy()
+        out[ok] = num[ok] / sums[ok]
+        return _floor(out, eps)
+    out = sum_to_one_update(H, Q, P, beta).astype(H.dtype, copy=False)
+    return _floor(out, eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# The deep W-update for layers ℓ < L
+# ---------------------------------------------------------------------------------------------
+
+
+def _omega_closed_form_kl(W_t, Q, P, W_bar, lam):
+    """β = 1 update (eq. 18–19) via Wright's omega of a log-space argument."""
+    b_over_lam = W_t * Q / lam
+    a_over_lam = P / lam - np.log(W_bar)
+    with np.errstate(divide="ignore"):
+        x = np.log(b_over_lam) + a_over_lam
+    limit = x < -30.0
+    # ω(x) = e^x (1 + O(e^x)) below -30, hence w = (b/λ) e^{-x} = e^{-a/λ} = W̄ e^{-P/λ}.
+    tail = W_bar * np.exp(-P / lam)
+    safe_x = np.where(limit, 0.0, x)
+    omega = wrightomega(safe_x)
+    main = b_over_lam / omega
+    return np.where(limit, tail, main)
+
+
+def deep_W_closed_form(
+    W_t: np.ndarray, Q: np.ndarray, P: np.ndarray, W_bar: np.ndarray, lam: float, beta: float
+) -> np.ndarray:
+    """Minimiser of the deep W-majoriser (eq. 15) in closed form, β ∈ {0, 1, 3/2, 2}.
+
+    Parameters
+    ----------
+    W_t : ndarray of shape (m, r), the current iterate :math:`\\tilde W`
+    Q, P : ndarrays broadcastable to (m, r) (:func:`mu_terms_W` with Y = W_{ℓ-1}, H = H_ℓ)
+    W_bar : ndarray of shape (m, r), :math:`\\bar W = W_{\\ell+1} H_{\\ell+1}`
+    lam : float, λ = λ_{ℓ+1} / λ_ℓ
+    beta : float in {0, 1, 1.5, 2}
+
+    Returns
+    -------
+    ndarray of shape (m, r), not floored.
+    """
+    P = np.broadcast_to(P, W_t.shape)
+    if beta == 1:
+        return _omega_closed_form_kl(W_t, Q, P, W_bar, lam)
+    if beta == 1.5:
+        sqrt_wt = np.sqrt(W_t)
+        A = P / sqrt_wt + 2.0 * lam
+        B = sqrt_wt * Q
+        C = 2.0 * lam * np.sqrt(W_bar)
+        s = (C + np.sqrt(C * C + 4.0 * A * B)) / A
+        return 0.25 * s * s
+    if beta == 2:
+        return (Q + lam * W_bar) / (P / W_t + lam)
+    if beta == 0:
+        c = P + lam / W_bar
+        return (lam + np.sqrt(lam * lam + 4.0 * c * Q * W_t * W_t)) / (2.0 * c)
+    raise ValueError(f"no closed form for beta={beta}; use deep_W_root_solve")
+
+
+def deep_W_root_solve(
+    W_t: np.ndarray, Q: np.ndarray, P: np.ndarray, W_bar: np.ndarray, lam: float, beta: float
+) -> np.ndarray:
+    """Minimiser of the deep W-majoriser (eq. 16) by an entrywise safeguarded root solve.
+
+    Valid for every β ∈ [0, 2]; same arguments as :func:`deep_W_closed_form`.
+    """
+    P = np.broadcast_to(P, W_t.shape).astype(float)
+    Q = np.asarray(Q, dtype=float)
+    W_t = np.asarray(W_t, dtype=float)
+    W_bar = np.asarray(W_bar, dtype=float)
+
+    def F(w):
+        t = w / W_t
+        g, dg = _stationarity(t, Q, P, beta)
+        if beta == 1:
+            reg = lam * np.log(w / W_bar)
+            dreg = lam / w
+        else:
+            reg = lam * (w ** (beta - 1) - W_bar ** (beta - 1)) / (beta - 1)
+            dreg = lam * w ** (beta - 2)
+        return g + reg, w * (dg / W_t + dreg)
+
+    return solve_increasing(F, W_t)
+
+
+_CLOSED_FORM_BETAS = (0.0, 1.0, 1.5, 2.0)
+
+
+def update_W_deep(
+    Y,
+    W: np.ndarray,
+    H: np.ndarray,
+    W_bar: np.ndarray,
+    lam: float,
+    beta: float,
+    eps: float,
+    V: np.ndarray | None = None,
+) -> np.ndarray:
+    """BSUM step for W_ℓ, ℓ < L, of deep β-NMF (Algorithm 1, lines 6–9), floored at ε.
+
+    Parameters
+    ----------
+    Y : ndarray or sparse of shape (m, r_{ℓ-1}), the layer's data W_{ℓ-1}
+    W : ndarray of shape (m, r_ℓ), the current W_ℓ
+    H : ndarray of shape (r_ℓ, r_{ℓ-1}), the updated H_ℓ
+    W_bar : ndarray of shape (m, r_ℓ), W_{ℓ+1} H_{ℓ+1}
+    lam : float, λ_{ℓ+1} / λ_ℓ
+    beta : float in [0, 2]
+    eps : float
+    V : ndarray, optional; ``W @ H`` if already computed.
+
+    Returns
+    -------
+    ndarray of shape (m, r_ℓ)
+    """
+    Q, P = mu_terms_W(Y, W, H, beta, V=V)
+    W_bar = np.maximum(W_bar, eps)
+    if beta in _CLOSED_FORM_BETAS:
+        out = deep_W_closed_form(W, Q, P, W_bar, lam, beta)
+    else:
+        out = deep_W_root_solve(W, Q, P, W_bar, lam, beta)
+    out = np.asarray(out, dtype=W.dtype)
+    return _floor(out, eps)
