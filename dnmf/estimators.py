@@ -87,6 +87,12 @@ def _rng(random_state) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
+def _to_user_units(errors: np.ndarray, error_scale: float) -> np.ndarray:
+    """Errors of the scaled fit times s^β (0 stays 0 even when s^β overflows to inf)."""
+    with np.errstate(over="ignore"):
+        return np.where(errors == 0, 0.0, errors * error_scale)
+
+
 def _check_common(est) -> tuple:
     beta = check_beta(est.beta)
     dtype = check_dtype(est.dtype)
@@ -207,7 +213,9 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"init must be one of {_LAYER_INITS}, got {self.init!r}")
         Xs, scale = check_data(X, beta, dtype)
         ranks = check_ranks(self.ranks, Xs.shape[1])
-        progress = Progress(len(ranks), len(ranks) * max_iter, self.callback, scale**beta)
+        with np.errstate(over="ignore"):
+            error_scale = float(np.float64(scale) ** beta)
+        progress = Progress(len(ranks), len(ranks) * max_iter, self.callback, error_scale)
         Ws, Hs, _ = fit_multilayer(
             Xs, ranks, beta, max_iter, init=self.init, rng=_rng(self.random_state),
             dtype=dtype, progress=progress, eval_every=eval_every, tol=self.tol,
@@ -219,7 +227,8 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             W, H = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
             Ws.append(W)
             Hs.append(H)
-        errors = all_layer_errors(Xs, Ws, Hs, beta) * scale**beta
+        with np.errstate(over="ignore"):
+            errors = _to_user_units(all_layer_errors(Xs, Ws, Hs, beta), error_scale)
         Ws = [W * scale for W in Ws]
         config = {
             "model": "multilayer",
@@ -370,7 +379,8 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             self.min_vol.validate(n_layers)
         eps = machine_eps(dtype)
         rng = _rng(self.random_state)
-        error_scale = scale**beta
+        with np.errstate(over="ignore"):
+            error_scale = float(np.float64(scale) ** beta)  # inf beyond float range: honest
 
         init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
         progress = Progress(n_layers, init_iters + max_iter, self.callback, error_scale)
@@ -398,11 +408,13 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
         if isinstance(weights_arg, str):
             internal_weights = auto_weights(initial_errors)
             with np.errstate(over="ignore", divide="ignore"):
-                weights = internal_weights / error_scale
+                weights = internal_weights / error_scale  # λ_ℓ in the units of X
+            progress.objective_scale = 1.0
         else:
             weights = weights_arg
             internal_weights = weights_arg
-        progress.weights = weights
+            progress.objective_scale = error_scale
+        progress.weights = internal_weights
 
         extra_timings: dict = {}
         if progress.stopped:
@@ -420,7 +432,8 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
                 Xs, Ws, Hs, internal_weights, max_iter, self.min_vol, progress=progress,
                 eval_every=eval_every, tol=self.tol,
             )
-        errors = all_layer_errors(Xs, Ws, Hs, beta) * error_scale
+        with np.errstate(over="ignore"):
+            errors = _to_user_units(all_layer_errors(Xs, Ws, Hs, beta), error_scale)
         Ws = [Wl * scale for Wl in Ws]
         config = {
             "model": "deep-minvol" if self.min_vol is not None else "deep",

@@ -81,15 +81,17 @@ def _json_default(obj: Any):
 
 
 def _frame_to_json(df: pd.DataFrame | None):
+    """Columns as plain lists: Python's float repr round-trips every bit through JSON."""
     if df is None:
         return None
-    return json.loads(df.to_json(orient="split", index=False, double_precision=17))
+    return {"columns": [str(c) for c in df.columns],
+            "data": [df[c].tolist() for c in df.columns]}
 
 
 def _frame_from_json(obj) -> pd.DataFrame | None:
     if obj is None:
         return None
-    return pd.DataFrame(obj["data"], columns=obj["columns"])
+    return pd.DataFrame(dict(zip(obj["columns"], obj["data"])), columns=obj["columns"])
 
 
 @dataclass
@@ -180,26 +182,26 @@ class FitResult:
     @classmethod
     def from_npz_bytes(cls, data: bytes) -> FitResult:
         """Read a result written by :meth:`to_npz_bytes`; raises ValueError on a foreign file."""
+        meta = None
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 files = set(npz.files)
-                if "meta" not in files:
-                    raise ValueError(
-                        "this .npz file is not a dnmf run export (no 'meta' entry); "
-                        "export runs from dnmf and upload that file"
-                    )
-                meta = json.loads(str(npz["meta"]))
-                n_layers = sum(1 for name in files if name.startswith("W_"))
-                W = [npz[f"W_{i}"] for i in range(1, n_layers + 1)]
-                H = [npz[f"H_{i}"] for i in range(1, n_layers + 1)]
-        except ValueError:
-            raise
-        except Exception as exc:  # zipfile.BadZipFile, KeyError, OSError, JSON errors
+                if "meta" in files:
+                    meta = json.loads(str(npz["meta"]))
+                    n_layers = sum(1 for name in files if name.startswith("W_"))
+                    W = [npz[f"W_{i}"] for i in range(1, n_layers + 1)]
+                    H = [npz[f"H_{i}"] for i in range(1, n_layers + 1)]
+        except Exception as exc:  # BadZipFile, pickled object arrays, KeyError, JSON errors
             raise ValueError(
                 f"could not read the run file ({type(exc).__name__}: {exc}); "
                 "upload a .npz exported by dnmf"
             ) from None
-        if meta.get("format") != "dnmf.FitResult":
+        if meta is None:
+            raise ValueError(
+                "this .npz file is not a dnmf run export (no 'meta' entry); "
+                "export runs from dnmf and upload that file"
+            )
+        if not isinstance(meta, dict) or meta.get("format") != "dnmf.FitResult":
             raise ValueError("this .npz file is not a dnmf run export")
         if n_layers == 0 or any(w.ndim != 2 for w in W) or any(h.ndim != 2 for h in H):
             raise ValueError("the run file has no valid factors W_1 … W_L, H_1 … H_L")

@@ -247,7 +247,11 @@ def solve_increasing(
     -------
     ndarray of the shape of ``x0``.
     """
-    u = np.log(np.asarray(x0, dtype=float))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+        return _solve_increasing(func, np.log(np.asarray(x0, dtype=float)), rtol, max_iter)
+
+
+def _solve_increasing(func, u, rtol, max_iter):
     f, _ = func(np.exp(u))
     lo = np.where(f <= 0, u, -np.inf)
     hi = np.where(f >= 0, u, np.inf)
@@ -492,12 +496,13 @@ def deep_W_root_solve(
     Q = np.asarray(Q, dtype=float)
     W_t = np.asarray(W_t, dtype=float)
     W_bar = np.asarray(W_bar, dtype=float)
+    log_W_bar = np.log(W_bar)
 
     def F(w):
         t = w / W_t
         g, dg = _stationarity(t, Q, P, beta)
         if beta == 1:
-            reg = lam * np.log(w / W_bar)
+            reg = lam * (np.log(w) - log_W_bar)  # log(w / W̄) would underflow for huge W̄
             dreg = lam / w
         else:
             reg = lam * (w ** (beta - 1) - W_bar ** (beta - 1)) / (beta - 1)

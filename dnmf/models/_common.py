@@ -48,12 +48,14 @@ class Progress:
         callback: Callback | None,
         error_scale: float = 1.0,
         weights: np.ndarray | None = None,
+        objective_scale: float = 1.0,
     ) -> None:
         self.n_layers = n_layers
         self.total_iterations = total_iterations
         self.callback = callback
         self.error_scale = error_scale
         self.weights = weights
+        self.objective_scale = objective_scale
         self.iteration = 0
         self.start = time.perf_counter()
         self.latest = np.full(n_layers, np.nan)
@@ -66,19 +68,27 @@ class Progress:
         return time.perf_counter() - self.start
 
     def record(self, local_iteration: int, errors_scaled: np.ndarray, phase: str, **extra) -> None:
-        """Store one history row from errors computed on the scaled data."""
-        errors = np.asarray(errors_scaled, dtype=float) * self.error_scale
-        for i, e in enumerate(errors):
-            if np.isfinite(e) or np.isnan(self.latest[i]):
-                self.latest[i] = e
+        """Store one history row from errors computed on the scaled data.
+
+        ``weights`` are the internal λ_ℓ; the objective in the user's units is
+        ``objective_scale · Σ_ℓ λ_ℓ e_ℓ`` (1 for automatic weights, s^β for user weights).
+        """
+        scaled = np.asarray(errors_scaled, dtype=float)
+        with np.errstate(over="ignore"):
+            errors = np.where(scaled == 0, 0.0, scaled * self.error_scale)
+            evaluated = ~np.isnan(scaled)
+            if self.weights is not None and evaluated.all():
+                objective = self.objective_scale * float(np.dot(self.weights, scaled))
+            elif self.weights is None and evaluated.any():
+                objective = float(np.sum(errors[evaluated]))
+            else:
+                objective = math.nan
+        self.latest[evaluated] = errors[evaluated]
+        self.latest_objective = objective
         row: dict = {"iteration": int(local_iteration), "seconds": self.elapsed()}
         for i, e in enumerate(errors, start=1):
             row[f"error_layer_{i}"] = float(e)
-        if self.weights is not None and np.all(np.isfinite(errors)):
-            self.latest_objective = float(np.dot(self.weights, errors))
-        elif self.weights is None and np.all(np.isfinite(errors)):
-            self.latest_objective = float(np.sum(errors))
-        row["objective"] = self.latest_objective if np.all(np.isfinite(errors)) else math.nan
+        row["objective"] = objective
         row["phase"] = phase
         row.update(extra)
         self.rows.append(row)

@@ -2,7 +2,7 @@ r"""Deep β-NMF with the layer-centric loss (paper eq. 6), solved by Algorithm 1
 
 .. math::
 
-    \min_{W_\ell \ge 0, H_\ell \ge 0} \sum_{\ell=1}^L \lambda_\ell D_\beta(W_{\ell-1}, W_\ell H_\ell)
+    \min_{W_\ell, H_\ell \ge 0} \sum_{\ell=1}^L \lambda_\ell D_\beta(W_{\ell-1}, W_\ell H_\ell)
     \quad \text{s.t.} \quad H_\ell e = e, \qquad W_0 = X.
 
 One outer iteration sweeps ℓ = 1 … L and updates
