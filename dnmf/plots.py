@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 import scipy.sparse as sp
 from plotly.subplots import make_subplots
 
-from dnmf.divergence import hoyer_sparsity
+from dnmf.divergence import beta_divergence, hoyer_sparsity
 
 __all__ = [
     "LAYER_COLORS",
@@ -72,14 +72,14 @@ _DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 def _W(result) -> list[np.ndarray]:
     W = getattr(result, "W", None)
     if W is None:
-        W = getattr(result, "W_")
+        W = result.W_
     return list(W)
 
 
 def _H(result) -> list[np.ndarray]:
     H = getattr(result, "H", None)
     if H is None:
-        H = getattr(result, "H_")
+        H = result.H_
     return list(H)
 
 
@@ -102,6 +102,51 @@ def _weights(result) -> np.ndarray | None:
     if w is None:
         w = getattr(result, "weights_", None)
     return None if w is None else np.asarray(w, dtype=float)
+
+
+def _beta(result) -> float:
+    cfg = getattr(result, "config", None) or {}
+    return float(cfg.get("beta", getattr(result, "beta", 1.0)))
+
+
+def normalized_factors(result) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Copies of the factors rescaled so that every H_ℓ has rows summing to one (H_ℓ e = e,
+    the deep model's constraint), every W_{ℓ-1} ≈ W_ℓ H_ℓ kept matched (DESIGN.md §3)."""
+    Ws = [np.array(W, dtype=float) for W in _W(result)]
+    Hs = [np.array(H, dtype=float) for H in _H(result)]
+    for layer, H in enumerate(Hs):
+        s = H.sum(axis=1)
+        s = np.where(s > 0, s, 1.0)
+        H /= s[:, None]
+        Ws[layer] *= s[None, :]
+        if layer + 1 < len(Hs):
+            Hs[layer + 1] *= s[None, :]
+    return Ws, Hs
+
+
+def normalized_layer_errors(result) -> np.ndarray:
+    """The final per-layer errors with every H_ℓ e = e (see :func:`normalized_factors`).
+
+    Errors of layers ≥ 2 depend on how W_{ℓ-1} is scaled: multilayer NMF scales the columns of
+    W_ℓ to a maximum of 1 while deep NMF makes the rows of H_ℓ sum to one. Runs are compared
+    in the deep model's scaling (the paper's convention). Layer 1 is scale-free (W_1 H_1 is
+    unchanged) and keeps the stored error.
+    """
+    errs = _layer_errors(result).copy()
+    Ws, Hs = normalized_factors(result)
+    beta = _beta(result)
+    for ell in range(2, len(Ws) + 1):
+        val = beta_divergence(Ws[ell - 2], Ws[ell - 1], Hs[ell - 1], beta)
+        if errs.size >= ell:
+            errs[ell - 1] = val
+        else:
+            errs = np.append(errs, val)
+    return errs
+
+
+def rows_sum_to_one(result, tol: float = 1e-6) -> bool:
+    """True when every H_ℓ already has rows summing to one (deep models)."""
+    return all(np.allclose(np.asarray(H).sum(axis=1), 1.0, atol=tol) for H in _H(result))
 
 
 def _n_layers(result) -> int:
@@ -571,7 +616,7 @@ def hierarchy_sankey(
     )
     n_nodes = max(ranks) if ranks else 1
     fig.update_layout(
-        title=title or "Hierarchy: layer 1 (left) → layer " + f"{L} (right); links are the H weights",
+        title=title or f"Hierarchy: layer 1 (left) → layer {L} (right); links are the H weights",
         height=max(320, 24 * n_nodes + 120),
         margin=dict(l=10, r=10, t=50, b=10),
         font_size=11,
@@ -772,11 +817,11 @@ def _error_columns(history: pd.DataFrame, L: int) -> list[str | None]:
             for ell in range(1, L + 1)]
 
 
-def convergence(result, *, log_y: bool = True, include_init: bool = False) -> go.Figure:
+def convergence(result, *, log_y: bool = True) -> go.Figure:
     """Per-layer error D_β(W_{ℓ-1}, W_ℓ H_ℓ) against the iteration (one trace per layer).
 
-    With ``include_init`` the warm-start (initialisation) history is drawn dotted before it,
-    when the result has one.
+    Deep models: the deep phase (iteration 0 is the warm start's end). Multilayer models fit
+    one layer after the other, so each layer's curve runs over that layer's own iterations.
     """
     L = _n_layers(result)
     hist = _history(result)
@@ -785,33 +830,20 @@ def convergence(result, *, log_y: bool = True, include_init: bool = False) -> go
     for ell, col in enumerate(_error_columns(hist, L), start=1):
         if col is None:
             continue
-        x = hist[x_col] if x_col else np.arange(1, len(hist) + 1)
+        part = hist[[c for c in (x_col, col) if c]].dropna()
+        x = part[x_col] if x_col else np.arange(1, len(part) + 1)
         fig.add_trace(
-            go.Scatter(x=x, y=hist[col], mode="lines", name=f"layer {ell}",
+            go.Scatter(x=x, y=part[col], mode="lines", name=f"layer {ell}",
                        line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)], width=2))
         )
-    init = getattr(result, "init_history", None)
-    if include_init and init is not None and len(init) and "layer" in init.columns:
-        for ell in sorted(init["layer"].unique()):
-            part = init[init["layer"] == ell]
-            col = f"error_layer_{int(ell)}"
-            ycol = col if col in part.columns else ("error" if "error" in part.columns else None)
-            if ycol is None:
-                continue
-            x = part["iteration"] if "iteration" in part.columns else np.arange(len(part))
-            fig.add_trace(
-                go.Scatter(x=x, y=part[ycol], mode="lines", name=f"init layer {int(ell)}",
-                           line=dict(dash="dot", width=1.5,
-                                     color=LAYER_COLORS[(int(ell) - 1) % len(LAYER_COLORS)]))
-            )
     fig.update_layout(
         title="Convergence: error of each layer, D_β(W_{ℓ-1}, W_ℓ H_ℓ)",
         xaxis_title="iteration",
         yaxis_title="error",
         yaxis_type="log" if log_y else "linear",
-        height=360,
+        height=340,
         margin=dict(l=10, r=10, t=50, b=10),
-        legend=dict(orientation="h", y=-0.2),
+        legend=dict(orientation="h", y=-0.25),
     )
     return fig
 
@@ -846,21 +878,29 @@ def error_ratio_curves(
 ) -> go.Figure:
     """The paper's Figs 2 and 4: for every run and layer, the run's error along its iterations
     divided by the reference run's *final* error at that layer (one trace per run and layer).
-    A ratio below 1 means the run ends with a smaller error at that layer."""
-    ref_err = _layer_errors(reference)
+
+    The reference's final errors are taken with H_ℓ e = e (:func:`normalized_layer_errors`), the
+    scaling the deep models iterate in. For a run whose H's do not have unit row sums (e.g.
+    multilayer NMF, whose history is recorded in its own scaling) only layer 1 — which does not
+    depend on the scaling — is drawn. A ratio below 1 means a smaller error at that layer.
+    """
+    ref_err = normalized_layer_errors(reference)
     fig = go.Figure()
     for r_i, (name, res) in enumerate(runs.items()):
         hist = _history(res)
         L = min(_n_layers(res), ref_err.size)
+        if not rows_sum_to_one(res):
+            L = min(L, 1)
         x_col = "iteration" if "iteration" in hist.columns else None
         for ell, col in enumerate(_error_columns(hist, L), start=1):
             if col is None or not ref_err[ell - 1] > 0:
                 continue
-            x = hist[x_col] if x_col else np.arange(1, len(hist) + 1)
+            part = hist[[c for c in (x_col, col) if c]].dropna()
+            x = part[x_col] if x_col else np.arange(1, len(part) + 1)
             fig.add_trace(
                 go.Scatter(
                     x=x,
-                    y=hist[col] / ref_err[ell - 1],
+                    y=part[col] / ref_err[ell - 1],
                     mode="lines",
                     name=f"{name} · layer {ell}",
                     line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)],
@@ -884,15 +924,16 @@ def comparison_table(
     runs: Mapping[str, Any], reference_name: str, kind: str = "generic"
 ) -> pd.DataFrame:
     """The paper's Table 2 for any runs: one row per layer; for every run its error as a
-    percentage of the reference run's error at that layer, and its feature sparsity (%)."""
-    ref = runs[reference_name]
-    ref_err = _layer_errors(ref)
+    percentage of the reference run's error at that layer (both with H_ℓ e = e, see
+    :func:`normalized_layer_errors`), and its feature sparsity (%)."""
+    normalized = {name: normalized_layer_errors(res) for name, res in runs.items()}
+    ref_err = normalized[reference_name]
     L = max(_n_layers(r) for r in runs.values())
     rows = []
     for ell in range(1, L + 1):
         row: dict[str, Any] = {"layer": ell}
-        for name, res in runs.items():
-            errs = _layer_errors(res)
+        for name in runs:
+            errs = normalized[name]
             if name != reference_name:
                 ok = errs.size >= ell and ref_err.size >= ell and ref_err[ell - 1] > 0
                 row[f"{name}: error % of {reference_name}"] = (
@@ -904,3 +945,118 @@ def comparison_table(
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- ground truth
+def _truth_W(dataset) -> list[np.ndarray]:
+    gt = getattr(dataset, "ground_truth", None) or {}
+    W = gt.get("W")
+    if isinstance(W, (list, tuple)) and W:
+        return [np.asarray(w, dtype=float) for w in W]
+    if gt.get("endmembers") is not None:
+        return [np.asarray(gt["endmembers"], dtype=float)]
+    return []
+
+
+def has_ground_truth(dataset) -> bool:
+    """True when the dataset knows the true W_ℓ (or endmembers) of at least one layer."""
+    return bool(_truth_W(dataset)) if dataset is not None else False
+
+
+def _angles(A: np.ndarray, B: np.ndarray, centred: bool) -> np.ndarray:
+    """Angles (radians) between every column of A and every column of B."""
+    if centred:
+        A = A - A.mean(axis=0, keepdims=True)
+        B = B - B.mean(axis=0, keepdims=True)
+    na = np.linalg.norm(A, axis=0)
+    nb = np.linalg.norm(B, axis=0)
+    cos = (A.T @ B) / np.maximum(np.outer(na, nb), np.finfo(float).tiny)
+    return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+def _metrics_module():
+    try:
+        from dnmf import metrics
+    except ImportError:  # the metrics module has not landed in this installation
+        return None
+    return metrics
+
+
+def match_columns(W_est: np.ndarray, W_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hungarian matching of estimated to true columns by spectral angle.
+
+    Returns ``(est_idx, true_idx)`` of the matched pairs (min(r_est, r_true) of them).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    cost = _angles(np.asarray(W_est, dtype=float), np.asarray(W_true, dtype=float), False)
+    rows, cols = linear_sum_assignment(cost)
+    return rows, cols
+
+
+def ground_truth_scores(result, dataset) -> pd.DataFrame:
+    """One row per layer with a known truth: the columns of W_ℓ matched to the true ones
+    (Hungarian matching on the spectral angle), mean SAD (degrees) and MRSA (thesis eq. 2.9,
+    0–100, lower is better)."""
+    truth = _truth_W(dataset)
+    W = _W(result)
+    rows = []
+    for ell, (Wl, Wt) in enumerate(zip(W, truth), start=1):
+        Wl = np.asarray(Wl, dtype=float)
+        if Wl.shape[0] != Wt.shape[0]:
+            continue
+        est, tru = match_columns(Wl, Wt)
+        sad = np.degrees(np.diag(_angles(Wl[:, est], Wt[:, tru], False)))
+        mrsa = 100.0 / np.pi * np.diag(_angles(Wl[:, est], Wt[:, tru], True))
+        rows.append(
+            {
+                "layer": ell,
+                "matched": f"{len(est)} of {Wt.shape[1]} true",
+                "mean SAD (°)": float(np.mean(sad)),
+                "worst SAD (°)": float(np.max(sad)),
+                "MRSA": float(np.mean(mrsa)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ground_truth_spectra(result, dataset, layer: int) -> go.Figure:
+    """Matched pairs of estimated (solid) and true (dotted) columns of W_ℓ, each scaled to a
+    maximum of one; one colour per pair."""
+    layer = _check_layer(result, layer)
+    truth = _truth_W(dataset)
+    fig = go.Figure()
+    if layer > len(truth):
+        fig.update_layout(title=f"No ground truth for layer {layer}", height=120)
+        return fig
+    Wl = np.asarray(_W(result)[layer - 1], dtype=float)
+    Wt = truth[layer - 1]
+    est, tru = match_columns(Wl, Wt)
+    gt = getattr(dataset, "ground_truth", {}) or {}
+    names = gt.get("names")
+    if names and isinstance(names[0], (list, tuple)):
+        names = names[layer - 1] if layer - 1 < len(names) else None
+    elif layer != 1:
+        names = gt.get("layer_names", [None, None])[layer - 1] if gt.get("layer_names") else None
+    x_axis, xlabel = _wavelength_axis(dataset) if Wl.shape[0] == dataset.shape[0] else (
+        np.arange(1, Wl.shape[0] + 1), "row")
+    sad = np.degrees(np.diag(_angles(Wl[:, est], Wt[:, tru], False)))
+    for p, (e, t) in enumerate(zip(est, tru)):
+        color = RUN_COLORS[p % len(RUN_COLORS)]
+        tname = names[t] if names is not None and t < len(names) else f"true {t + 1}"
+        ye, yt = Wl[:, e], Wt[:, t]
+        fig.add_trace(go.Scatter(x=x_axis, y=ye / (ye.max() or 1.0), mode="lines",
+                                 line=dict(color=color, width=2),
+                                 name=f"{layer}.{e + 1} ↔ {tname} ({sad[p]:.1f}°)"))
+        fig.add_trace(go.Scatter(x=x_axis, y=yt / (yt.max() or 1.0), mode="lines",
+                                 line=dict(color=color, width=2, dash="dot"),
+                                 name=f"true: {tname}", showlegend=False))
+    fig.update_layout(
+        title=f"Layer {layer}: estimated (solid) vs true (dotted) columns of W_{layer}, matched",
+        xaxis_title=xlabel,
+        yaxis_title="scaled to max 1",
+        height=360,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig

@@ -1,0 +1,34 @@
+"""dnmf workbench: deep nonnegative matrix factorization with β-divergences, in the browser.
+
+Run with ``streamlit run app.py``. This file only sets the page up and declares the pages
+(``st.navigation``: the pages/ folder is not auto-discovered); the sidebar summary is drawn
+after the page ran so it never shows stale state.
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+_ROOT = Path(__file__).resolve().parent
+if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(_ROOT))
+
+from dnmf.ui import widgets  # noqa: E402
+
+st.set_page_config(
+    page_title="dnmf · deep NMF workbench",
+    page_icon=":material/stacks:",
+    layout="wide",
+)
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+    st.Page("pages/model.py", title="Model", icon=":material/tune:"),
+    st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+]
+pg = st.navigation(pages)
+pg.run()
+widgets.sidebar_summary()

@@ -1,0 +1,298 @@
+"""The session's run store: ``st.session_state["runs"]`` maps a run name to a :class:`Run`.
+
+A run is a :class:`dnmf.FitResult` plus what the workbench needs around it: the configuration
+the user chose, the dataset it was fitted on (by name; the dataset itself is kept in
+``st.session_state["datasets"]`` while a run uses it), the wall time and when it was made.
+
+The store is capped (:data:`MAX_RUNS` runs and :data:`MAX_BYTES` of factors); adding a run
+beyond a cap drops the oldest runs and leaves a notice naming them. The Model page warns
+*before* a fit that would drop a run and offers its download first.
+
+Fitted models live only in the user's session state — never in ``st.cache_resource``, which
+every session shares.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dnmf import FitResult
+from dnmf.ui import config as cfgmod
+
+#: At most this many runs are kept per session.
+MAX_RUNS = 12
+#: … and at most this many bytes of factors (W's and H's) over all runs.
+MAX_BYTES = 400 * 1024**2
+
+RUNS = "runs"
+DATASETS = "datasets"
+NOTICES = "notices"
+
+
+@dataclass
+class Run:
+    """One fit kept in the session."""
+
+    name: str
+    result: FitResult
+    config: dict[str, Any]
+    dataset: str
+    kind: str
+    seconds: float
+    created: float = field(default_factory=time.time)
+
+    @property
+    def model(self) -> str:
+        return str(self.config.get("model") or self.result.config.get("model", "?"))
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(np.asarray(a).nbytes for a in [*self.result.W, *self.result.H]))
+
+    @property
+    def label(self) -> str:
+        """``name — deep · KL · ranks 20-10-5 … on faces``."""
+        return f"{self.name} — {cfgmod.describe(self.config)} on {self.dataset}"
+
+
+def _state(state: MutableMapping | None) -> MutableMapping:
+    return st.session_state if state is None else state
+
+
+def runs(state: MutableMapping | None = None) -> dict[str, Run]:
+    """The run store (created empty if missing). Insertion order is age order."""
+    s = _state(state)
+    if RUNS not in s:
+        s[RUNS] = {}
+    return s[RUNS]
+
+
+def datasets(state: MutableMapping | None = None) -> dict[str, Any]:
+    """Datasets used by the runs, by name."""
+    s = _state(state)
+    if DATASETS not in s:
+        s[DATASETS] = {}
+    return s[DATASETS]
+
+
+def notify(text: str, level: str = "info", state: MutableMapping | None = None) -> None:
+    """Leave a message for the next page render (shown once by :func:`pop_notices`)."""
+    s = _state(state)
+    s.setdefault(NOTICES, [])
+    s[NOTICES].append((level, text))
+
+
+def pop_notices(state: MutableMapping | None = None) -> list[tuple[str, str]]:
+    s = _state(state)
+    out = list(s.get(NOTICES, []))
+    s[NOTICES] = []
+    return out
+
+
+def total_bytes(state: MutableMapping | None = None) -> int:
+    return sum(r.nbytes for r in runs(state).values())
+
+
+def unique_name(base: str, state: MutableMapping | None = None) -> str:
+    """``base``, or ``base (2)``, ``base (3)``, … whichever is free."""
+    existing = runs(state)
+    base = base.strip() or "run"
+    if base not in existing:
+        return base
+    i = 2
+    while f"{base} ({i})" in existing:
+        i += 1
+    return f"{base} ({i})"
+
+
+def suggest_name(cfg: dict[str, Any], dataset_name: str, state=None) -> str:
+    beta = float(cfg.get("beta", 1.0))
+    beta_name = {1.0: "KL", 0.0: "IS", 2.0: "Fro", 1.5: "b1.5"}.get(beta, f"b{beta:g}")
+    return unique_name(f"{cfg.get('model', 'deep')}-{beta_name}-{dataset_name}", state)
+
+
+def would_drop(n_new: int = 1, new_bytes: int = 0, state=None) -> list[str]:
+    """Names of the runs that adding ``n_new`` runs (of ``new_bytes`` in all) would drop."""
+    store = runs(state)
+    names = list(store)
+    count = len(names) + n_new
+    size = sum(r.nbytes for r in store.values()) + new_bytes
+    dropped = []
+    while names and (count > MAX_RUNS or size > MAX_BYTES):
+        old = names.pop(0)
+        dropped.append(old)
+        count -= 1
+        size -= store[old].nbytes
+    return dropped
+
+
+def add_run(run: Run, dataset=None, state: MutableMapping | None = None) -> list[str]:
+    """Store ``run`` (renamed if its name is taken), drop the oldest runs beyond the caps and
+    return the names dropped. A notice names every dropped run."""
+    s = _state(state)
+    store = runs(s)
+    run.name = unique_name(run.name, s)
+    dropped = [n for n in would_drop(1, run.nbytes, s) if n in store]
+    for name in dropped:
+        store.pop(name, None)
+        notify(
+            f"Run '{name}' was dropped: a session keeps at most {MAX_RUNS} runs and "
+            f"{MAX_BYTES // 1024**2} MiB of factors (oldest dropped first).",
+            "warning",
+            s,
+        )
+    store[run.name] = run
+    if dataset is not None:
+        datasets(s)[run.dataset] = dataset
+    _prune_datasets(s)
+    return dropped
+
+
+def delete_run(name: str, state: MutableMapping | None = None) -> None:
+    s = _state(state)
+    runs(s).pop(name, None)
+    _prune_datasets(s)
+
+
+def rename_run(old: str, new: str, state: MutableMapping | None = None) -> str:
+    """Rename a run, keeping its place in the store. Raises ValueError for an empty or taken
+    name."""
+    s = _state(state)
+    store = runs(s)
+    new = new.strip()
+    if not new:
+        raise ValueError("a run name cannot be empty")
+    if new == old:
+        return old
+    if new in store:
+        raise ValueError(f"there is already a run called '{new}'")
+    if old not in store:
+        raise ValueError(f"there is no run called '{old}'")
+    items = [(new if k == old else k, v) for k, v in store.items()]
+    store.clear()
+    for k, v in items:
+        store[k] = v
+    store[new].name = new
+    return new
+
+
+def _prune_datasets(s: MutableMapping) -> None:
+    used = {r.dataset for r in runs(s).values()}
+    current = s.get("dataset")
+    keep = used | ({current.name} if current is not None else set())
+    ds = datasets(s)
+    for name in list(ds):
+        if name not in keep:
+            ds.pop(name)
+
+
+def dataset_of(run: Run, state: MutableMapping | None = None):
+    """The dataset a run was fitted on, if the session still has it (or can reload it as an
+    embedded sample); None otherwise."""
+    s = _state(state)
+    ds = datasets(s).get(run.dataset)
+    if ds is not None:
+        return ds
+    current = s.get("dataset")
+    if current is not None and current.name == run.dataset:
+        return current
+    sample = (run.config.get("app") or {}).get("sample") or run.result.config.get("app", {}).get(
+        "sample"
+    )
+    if sample:
+        from dnmf.datasets import load_sample
+
+        try:
+            ds = load_sample(sample["name"], **(sample.get("options") or {}))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if ds.shape[1] == run.result.H[0].shape[1] and ds.shape[0] == run.result.W[0].shape[0]:
+            datasets(s)[run.dataset] = ds
+            return ds
+    return None
+
+
+# ----------------------------------------------------------------------- export / import
+def _with_app_meta(run: Run) -> FitResult:
+    """The run's FitResult with the workbench's metadata in ``config["app"]`` (so an exported
+    run comes back with its name, dataset and configuration)."""
+    res = run.result
+    config = dict(res.config)
+    config["app"] = {
+        "run_name": run.name,
+        "dataset": run.dataset,
+        "kind": run.kind,
+        "seconds": run.seconds,
+        "ui_config": {k: v for k, v in run.config.items() if k != "app"},
+        "sample": run.config.get("app", {}).get("sample"),
+    }
+    return FitResult(
+        W=res.W, H=res.H, history=res.history, config=config, weights=res.weights,
+        layer_errors=res.layer_errors, n_iter=res.n_iter, timings=res.timings,
+        stopped_early=res.stopped_early, init_history=res.init_history,
+    )
+
+
+def export_npz(run: Run) -> bytes:
+    """The run as a ``.npz`` (factors + JSON metadata; loadable without pickle)."""
+    return _with_app_meta(run).to_npz_bytes()
+
+
+def export_json(run: Run) -> str:
+    return _with_app_meta(run).config_json()
+
+
+def export_csv(run: Run) -> str:
+    return run.result.history_csv()
+
+
+def export_zip(run: Run) -> bytes:
+    """npz factors + json config + csv history in one zip."""
+    buf = io.BytesIO()
+    stem = safe_filename(run.name)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{stem}.npz", export_npz(run))
+        z.writestr(f"{stem}.json", export_json(run))
+        z.writestr(f"{stem}_history.csv", export_csv(run))
+    return buf.getvalue()
+
+
+def safe_filename(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return keep.strip("_") or "run"
+
+
+def import_npz(data: bytes, filename: str = "run.npz") -> Run:
+    """A run from bytes written by :func:`export_npz` (or ``FitResult.to_npz_bytes``).
+    Raises ValueError (in words) for anything else; never unpickles."""
+    result = FitResult.from_npz_bytes(data)
+    app = dict(result.config.get("app") or {})
+    ui_config = dict(app.get("ui_config") or {})
+    if not ui_config:
+        ui_config = {
+            k: result.config.get(k)
+            for k in ("model", "beta", "ranks", "n_init_iter", "max_iter", "random_state",
+                      "dtype", "weights")
+            if k in result.config
+        }
+        ui_config.setdefault("layer_init", result.config.get("layer_init",
+                                                              result.config.get("init")))
+    if app.get("sample"):
+        ui_config["app"] = {"sample": app["sample"]}
+    stem = filename.rsplit(".", 1)[0]
+    return Run(
+        name=str(app.get("run_name") or stem),
+        result=result,
+        config=ui_config,
+        dataset=str(app.get("dataset") or "unknown data"),
+        kind=str(app.get("kind") or "generic"),
+        seconds=float(app.get("seconds") or result.timings.get("total", 0.0)),
+    )
