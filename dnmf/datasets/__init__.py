@@ -1,0 +1,59 @@
+"""Data layer of dnmf: the `Dataset` type, embedded samples, file readers and validation.
+
+    from dnmf.datasets import list_samples, load_sample, load_file, load_paper_dataset
+    from dnmf.datasets import Dataset, DataError, validate_matrix
+
+* `list_samples()` / `load_sample(name, **options)` — offline samples: "faces", "digits",
+  "stdlib-text", "spectral-scene", "synthetic-layers", "synthetic-thesis".
+* `load_file(path_or_bytes, name=None, **options)` — CSV/TSV, NPY/NPZ, MATLAB v5, text corpora,
+  ZIPs of .txt or images; one clear `DataError` (with ``.fixes``) for every bad file.
+* `load_paper_dataset(name, data_dir=None)` — the paper's real datasets ("cbcl", "tdt2",
+  "moffett", "samson", "jasper", "tumor") from ``../shared/data``.
+* `validate_matrix(X, on_negative=, on_nonfinite=, drop_empty=, max_bytes=)` — the checks
+  every matrix passes (also for the solver and the app).
+
+Orientation (DESIGN.md §1): images are images × pixels (one image per row); spectra are
+bands × pixels; text is words × documents; generic data are features × samples.
+Limits: matrices up to ``MAX_MATRIX_BYTES`` (2 GiB as dense float64), uploads up to
+``MAX_UPLOAD_BYTES`` (200 MB).
+"""
+
+from ._types import (
+    KINDS,
+    MAX_MATRIX_BYTES,
+    MAX_UPLOAD_BYTES,
+    DataError,
+    Dataset,
+    parse_fix,
+)
+from .paper import list_paper_datasets, load_paper_dataset, paper_data_available
+from .readers import load_file
+from .samples import describe_sample, list_samples, load_sample, sample_options
+from .spectral import spectral_scene
+from .synthetic import THESIS_NOISE_LEVELS, layered, thesis_example
+from .text import corpus_dataset
+from .validation import validate_dataset, validate_matrix
+
+__all__ = [
+    "KINDS",
+    "MAX_MATRIX_BYTES",
+    "MAX_UPLOAD_BYTES",
+    "THESIS_NOISE_LEVELS",
+    "DataError",
+    "Dataset",
+    "corpus_dataset",
+    "describe_sample",
+    "layered",
+    "list_paper_datasets",
+    "list_samples",
+    "load_file",
+    "load_paper_dataset",
+    "load_sample",
+    "paper_data_available",
+    "parse_fix",
+    "sample_options",
+    "spectral_scene",
+    "thesis_example",
+    "validate_dataset",
+    "validate_matrix",
+]
