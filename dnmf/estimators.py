@@ -186,6 +186,15 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
     history_ : DataFrame, one row per evaluation with columns iteration (within the layer),
         seconds, error_layer_1 … error_layer_L (NaN except the layer being fitted),
         objective, phase, layer
+
+    Notes
+    -----
+    While fitting, the columns of each W_ℓ are rescaled to unit maximum after every
+    iteration (as in the authors' reference code), and ``history_`` records the errors in that
+    scaling. The returned factors are then rescaled so that H_ℓ e = e for every layer, the
+    normalisation of :class:`DeepNMF`, and ``layer_errors_`` are measured on them: for ℓ ≥ 2,
+    D(W_{ℓ-1}, W_ℓ H_ℓ) depends on the column scaling of W_{ℓ-1}, so only errors in the same
+    normalisation can be compared across models (the paper's Table 2 and Fig. 2).
     n_iter_ : int, total MU iterations over all layers
     stopped_early_ : bool
     result_ : FitResult
@@ -227,6 +236,10 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             W, H = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
             Ws.append(W)
             Hs.append(H)
+        # Report the factors in the normalisation H_ℓ e = e shared with DeepNMF, so that the
+        # per-layer errors of the two models measure the same thing (D(W_{ℓ-1}, ·) depends on
+        # the column scaling of W_{ℓ-1} for ℓ ≥ 2).
+        normalize_rows_of_H(Ws, Hs)
         with np.errstate(over="ignore"):
             errors = _to_user_units(all_layer_errors(Xs, Ws, Hs, beta), error_scale)
         Ws = [W * scale for W in Ws]

@@ -73,16 +73,26 @@ def test_user_weights_are_used(positive_matrix):
 
 
 def test_multilayer_matches_layerwise_mu(positive_matrix):
-    """MultilayerNMF = nmf_mu on X then on W_1 (with the column rescaling), same seed."""
-    model = MultilayerNMF(ranks=(6, 3), max_iter=15, random_state=3).fit(positive_matrix)
+    """MultilayerNMF = β-MU on X, then on W_1 (unit-max column rescaling), then H e = e."""
+    from dnmf.models.multilayer import normalize_rows_of_H, random_factors
+
+    n_iter = 15
+    model = MultilayerNMF(ranks=(6, 3), max_iter=n_iter, random_state=3).fit(positive_matrix)
+    rng = np.random.default_rng(3)
+    W1, H1 = random_factors(positive_matrix, 6, rng, np.float64)
+    W1, H1 = nmf_mu(positive_matrix, W1, H1, 1.0, n_iter, rescale=True)
+    W2, H2 = random_factors(W1, 3, rng, np.float64)
+    W2, H2 = nmf_mu(W1, W2, H2, 1.0, n_iter, rescale=True)
+    Ws, Hs = [W1, W2], [H1, H2]
+    normalize_rows_of_H(Ws, Hs)
+    for ours, ref in zip(model.W_ + model.H_, Ws + Hs):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12)
     assert model.weights_ is None
-    assert model.layer_errors_.shape == (2,)
-    # layer 2 factorises W_1
-    W1 = model.W_[0]
-    err2 = np.sum(W1 * np.log(W1 / (model.W_[1] @ model.H_[1])) - W1 + model.W_[1] @ model.H_[1])
-    assert model.layer_errors_[1] == pytest.approx(err2, rel=1e-10)
-    np.testing.assert_allclose(model.W_[0].max(axis=0) / model.W_[0].max(), model.W_[0].max(
-        axis=0) / model.W_[0].max())
+    for H in model.H_:
+        np.testing.assert_allclose(H.sum(axis=1), 1.0, atol=1e-12)
+    W1n, V2 = model.W_[0], model.W_[1] @ model.H_[1]
+    assert model.layer_errors_[1] == pytest.approx(np.sum(W1n * np.log(W1n / V2) - W1n + V2),
+                                                   rel=1e-10)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
