@@ -462,7 +462,22 @@ def _tokenize(text: str, delimiter: str | None, fname: str) -> tuple[list[list[s
         # a trailing delimiter on every line makes an empty last column: drop it
         if rows and all(r and r[-1] == "" for r in rows):
             rows = [r[:-1] for r in rows]
+    if not rows or not any(rows):
+        raise DataError(f"{fname} has no data: no line holds a value.")
     return rows, delim
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """A first row of names: it has non-numeric cells, and some column whose first-row cell is
+    text holds numbers in the rows below (or the row below is numeric apart from an index)."""
+    if len(rows) < 2 or all(_is_num(t) for t in rows[0]):
+        return False
+    body = rows[1:21]
+    for j, t in enumerate(rows[0]):
+        if t.strip() and not _is_num(t) and all(j < len(r) and _is_num(r[j]) and r[j].strip()
+                                                for r in body):
+            return True
+    return False
 
 
 def _ragged_error(rows: list[list[str]], fname: str, start: int = 0) -> None:
@@ -484,8 +499,7 @@ def _parse_table(data: bytes, fname: str, *, delimiter=None, header=None, index_
     text = _decode(data, fname)
     rows, delim = _tokenize(text, delimiter, fname)
     if header is None:
-        header = (len(rows) >= 2 and any(not _is_num(t) for t in rows[0])
-                  and sum(_is_num(t) for t in rows[1]) >= max(1, len(rows[1]) - 1))
+        header = _has_header(rows)
     col_names = None
     if header:
         col_names = rows[0]
@@ -649,8 +663,9 @@ def _read_txt(data: bytes, *, name: str, fname: str, kind=None, max_features=200
 
     text = _decode(data, fname)
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    numeric = bool(lines) and kind != "text" and all(
-        all(_is_num(t) for t in re.split(r"[,;\t ]+", ln.strip()) if t) for ln in lines[:200])
+    body = [ln for ln in lines if not ln.lstrip().startswith("#")]
+    numeric = bool(body) and kind != "text" and all(
+        all(_is_num(t) for t in re.split(r"[,;\t ]+", ln.strip()) if t) for ln in body[:200])
     if numeric:
         return _read_csv(data, name=name, fname=fname, kind=kind, **opts)
     if kind not in (None, "text"):
@@ -989,13 +1004,19 @@ def _to_gray(img: np.ndarray) -> np.ndarray:
 
 
 def _read_image_bytes(b: bytes, label: str) -> np.ndarray:
+    import warnings
+
     import imageio.v3 as iio
 
     try:
-        img = iio.imread(b, extension=Path(label).suffix.lower() or None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = iio.imread(b, extension=Path(label).suffix.lower() or None)
     except Exception:
         try:
-            img = iio.imread(b)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                img = iio.imread(b)
         except Exception as exc:
             raise DataError(f"Cannot read the image {label!r} ({type(exc).__name__}): it is "
                             "corrupt or not an image format dnmf reads (PNG, JPEG, BMP, GIF, "

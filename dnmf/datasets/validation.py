@@ -236,18 +236,25 @@ def validate_matrix(
             if sp.issparse(A):
                 check_size(A.shape, None, max_bytes, what="The shifted (dense) matrix")
                 A = A.toarray()
-            A -= vmin
+            with np.errstate(over="ignore"):
+                A -= vmin
+            if not np.isfinite(A).all():
+                raise DataError(
+                    f"Shifting by {-vmin:.4g} overflows: the values span more than float64 "
+                    "can hold. Clip the negatives instead (on_negative='clip').",
+                    fixes=["on_negative='clip'"])
             info.shift = -vmin
             info.notes.append(f"shifted all entries by {-vmin:.4g}")
 
     # ---- all-zero rows / columns
-    if sp.issparse(A):
-        absA = abs(A)
-        row_mass = np.asarray(absA.sum(axis=1)).ravel()
-        col_mass = np.asarray(absA.sum(axis=0)).ravel()
-    else:
-        row_mass = A.sum(axis=1)
-        col_mass = A.sum(axis=0)
+    with np.errstate(over="ignore"):  # huge entries: an infinite sum is still "not empty"
+        if sp.issparse(A):
+            absA = abs(A)
+            row_mass = np.asarray(absA.sum(axis=1)).ravel()
+            col_mass = np.asarray(absA.sum(axis=0)).ravel()
+        else:
+            row_mass = A.sum(axis=1)
+            col_mass = A.sum(axis=0)
     zr = np.flatnonzero(row_mass <= 0) if keep_empty != "rows" else np.empty(0, int)
     zc = np.flatnonzero(col_mass <= 0) if keep_empty != "columns" else np.empty(0, int)
     if zr.size or zc.size:
