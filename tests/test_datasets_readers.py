@@ -308,7 +308,7 @@ def test_bad_nonfinite_entries_offer_drop_and_zero(bad):
 
 def test_bad_all_zero_rows_or_columns_offer_drop():
     data = b"1,0,3\n0,0,0\n7,0,9\n"
-    err = expect_error(data, "all-zero rows", "all-zero columns", "drop_empty",
+    err = expect_error(data, "all-zero row", "all-zero column", "drop_empty",
                        filename="z.csv", fixes=["drop_empty=True"])
     check_fixes_work(data, err, filename="z.csv")
     ds = load_file(data, filename="z.csv", drop_empty=True)

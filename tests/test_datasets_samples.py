@@ -231,3 +231,16 @@ def test_spectral_scene_noise_free_is_exact():
     gt = ds.ground_truth
     assert ds.shape == (180, 120) and ds.image_shape == (10, 12)
     np.testing.assert_allclose(ds.X, gt["W"][0] @ gt["H"][0], rtol=1e-12)
+
+
+# ------------------------------------------------------------------------- online extras
+@pytest.mark.parametrize("name", ["olivetti", "20newsgroups"])
+def test_online_extras_fail_clearly_without_a_cached_copy(name, tmp_path):
+    """download=False with an empty data_home: no network is touched, a DataError explains."""
+    from dnmf.datasets import list_online_datasets, load_online_dataset
+
+    assert name in list_online_datasets()
+    assert name not in list_samples()  # the embedded samples stay offline
+    with pytest.raises(DataError, match="not available") as info:
+        load_online_dataset(name, download=False, data_home=str(tmp_path))
+    assert "internet" in str(info.value)

@@ -9,6 +9,8 @@
   ZIPs of .txt or images; one clear `DataError` (with ``.fixes``) for every bad file.
 * `load_paper_dataset(name, data_dir=None)` — the paper's real datasets ("cbcl", "tdt2",
   "moffett", "samson", "jasper", "tumor") from ``../shared/data``.
+* `load_online_dataset(name)` — "olivetti", "20newsgroups": downloaded by scikit-learn on
+  first use; a clear `DataError` offline.
 * `validate_matrix(X, on_negative=, on_nonfinite=, drop_empty=, max_bytes=)` — the checks
   every matrix passes (also for the solver and the app).
 
@@ -26,6 +28,7 @@ from ._types import (
     Dataset,
     parse_fix,
 )
+from .online import list_online_datasets, load_online_dataset
 from .paper import list_paper_datasets, load_paper_dataset, paper_data_available
 from .readers import load_file
 from .samples import describe_sample, list_samples, load_sample, sample_options
@@ -44,9 +47,11 @@ __all__ = [
     "corpus_dataset",
     "describe_sample",
     "layered",
+    "list_online_datasets",
     "list_paper_datasets",
     "list_samples",
     "load_file",
+    "load_online_dataset",
     "load_paper_dataset",
     "load_sample",
     "paper_data_available",

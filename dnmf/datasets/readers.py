@@ -46,7 +46,7 @@ from ._types import (
     format_bytes,
     sample_axis_of,
 )
-from .validation import _as_numeric, _check_ndim, check_size, validate_dataset
+from .validation import _as_numeric, _check_ndim, _plural, check_size, validate_dataset
 
 #: Uncompressed size limit for the members of a ZIP archive (guards against zip bombs).
 MAX_UNZIPPED_BYTES = 1000 * 1000**2
@@ -486,10 +486,10 @@ def _ragged_error(rows: list[list[str]], fname: str, start: int = 0) -> None:
     bad = next(i for i, n in enumerate(lens) if n != ref)
     n_bad = sum(1 for n in lens if n != ref)
     raise DataError(
-        f"{fname} is ragged: line {bad + 1 + start} has {lens[bad]} values but most lines have "
-        f"{ref} ({n_bad} lines differ). Every row of a matrix needs the same number of values; "
-        "check the delimiter, quoting, and missing cells (write NaN or leave the cell empty "
-        "between delimiters)."
+        f"{fname} is ragged: line {bad + 1 + start} has {_plural(lens[bad], 'value')} but most "
+        f"lines have {ref} ({_plural(n_bad, 'line')} differ{'s' if n_bad == 1 else ''}). "
+        "Every row of a matrix needs the same number of values; check the delimiter, "
+        "quoting, and missing cells (write NaN or leave the cell empty between delimiters)."
     )
 
 
@@ -564,7 +564,7 @@ def _to_float(rows: list[list[str]], fname: str, col_names, hdr_present: bool) -
                     f"text_column={cname!r}.")
             fixes.append(f"text_column={cname!r}")
         raise DataError(
-            f"{fname} has {len(bad)} non-numeric cells, e.g. {t[:40]!r} at row "
+            f"{fname} has {_plural(len(bad), 'non-numeric cell')}, e.g. {t[:40]!r} at row "
             f"{i + 1 + int(hdr_present)}, column {j + 1}. A matrix needs numbers in every cell "
             "(empty, NA and NaN count as missing)." + hint, fixes=fixes)
     return A
@@ -876,7 +876,8 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
                             fixes=[f"variable={k!r}" for k in cands])
         if classes[chosen] != "sparse":
             check_size(shapes[chosen], None, max_bytes, what=f"Variable {chosen!r}")
-        wanted = [chosen] + [k for k in ("nRow", "nCol", "maxValue") if k in shapes]
+        wanted = [chosen] + [k for k in ("nRow", "nCol", "maxValue") + _VOCAB_NAMES
+                             if k in shapes and k != chosen]
     else:
         wanted = None
     try:
@@ -914,8 +915,25 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
         if opts.get("image_shape") is None:
             opts["image_shape"] = (nrow, ncol)
         prov += f" nRow×nCol = {nrow}×{ncol} pixels (MATLAB column-major order)."
-    return _from_matrix(A, name=name, provenance=prov, kind=kind, default_order="F",
-                        max_bytes=max_bytes, **opts)
+    ds = _from_matrix(A, name=name, provenance=prov, kind=kind, default_order="F",
+                      max_bytes=max_bytes, **opts)
+    if ds.kind == "text":
+        from .paper import _cellstr
+
+        for k in _VOCAB_NAMES:
+            if k in v:
+                try:
+                    words = _cellstr(v[k])
+                except Exception:  # not a cell/char array of words
+                    continue
+                if len(words) == ds.shape[0]:
+                    ds = ds.replace(vocabulary=words,
+                                    provenance=ds.provenance + f" Vocabulary from {k!r}.")
+                    break
+    return ds
+
+
+_VOCAB_NAMES = ("vocab", "vocabulary", "words", "word_list", "terms")
 
 
 def _describe_mat(shapes: dict, classes: dict) -> str:
@@ -964,8 +982,8 @@ def _zip_corpus(zf, texts, *, name, fname, max_features, min_df, max_df) -> Data
 
     docs, titles = [], []
     for i in texts:
-        docs.append(_decode(zf.read(i), i.filename) if b"\x00" not in zf.read(i)[:4096]
-                    else "")
+        raw = zf.read(i)
+        docs.append(_decode(raw, i.filename) if b"\x00" not in raw[:4096] else "")
         titles.append(os.path.basename(i.filename))
     if not docs:
         raise DataError(f"The corpus is empty: {fname} holds no .txt documents.")

@@ -37,6 +37,13 @@ class ValidationInfo:
     notes: list[str] = field(default_factory=list)
 
 
+def _plural(n: int, word: str) -> str:
+    """_plural(1, "row") → "1 row"; _plural(3, "row") → "3 rows"; "entry" → "entries"."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
 def matrix_nbytes(shape: tuple[int, ...], nnz: int | None = None) -> int:
     """Bytes of a float64 matrix of this shape: dense m·n·8, or CSR nnz·12 + (m+1)·4."""
     if nnz is None:
@@ -185,7 +192,7 @@ def validate_matrix(
                 r, c = (int(i) for i in np.argwhere(bad)[0])
             n_nan = int(np.isnan(vals).sum())
             raise DataError(
-                f"The matrix has {n_bad} non-finite entries ({n_nan} NaN/missing, "
+                f"The matrix has {_plural(n_bad, 'non-finite entry')} ({n_nan} NaN/missing, "
                 f"{n_bad - n_nan} ±inf), the first at row {r + 1}, column {c + 1}. Drop the "
                 "samples that contain them (on_nonfinite='drop') or replace them by 0 "
                 "(on_nonfinite='zero').",
@@ -222,8 +229,8 @@ def validate_matrix(
         vmin = float(vals.min())
         if on_negative == "error":
             raise DataError(
-                f"The matrix has {n_neg} negative entries (minimum {vmin:.4g}); NMF needs "
-                "nonnegative data. Clip them at 0 (on_negative='clip') or shift the whole "
+                f"The matrix has {_plural(n_neg, 'negative entry')} (minimum {vmin:.4g}); NMF "
+                "needs nonnegative data. Clip them at 0 (on_negative='clip') or shift the whole "
                 f"matrix up by {-vmin:.4g} (on_negative='shift').",
                 fixes=["on_negative='clip'", "on_negative='shift'"],
             )
@@ -261,9 +268,9 @@ def validate_matrix(
         if not drop_empty:
             parts = []
             if zr.size:
-                parts.append(f"{zr.size} all-zero rows (e.g. row {zr[0] + 1})")
+                parts.append(f"{_plural(zr.size, 'all-zero row')} (e.g. row {zr[0] + 1})")
             if zc.size:
-                parts.append(f"{zc.size} all-zero columns (e.g. column {zc[0] + 1})")
+                parts.append(f"{_plural(zc.size, 'all-zero column')} (e.g. column {zc[0] + 1})")
             raise DataError(
                 "The matrix has " + " and ".join(parts) + "; they carry no information and "
                 "make the β-divergence updates divide by zero. Drop them (drop_empty=True).",
