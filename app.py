@@ -14,7 +14,7 @@ _ROOT = Path(__file__).resolve().parent
 if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(_ROOT))
 
-from dnmf.ui import widgets  # noqa: E402
+from dnmf.ui import fit, widgets  # noqa: E402
 
 st.set_page_config(
     page_title="dnmf · deep NMF workbench",
@@ -30,5 +30,6 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 pg = st.navigation(pages)
+fit.collect_interrupted()  # partial runs of fits that a Stop/rerun/page switch interrupted
 pg.run()
 widgets.sidebar_summary()

@@ -209,6 +209,16 @@ def feature_order(result, layer: int) -> tuple[np.ndarray, np.ndarray]:
     return order, share
 
 
+def _sub(name: str, index) -> str:
+    """``W<sub>2</sub>`` — a subscript in plotly text."""
+    return f"{name}<sub>{index}</sub>"
+
+
+def _prod(layer: int) -> str:
+    """H<sub>ℓ</sub>⋯H<sub>1</sub> (just H<sub>1</sub> for layer 1)."""
+    return _sub("H", 1) if layer == 1 else f"{_sub('H', layer)}⋯{_sub('H', 1)}"
+
+
 def _layer_label(result, layer: int) -> str:
     return f"layer {layer} (r={_W(result)[layer - 1].shape[1]})"
 
@@ -343,7 +353,7 @@ def feature_gallery(
         imgs,
         titles=titles,
         n_cols=n_cols,
-        title=f"Layer {layer}: {F.shape[0]} features (rows of H_{layer}⋯H_1), sorted by "
+        title=f"Layer {layer}: {F.shape[0]} features (rows of {_prod(layer)}), sorted by "
         f"weight{shown}",
     )
 
@@ -511,7 +521,7 @@ def abundance_maps(
         zmax=hi,
         colorscale="Viridis",
         colorbar_title="abundance",
-        title=f"Layer {layer}: abundance maps (rows of H_{layer}⋯H_1), one scale for all layers",
+        title=f"Layer {layer}: abundance maps (rows of {_prod(layer)}), one scale for all layers",
         tile_px=170,
     )
 
@@ -535,7 +545,7 @@ def spectra_lines(
                        line=dict(width=2, color=RUN_COLORS[k % len(RUN_COLORS)]))
         )
     fig.update_layout(
-        title=f"Layer {layer}: spectra (columns of W_{layer})",
+        title=f"Layer {layer}: spectra (columns of {_sub('W', layer)})",
         xaxis_title=xlabel,
         yaxis_title="normalised" if normalize else "value",
         height=340,
@@ -562,7 +572,7 @@ def mixing_heatmap(result, layer: int, *, row_labels=None, col_labels=None) -> g
     fig.update_yaxes(autorange="reversed", title=f"layer {layer}")
     fig.update_xaxes(title=f"layer {layer - 1}")
     fig.update_layout(
-        title=f"H_{layer}: layer-{layer - 1} features → layer-{layer} features",
+        title=f"{_sub('H', layer)}: layer-{layer - 1} features → layer-{layer} features",
         height=max(260, 28 * H.shape[0] + 140),
         margin=dict(l=10, r=10, t=50, b=10),
     )
@@ -693,7 +703,8 @@ def topic_words(
     fig.update_yaxes(tickfont_size=10)
     fig.update_annotations(font_size=11)
     fig.update_layout(
-        title=f"Layer {layer}: {W.shape[1]} topics (columns of W_{layer}), top {n_words} words",
+        title=f"Layer {layer}: {W.shape[1]} topics (columns of {_sub('W', layer)}), "
+        f"top {n_words} words",
         height=int(rows * (22 * n_words + 40) + 60),
         margin=dict(l=10, r=10, t=60, b=10),
         showlegend=False,
@@ -796,8 +807,8 @@ def factor_heatmaps(result, layer: int) -> go.Figure:
     W = np.asarray(_W(result)[layer - 1], dtype=float)
     F = _features(result, layer)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.3, 0.7], horizontal_spacing=0.08,
-                        subplot_titles=[f"W_{layer} ({W.shape[0]}×{W.shape[1]})",
-                                        f"H_{layer}⋯H_1 ({F.shape[0]}×{F.shape[1]})"])
+                        subplot_titles=[f"{_sub('W', layer)} ({W.shape[0]}×{W.shape[1]})",
+                                        f"{_prod(layer)} ({F.shape[0]}×{F.shape[1]})"])
     fig.add_trace(go.Heatmap(z=W, coloraxis="coloraxis"), row=1, col=1)
     fig.add_trace(go.Heatmap(z=F, coloraxis="coloraxis2"), row=1, col=2)
     fig.update_yaxes(autorange="reversed")
@@ -837,10 +848,12 @@ def convergence(result, *, log_y: bool = True) -> go.Figure:
                        line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)], width=2))
         )
     fig.update_layout(
-        title="Convergence: error of each layer, D_β(W_{ℓ-1}, W_ℓ H_ℓ)",
+        title="Convergence: error of each layer, "
+        "D<sub>β</sub>(W<sub>ℓ-1</sub>, W<sub>ℓ</sub>H<sub>ℓ</sub>)",
         xaxis_title="iteration",
         yaxis_title="error",
         yaxis_type="log" if log_y else "linear",
+        yaxis_dtick="D2" if log_y else None,
         height=340,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.25),
@@ -913,6 +926,7 @@ def error_ratio_curves(
         xaxis_title="iteration",
         yaxis_title="error ratio",
         yaxis_type="log",
+        yaxis_dtick="D2",
         height=380,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.2),
@@ -1052,7 +1066,8 @@ def ground_truth_spectra(result, dataset, layer: int) -> go.Figure:
                                  line=dict(color=color, width=2, dash="dot"),
                                  name=f"true: {tname}", showlegend=False))
     fig.update_layout(
-        title=f"Layer {layer}: estimated (solid) vs true (dotted) columns of W_{layer}, matched",
+        title=f"Layer {layer}: estimated (solid) vs true (dotted) columns of "
+        f"{_sub('W', layer)}, matched",
         xaxis_title=xlabel,
         yaxis_title="scaled to max 1",
         height=360,

@@ -54,6 +54,7 @@ if try_it:
                 "See each layer's features, or compare the two models.",
                 icon=":material/check_circle:",
             )
+            widgets.show_notices()  # e.g. runs dropped to make room
             l1, l2, _ = st.columns([1, 1, 3])
             l1.page_link("pages/layers.py", label="Explore the layers", icon=":material/layers:")
             l2.page_link("pages/compare.py", label="Compare deep vs multilayer",

@@ -6,7 +6,7 @@ import importlib.util
 import streamlit as st
 
 from dnmf.ui import config as cfgmod
-from dnmf.ui import fit, state, widgets
+from dnmf.ui import errors, fit, state, widgets
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import attempt
 from dnmf.ui.state import PERSIST, init_default
@@ -209,6 +209,7 @@ if ds is not None:
                 + ", ".join(f"{e:.4g}" for e in res.layer_errors) + f" · {lam}",
                 icon=":material/check_circle:",
             )
+        widgets.show_notices()  # e.g. a run dropped to make room
         lc1, lc2, _ = st.columns([1, 1, 3])
         lc1.page_link("pages/layers.py", label="Explore the layers", icon=":material/layers:")
         lc2.page_link("pages/compare.py", label="Compare runs", icon=":material/compare:")
@@ -225,15 +226,24 @@ if store:
     if chosen is not None:
         c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
         new_name = c1.text_input("New name", value=chosen.name, key=f"rename_{chosen.name}")
-        if c2.button("Rename", key="rename_run", icon=":material/edit:", width="stretch"):
-            new, err = attempt(runstore.rename_run, chosen.name, new_name)
-            if new is not None:
-                st.session_state["manage_run"] = new
-                st.rerun()
-        if c3.button("Delete", key="delete_run", icon=":material/delete:", width="stretch"):
-            runstore.delete_run(chosen.name)
+
+        def _rename(old: str, key: str) -> None:
+            try:
+                st.session_state["manage_run"] = runstore.rename_run(old, st.session_state[key])
+            except ValueError as exc:
+                st.session_state["manage_error"] = str(exc)
+
+        def _delete(name: str) -> None:
+            runstore.delete_run(name)
             st.session_state.pop("manage_run", None)
-            st.rerun()
+
+        c2.button("Rename", key="rename_run", icon=":material/edit:", width="stretch",
+                  on_click=_rename, args=(chosen.name, f"rename_{chosen.name}"))
+        c3.button("Delete", key="delete_run", icon=":material/delete:", width="stretch",
+                  on_click=_delete, args=(chosen.name,))
+        if st.session_state.get("manage_error"):
+            st.error(errors.message_of(ValueError(st.session_state.pop("manage_error"))),
+                     icon=":material/error:")
         widgets.download_buttons(chosen, key="dl_manage")
 
 up = st.file_uploader("Upload a run (.npz exported from this workbench)", type=["npz"],

@@ -1,23 +1,32 @@
 """Running a fit in the script thread with a live progress bar and a Stop button.
 
-How stopping works (checked against the Streamlit source and in a browser): a click on Stop —
-or on any other widget, or a page switch, or the toolbar's stop — asks Streamlit to rerun (or
-stop) the script; Streamlit raises its control exception at the script's next ``st.*`` call.
-The only ``st.*`` calls during a fit are the progress updates in the solver callback, every
-:data:`PERIOD` seconds. The callback catches that exception, remembers it and returns False:
-the estimator then stops cleanly and keeps what it computed (``stopped_early_``). The partial
-run is stored in session state (no ``st.*`` call in between), and the remembered exception is
-raised again so Streamlit carries on with the rerun the user asked for; the rerun shows a
-notice naming the partial run.
+How stopping works (checked against the Streamlit 1.67 source, with AppTest and in a browser).
+A click on Stop — or on any other widget, a page switch, or the toolbar's stop — asks Streamlit
+to rerun or stop the script. Streamlit raises its control exception at the script's next
+``st.*`` call; during a fit the only ``st.*`` calls are the progress updates that the solver
+callback makes every :data:`PERIOD` seconds. The callback catches that exception, remembers it
+and returns False, so the estimator stops cleanly and keeps what it computed
+(``stopped_early_``).
+
+The partial run cannot be written to ``st.session_state`` from the interrupted thread: with
+``runner.fastReruns`` (Streamlit's default) the interrupted run is *stopped*, every session
+state access in it raises again, and the rerun already runs in a new thread. So the partial
+run is put in a small process-wide mailbox keyed by the session id, the remembered exception is
+raised again (Streamlit carries on with what the user asked for), and the session's next script
+run — normally the rerun itself — collects it first thing (:func:`collect_interrupted`, called
+by ``app.py`` before the page runs; it waits, at most a few seconds, for a fit of the same
+session that is still winding down) and shows a notice naming the partial run.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
@@ -25,6 +34,45 @@ from dnmf.ui.errors import message_of
 
 #: Seconds between two progress updates (and so the longest wait after Stop).
 PERIOD = 0.25
+#: BLAS threads per fit. The workbench's matrices are small enough that one thread is as fast
+#: as two, and a server runs one fit per session: several multi-threaded BLAS pools on two
+#: cores spin against each other (measured: a 0.5 s fit took 28 s on a loaded machine).
+BLAS_THREADS = 1
+
+_LOCK = threading.Lock()
+#: session id → [(run, dataset, notice)] of interrupted fits, waiting to be stored
+_MAILBOX: dict[str, list[tuple[Any, Any, str]]] = {}
+#: session id → number of fits running in that session's script threads
+_IN_FLIGHT: dict[str, int] = {}
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def collect_interrupted(wait: float = 10.0) -> int:
+    """Store the partial runs of this session's interrupted fits (with a notice each).
+
+    Waits up to ``wait`` seconds for a fit that is still winding down in a stopped thread of the
+    same session (it stops within one progress period). Returns how many runs were stored.
+    """
+    sid = _session_id()
+    deadline = time.perf_counter() + wait
+    collected = 0
+    while True:
+        with _LOCK:
+            items = _MAILBOX.pop(sid, [])
+            running = _IN_FLIGHT.get(sid, 0)
+        for run, dataset, notice in items:
+            runstore.add_run(run, dataset)
+            runstore.notify(notice.replace("{name}", run.name), "warning")
+            collected += 1
+        if not running or time.perf_counter() > deadline:
+            return collected
+        time.sleep(0.02)
 
 
 def _fmt_errors(errors) -> str:
@@ -51,8 +99,8 @@ def fit_run(
     """Fit ``cfg`` on ``dataset`` with live progress; store and return the :class:`Run`.
 
     Returns None (after drawing an ``st.error``) when dnmf rejects the configuration. When the
-    user interrupts the fit, the partial run is stored and Streamlit's rerun/stop continues
-    (this function does not return).
+    user interrupts the fit, the partial run is handed to :func:`collect_interrupted` and
+    Streamlit's rerun/stop goes on (this function does not return).
     """
     label = label or cfgmod.MODEL_LABELS.get(cfg.get("model", "deep"), cfg.get("model"))
     box = st.container(border=True)
@@ -61,8 +109,8 @@ def fit_run(
         head.markdown(f"**{label}** on *{dataset.name}* → run **{run_name}**")
         stop_slot = stop_col.empty()
         stop_slot.button("Stop", key=stop_key, icon=":material/stop_circle:",
-                        help="Stop the fit and keep what it computed so far",
-                        width="stretch")
+                         help="Stop the fit and keep what it computed so far",
+                         width="stretch")
         bar = st.progress(0.0, text="starting…")
         line = st.empty()
     state = _Interrupt()
@@ -70,6 +118,8 @@ def fit_run(
 
     def callback(info):
         state.last = info
+        if state.exc is not None:
+            return False
         now = time.perf_counter()
         if now - last_draw[0] < PERIOD and info.iteration < info.total_iterations:
             return None
@@ -88,42 +138,60 @@ def fit_run(
             return False
         return None
 
+    sid = _session_id()
+    with _LOCK:
+        _IN_FLIGHT[sid] = _IN_FLIGHT.get(sid, 0) + 1
     try:
-        estimator = cfgmod.make_estimator(cfg, callback=callback)
-        t0 = time.perf_counter()
-        estimator.fit(dataset.X)
-        seconds = time.perf_counter() - t0
-    except ValueError as exc:
-        if state.exc is not None:
-            raise state.exc from None
-        bar.empty()
-        box.error(message_of(exc), icon=":material/error:")
-        return None
-    run_cfg = dict(cfg)
-    sample = source if source is not None else None
-    if sample:
-        run_cfg["app"] = {"sample": sample}
-    run = runstore.Run(
-        name=run_name,
-        result=estimator.result_,
-        config=run_cfg,
-        dataset=dataset.name,
-        kind=dataset.kind,
-        seconds=seconds,
-    )
-    runstore.add_run(run, dataset)
-    if state.exc is not None:
-        it = getattr(state.last, "iteration", None)
-        total = getattr(state.last, "total_iterations", None)
-        runstore.notify(
-            f"Fit stopped at iteration {it} of {total}; the partial run '{run.name}' is kept "
-            f"({seconds:.1f} s).",
-            "warning",
+        try:
+            estimator = cfgmod.make_estimator(cfg, callback=callback)
+            t0 = time.perf_counter()
+            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+                estimator.fit(dataset.X)
+            seconds = time.perf_counter() - t0
+        except ValueError as exc:
+            if state.exc is not None:
+                raise state.exc from None
+            bar.empty()
+            box.error(message_of(exc), icon=":material/error:")
+            return None
+        run_cfg = dict(cfg)
+        if source:
+            run_cfg["app"] = {"sample": source}
+        run = runstore.Run(
+            name=run_name,
+            result=estimator.result_,
+            config=run_cfg,
+            dataset=dataset.name,
+            kind=dataset.kind,
+            seconds=seconds,
         )
-        raise state.exc
-    bar.progress(1.0, text=f"done · {estimator.result_.n_iter} deep iterations · {seconds:.2f} s"
-                 if cfg.get("model") != "multilayer" else f"done · {seconds:.2f} s")
-    line.caption("Final errors: " + _fmt_errors(estimator.result_.layer_errors))
+        if state.exc is not None:
+            it = getattr(state.last, "iteration", None)
+            total = getattr(state.last, "total_iterations", None)
+            notice = (f"Fit stopped at iteration {it} of {total}; the partial run '{{name}}' "
+                      f"is kept ({seconds:.1f} s).")
+            with _LOCK:  # no session state access here: see the module docstring
+                _MAILBOX.setdefault(sid, []).append((run, dataset, notice))
+            raise state.exc
+    finally:
+        with _LOCK:
+            _IN_FLIGHT[sid] = _IN_FLIGHT.get(sid, 1) - 1
+            if _IN_FLIGHT[sid] <= 0:
+                _IN_FLIGHT.pop(sid, None)
+    try:
+        runstore.add_run(run, dataset)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # stopped right after the fit: let the next run store it
+        with _LOCK:
+            _MAILBOX.setdefault(sid, []).append(
+                (run, dataset, "The fit finished as it was interrupted; run '{name}' is kept."))
+        raise
+    res = estimator.result_
+    done = (f"done · {res.n_iter} deep iterations · {seconds:.2f} s"
+            if cfg.get("model") != "multilayer" else f"done · {seconds:.2f} s")
+    bar.progress(1.0, text=done)
+    line.caption("Final errors: " + _fmt_errors(res.layer_errors))
     stop_slot.empty()
     return run
 

@@ -13,7 +13,16 @@ _LEVELS = {"info": st.info, "warning": st.warning, "success": st.success, "error
 
 
 def show_notices() -> None:
-    """Draw (once) the messages left for this render — e.g. a stopped fit or a dropped run."""
+    """Draw (once) the messages left for this render — e.g. a stopped fit or a dropped run.
+
+    First stores the partial runs of interrupted fits (:func:`dnmf.ui.fit.collect_interrupted`).
+    ``app.py`` does that too, but a page can run without ``app.py``: Streamlit runs a page file
+    directly while it still treats the app as a pages/-folder app (its first script run, and
+    every AppTest run after ``switch_page``).
+    """
+    from dnmf.ui import fit
+
+    fit.collect_interrupted()
     for level, text in runstore.pop_notices():
         _LEVELS.get(level, st.info)(text)
 
