@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels
+
 __all__ = [
     "beta_divergence",
     "beta_divergence_dense",
@@ -49,19 +51,11 @@ def sampled_product(W: np.ndarray, H: np.ndarray, X: sp.csr_array | sp.csr_matri
     Returns
     -------
     values : ndarray of shape (X.nnz,)
-        ``values[k] = (W @ H)[i_k, j_k]`` in the order of ``X.data``.
+        ``values[k] = (W @ H)[i_k, j_k]`` in the order of ``X.data`` (a compiled kernel, or a
+        chunked NumPy gather: :func:`dnmf._kernels.sampled_dot`).
     """
     X = _as_csr(X)
-    rows = np.repeat(np.arange(X.shape[0], dtype=np.intp), np.diff(X.indptr))
-    cols = X.indices
-    out = np.empty(X.nnz, dtype=np.result_type(W, H))
-    Ht = np.ascontiguousarray(H.T)
-    for start in range(0, X.nnz, _SAMPLED_BLOCK):
-        stop = min(start + _SAMPLED_BLOCK, X.nnz)
-        np.einsum(
-            "ij,ij->i", W[rows[start:stop]], Ht[cols[start:stop]], out=out[start:stop]
-        )
-    return out
+    return _kernels.sampled_dot(X, W, np.ascontiguousarray(H.T))
 
 
 def _as_csr(X):
@@ -77,6 +71,25 @@ def _xlogx_over_y(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = x * np.log(x / y)
     return np.where(x > 0, out, 0.0)
+
+
+def _kl_dense(X: np.ndarray, V: np.ndarray, work: np.ndarray | None = None) -> float:
+    """Σ x log(x/v) − Σ x + Σ v with one m×n temporary (``work``, not aliasing X or V).
+
+    Fast path of ``np.sum(_xlogx_over_y(X, V)) - X.sum() + V.sum()``: when X has no zero
+    entry, x log(x/v) needs no mask; any non-finite sum falls back to the masked formula.
+    """
+    sum_x = X.sum()
+    sum_v = V.sum()
+    buf = np.empty_like(V) if work is None else work
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(X, V, out=buf)
+        np.log(buf, out=buf)
+        np.multiply(buf, X, out=buf)
+    total = buf.sum()
+    if not np.isfinite(total):  # zeros in X (0 · log 0), or overflow: the masked formula
+        total = np.sum(_xlogx_over_y(X, V))
+    return float(total - sum_x + sum_v)
 
 
 def beta_divergence_dense(X: np.ndarray, V: np.ndarray, beta: float) -> float:
@@ -96,11 +109,11 @@ def beta_divergence_dense(X: np.ndarray, V: np.ndarray, beta: float) -> float:
     """
     X = np.asarray(X)
     V = np.asarray(V)
+    if beta == 1:
+        return _kl_dense(X, V)
     if beta == 2:
         diff = X - V
         return float(0.5 * np.vdot(diff, diff))
-    if beta == 1:
-        return float(np.sum(_xlogx_over_y(X, V)) - X.sum() + V.sum())
     if beta == 0:
         ratio = X / V
         return float(np.sum(ratio - np.log(ratio)) - X.size)
@@ -129,10 +142,9 @@ def beta_divergence(X, W: np.ndarray, H: np.ndarray, beta: float) -> float:
         return beta_divergence_dense(X, W @ H, beta)
     X = _as_csr(X)
     if beta == 1:
-        v = sampled_product(W, H, X)
-        x = X.data
         total_v = float(W.sum(axis=0) @ H.sum(axis=1))
-        return float(np.sum(_xlogx_over_y(x, v)) - x.sum() + total_v)
+        data_term = _kernels.kl_sparse_xlogx(X, W, np.ascontiguousarray(H.T))
+        return float(data_term - X.data.sum() + total_v)
     if beta == 2:
         v = sampled_product(W, H, X)
         x = X.data

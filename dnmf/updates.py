@@ -76,9 +76,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import wrightomega
 
+from . import _kernels
 from .divergence import sampled_product
 
 __all__ = [
+    "MUWorkspace",
     "gamma_exponent",
     "mu_terms_H",
     "mu_terms_W",
@@ -107,6 +109,66 @@ def gamma_exponent(beta: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
+class MUWorkspace:
+    """Buffers reused by the update steps of one layer ``Y ≈ W H`` (hot loops only).
+
+    The MU steps of a fit allocate the same m×n and r×n temporaries at every iteration; a
+    workspace keeps them, so that a loop allocates nothing after its first iteration. Results
+    equal those without a workspace to rounding (bit for bit on dense data). The arrays returned
+    by a step that is given a workspace (e.g. Q of :func:`mu_terms_H`) are views of its buffers:
+    use them before the next step with the same workspace.
+
+    For sparse ``Y`` (β = 1) the workspace also holds ``Y``'s structure by rows and by columns
+    for the compiled sampled kernels of :mod:`dnmf._kernels`.
+
+    Parameters
+    ----------
+    Y : ndarray or sparse of shape (m, n)
+        The layer's data. Only its shape, dtype and (when sparse) its sparsity structure are
+        kept; a dense Y's values may change between steps.
+    dtype : dtype, optional
+        The working dtype of the factors (default: ``Y``'s).
+    """
+
+    def __init__(self, Y, dtype=None) -> None:
+        self.shape = Y.shape
+        self.dtype = np.dtype(dtype if dtype is not None else Y.dtype)
+        self.sparse = sp.issparse(Y)
+        self._Y = Y if self.sparse else None
+        self._sparse_kl: _kernels.SparseKL | None = None
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The buffer ``name`` of the given shape (allocated on first use, uninitialised)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape, dtype=self.dtype)
+            self._buffers[name] = buf
+        return buf
+
+    def sparse_kl(self, Y) -> _kernels.SparseKL:
+        """``Y`` prepared for the sparse KL kernels (built once per workspace)."""
+        if self._sparse_kl is None or Y is not self._Y:
+            self._Y = Y
+            self._sparse_kl = _kernels.SparseKL(Y)
+        return self._sparse_kl
+
+    def transposed(self, name: str, M: np.ndarray) -> np.ndarray:
+        """A C-contiguous copy of ``M.T`` in the buffer ``name``."""
+        out = self.buffer(name, M.T.shape)
+        np.copyto(out, M.T)
+        return out
+
+
+def _check_workspace(workspace: MUWorkspace | None, Y, W: np.ndarray) -> MUWorkspace | None:
+    if workspace is None:
+        return None
+    if workspace.shape != Y.shape or workspace.dtype != W.dtype:
+        raise ValueError(f"workspace built for {workspace.shape} {workspace.dtype.name}, "
+                         f"used with {Y.shape} {W.dtype.name}")
+    return workspace
+
+
 def _ratio_sparse_kl(Y, W: np.ndarray, H: np.ndarray):
     """Y / (WH) evaluated only at the nonzeros of the CSR matrix Y (same sparsity pattern)."""
     values = sampled_product(W, H, Y)
@@ -117,7 +179,32 @@ def _ratio_sparse_kl(Y, W: np.ndarray, H: np.ndarray):
     return ratio
 
 
-def mu_terms_H(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | None = None):
+def _kl_ratio_dense(Y, W, H, V, ws: MUWorkspace) -> np.ndarray:
+    """Y / (WH) in the workspace's m×n buffer (``V``, if given, is W @ H and is not modified)."""
+    R = ws.buffer("V", Y.shape)
+    if V is None:
+        np.matmul(W, H, out=R)
+        V = R
+    np.divide(Y, V, out=R)
+    return R
+
+
+def _power_terms_dense(Y, W, H, V, beta, ws: MUWorkspace) -> tuple[np.ndarray, np.ndarray]:
+    """(Y ⊙ V^{β-2}, V^{β-1}) in the workspace's two m×n buffers (general β, dense Y)."""
+    Yd = Y.toarray() if sp.issparse(Y) else Y
+    V1 = ws.buffer("V", Y.shape)
+    if V is None:
+        np.matmul(W, H, out=V1)
+        V = V1
+    V2 = ws.buffer("V2", Y.shape)
+    np.power(V, beta - 2, out=V2)  # V^{β-2}
+    np.multiply(V2, V, out=V1)  # V^{β-1} (V1 may be V itself: read before written)
+    np.multiply(Yd, V2, out=V2)  # Y ⊙ V^{β-2}
+    return V2, V1
+
+
+def mu_terms_H(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | None = None,
+               *, workspace: MUWorkspace | None = None):
     """Numerator Q and denominator P of the MU for H (Lemma 1).
 
     Parameters
@@ -128,6 +215,9 @@ def mu_terms_H(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | Non
     beta : float in [0, 2]
     V : ndarray of shape (m, n), optional
         ``W @ H`` if already computed (dense Y only).
+    workspace : MUWorkspace, optional
+        Reuse its buffers (and, for sparse Y and β = 1, the compiled sampled kernel); Q is then
+        a view of a workspace buffer.
 
     Returns
     -------
@@ -136,17 +226,31 @@ def mu_terms_H(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | Non
     P : ndarray of shape (r, n) or (r, 1)
         :math:`W^\\top (WH)^{\\beta-1}`; for β = 1 it is the column sums of W, shape (r, 1).
     """
+    ws = _check_workspace(workspace, Y, W)
     if beta == 1:
         P = W.sum(axis=0)[:, None]
         if sp.issparse(Y):
-            Q = np.asarray((_ratio_sparse_kl(Y, W, H).T @ W).T)
-        else:
+            if ws is None:
+                Q = np.asarray((_ratio_sparse_kl(Y, W, H).T @ W).T)
+            else:  # fused sampled kernel over Y's columns: (Yᵀ ⊘ (WH)ᵀ) W, then transposed
+                Ht = ws.transposed("Ht", H)
+                QHt = _kernels.kl_numerator_Ht(ws.sparse_kl(Y), W, Ht,
+                                               out=ws.buffer("QHt", Ht.shape))
+                Q = QHt.T
+        elif ws is None:
             V = W @ H if V is None else V
             Q = W.T @ (Y / V)
+        else:
+            Q = np.matmul(W.T, _kl_ratio_dense(Y, W, H, V, ws), out=ws.buffer("QH", H.shape))
         return Q, P
     if beta == 2:
         Q = np.asarray((Y.T @ W).T) if sp.issparse(Y) else W.T @ Y
         P = (W.T @ W) @ H
+        return Q, P
+    if ws is not None:
+        A, B = _power_terms_dense(Y, W, H, V, beta, ws)
+        Q = np.matmul(W.T, A, out=ws.buffer("QH", H.shape))
+        P = np.matmul(W.T, B, out=ws.buffer("PH", H.shape))
         return Q, P
     Yd = Y.toarray() if sp.issparse(Y) else Y
     V = W @ H if V is None else V
@@ -156,8 +260,11 @@ def mu_terms_H(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | Non
     return Q, P
 
 
-def mu_terms_W(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | None = None):
+def mu_terms_W(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | None = None,
+               *, workspace: MUWorkspace | None = None):
     """Numerator Q and denominator P of the MU for W (Lemma 1 on transposes).
+
+    Same parameters as :func:`mu_terms_H`.
 
     Returns
     -------
@@ -166,17 +273,30 @@ def mu_terms_W(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | Non
     P : ndarray of shape (m, r) or (1, r)
         :math:`(WH)^{\\beta-1} H^\\top`; for β = 1 it is the row sums of H, shape (1, r).
     """
+    ws = _check_workspace(workspace, Y, W)
     if beta == 1:
         P = H.sum(axis=1)[None, :]
         if sp.issparse(Y):
-            Q = np.asarray(_ratio_sparse_kl(Y, W, H) @ H.T)
-        else:
+            if ws is None:
+                Q = np.asarray(_ratio_sparse_kl(Y, W, H) @ H.T)
+            else:  # fused sampled kernel over Y's rows
+                Ht = ws.transposed("Ht", H)
+                Q = _kernels.kl_numerator_W(ws.sparse_kl(Y), W, Ht,
+                                            out=ws.buffer("QW", W.shape))
+        elif ws is None:
             V = W @ H if V is None else V
             Q = (Y / V) @ H.T
+        else:
+            Q = np.matmul(_kl_ratio_dense(Y, W, H, V, ws), H.T, out=ws.buffer("QW", W.shape))
         return Q, P
     if beta == 2:
         Q = np.asarray(Y @ H.T)
         P = W @ (H @ H.T)
+        return Q, P
+    if ws is not None:
+        A, B = _power_terms_dense(Y, W, H, V, beta, ws)
+        Q = np.matmul(A, H.T, out=ws.buffer("QW", W.shape))
+        P = np.matmul(B, H.T, out=ws.buffer("PW", W.shape))
         return Q, P
     Yd = Y.toarray() if sp.issparse(Y) else Y
     V = W @ H if V is None else V
@@ -191,25 +311,48 @@ def _floor(A: np.ndarray, eps: float) -> np.ndarray:
     return A
 
 
-def _mu_step(factor: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float) -> np.ndarray:
+def _mu_step(factor: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """factor ⊙ (Q / max(P, tiny))^γ; with ``out``, Q is overwritten (it is a scratch buffer)."""
     tiny = np.finfo(factor.dtype).tiny
-    ratio = Q / np.maximum(P, tiny)
     gamma = gamma_exponent(beta)
+    if out is None:
+        ratio = Q / np.maximum(P, tiny)
+        if gamma != 1.0:
+            ratio **= gamma
+        return factor * ratio
+    np.divide(Q, np.maximum(P, tiny), out=Q)
     if gamma != 1.0:
-        ratio **= gamma
-    return factor * ratio
+        np.power(Q, gamma, out=Q)
+    return np.multiply(factor, Q, out=out)
 
 
-def update_H_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float) -> np.ndarray:
-    """One β-MU step for H with W fixed: H ← max(ε, H ⊙ (Q/P)^γ). Returns a new array."""
-    Q, P = mu_terms_H(Y, W, H, beta)
-    return _floor(_mu_step(H, Q, P, beta), eps)
+def update_H_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
+                out: np.ndarray | None = None,
+                workspace: MUWorkspace | None = None) -> np.ndarray:
+    """One β-MU step for H with W fixed: H ← max(ε, H ⊙ (Q/P)^γ).
+
+    Returns a new array, or ``out`` (which may be ``H`` itself) when given. With a
+    ``workspace`` (:class:`MUWorkspace`) the temporaries are reused.
+    """
+    Q, P = mu_terms_H(Y, W, H, beta, workspace=workspace)
+    if out is None:
+        return _floor(_mu_step(H, Q, P, beta), eps)
+    return _floor(_mu_step(H, Q, P, beta, out=out), eps)  # Q is a fresh or scratch array
 
 
-def update_W_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float) -> np.ndarray:
-    """One β-MU step for W with H fixed: W ← max(ε, W ⊙ (Q/P)^γ). Returns a new array."""
-    Q, P = mu_terms_W(Y, W, H, beta)
-    return _floor(_mu_step(W, Q, P, beta), eps)
+def update_W_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
+                out: np.ndarray | None = None,
+                workspace: MUWorkspace | None = None) -> np.ndarray:
+    """One β-MU step for W with H fixed: W ← max(ε, W ⊙ (Q/P)^γ).
+
+    Returns a new array, or ``out`` (which may be ``W`` itself) when given. With a
+    ``workspace`` (:class:`MUWorkspace`) the temporaries are reused.
+    """
+    Q, P = mu_terms_W(Y, W, H, beta, workspace=workspace)
+    if out is None:
+        return _floor(_mu_step(W, Q, P, beta), eps)
+    return _floor(_mu_step(W, Q, P, beta, out=out), eps)  # Q is a fresh or scratch array
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +542,8 @@ def sum_to_one_update(
 
 
 def update_H_rowsum(
-    Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, V: np.ndarray | None = None
+    Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, V: np.ndarray | None = None,
+    *, out: np.ndarray | None = None, workspace: MUWorkspace | None = None,
 ) -> np.ndarray:
     """One MU step for H under H e = e (Algorithm 1, line 3), floored at ε.
 
@@ -411,22 +555,33 @@ def update_H_rowsum(
     beta : float in [0, 2]
     eps : float
     V : ndarray of shape (m, n), optional; ``W @ H`` if already computed.
+    out : ndarray of shape (r, n), optional; may be ``H`` itself.
+    workspace : MUWorkspace, optional; reuse its buffers.
 
     Returns
     -------
-    ndarray of shape (r, n)
+    ndarray of shape (r, n): a new array, or ``out``.
     """
-    Q, P = mu_terms_H(Y, W, H, beta, V=V)
+    Q, P = mu_terms_H(Y, W, H, beta, V=V, workspace=workspace)
     if beta == 1:
         # P is constant along each row: the multiplier is explicit and the update is the MU
         # numerator normalised to unit row sums.
-        num = H * Q
+        num = np.multiply(H, Q, out=Q if workspace is not None else None)
         sums = num.sum(axis=1, keepdims=True)
         ok = sums[:, 0] > 0
-        out = H.copy()
-        out[ok] = num[ok] / sums[ok]
+        if out is None:
+            out = H.copy()
+        elif out is not H:
+            np.copyto(out, H)
+        if ok.all():
+            np.divide(num, sums, out=out)
+        else:
+            out[ok] = num[ok] / sums[ok]
         return _floor(out, eps)
-    out = sum_to_one_update(H, Q, P, beta).astype(H.dtype, copy=False)
+    new = sum_to_one_update(H, Q, P, beta).astype(H.dtype, copy=False)
+    if out is None:
+        return _floor(new, eps)
+    np.copyto(out, new)
     return _floor(out, eps)
 
 
@@ -467,9 +622,11 @@ def deep_W_closed_form(
     -------
     ndarray of shape (m, r), not floored.
     """
+    if beta == 1:  # the compiled/vectorised kernel of _omega_closed_form_kl (tested against it)
+        P = np.asarray(P)
+        P = P if P.shape == W_t.shape else np.broadcast_to(P, (1, W_t.shape[1]))
+        return _kernels.deep_w_kl(W_t, Q, P, W_bar, float(lam))
     P = np.broadcast_to(P, W_t.shape)
-    if beta == 1:
-        return _omega_closed_form_kl(W_t, Q, P, W_bar, lam)
     if beta == 1.5:
         sqrt_wt = np.sqrt(W_t)
         A = P / sqrt_wt + 2.0 * lam
@@ -524,6 +681,9 @@ def update_W_deep(
     beta: float,
     eps: float,
     V: np.ndarray | None = None,
+    *,
+    out: np.ndarray | None = None,
+    workspace: MUWorkspace | None = None,
 ) -> np.ndarray:
     """BSUM step for W_ℓ, ℓ < L, of deep β-NMF (Algorithm 1, lines 6–9), floored at ε.
 
@@ -537,16 +697,30 @@ def update_W_deep(
     beta : float in [0, 2]
     eps : float
     V : ndarray, optional; ``W @ H`` if already computed.
+    out : ndarray of shape (m, r_ℓ), optional; may be ``W`` itself.
+    workspace : MUWorkspace, optional; reuse its buffers (``W_bar`` is then floored in place
+        when it is the workspace's ``"W_bar"`` buffer, else copied into it).
 
     Returns
     -------
-    ndarray of shape (m, r_ℓ)
+    ndarray of shape (m, r_ℓ): a new array, or ``out``.
     """
-    Q, P = mu_terms_W(Y, W, H, beta, V=V)
-    W_bar = np.maximum(W_bar, eps)
-    if beta in _CLOSED_FORM_BETAS:
-        out = deep_W_closed_form(W, Q, P, W_bar, lam, beta)
+    lam = float(lam)  # a NumPy float64 scalar would up-cast float32 arrays
+    Q, P = mu_terms_W(Y, W, H, beta, V=V, workspace=workspace)
+    if workspace is None:
+        W_bar = np.maximum(W_bar, eps)
     else:
-        out = deep_W_root_solve(W, Q, P, W_bar, lam, beta)
-    out = np.asarray(out, dtype=W.dtype)
-    return _floor(out, eps)
+        W_bar = np.maximum(W_bar, eps, out=workspace.buffer("W_bar", W.shape))
+    if beta == 1:
+        P2 = P if P.shape == W.shape else P.reshape(1, -1)
+        result = _kernels.deep_w_kl(W, Q, P2, W_bar, lam, out=out)
+        return _floor(result, eps)
+    if beta in _CLOSED_FORM_BETAS:
+        result = deep_W_closed_form(W, Q, P, W_bar, lam, beta)
+    else:
+        result = deep_W_root_solve(W, Q, P, W_bar, lam, beta)
+    result = np.asarray(result, dtype=W.dtype)
+    if out is not None:
+        np.copyto(out, result)
+        result = out
+    return _floor(result, eps)

@@ -22,10 +22,11 @@ import time
 
 import numpy as np
 
-from ..updates import update_H_rowsum, update_W_deep, update_W_mu
-from ._common import Progress, all_layer_errors, converged, machine_eps, should_evaluate
+from ..updates import MUWorkspace, update_H_rowsum, update_W_deep, update_W_mu
+from ._common import Progress, converged, machine_eps, should_evaluate
+from .multilayer import _layer_error
 
-__all__ = ["auto_weights", "deep_objective", "fit_deep"]
+__all__ = ["auto_weights", "deep_objective", "deep_sweep", "fit_deep", "make_workspaces"]
 
 
 def auto_weights(errors: np.ndarray) -> np.ndarray:
@@ -45,18 +46,48 @@ def deep_objective(errors: np.ndarray, weights: np.ndarray) -> float:
 
 
 def deep_sweep(X, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
-               weights: np.ndarray, eps: float) -> None:
-    """One outer iteration of Algorithm 1, in place on the lists ``Ws`` and ``Hs``."""
+               weights: np.ndarray, eps: float,
+               workspaces: list[MUWorkspace] | None = None) -> None:
+    """One outer iteration of Algorithm 1, in place on the lists ``Ws`` and ``Hs``.
+
+    With ``workspaces`` (one :class:`~dnmf.updates.MUWorkspace` per layer, see
+    :func:`make_workspaces`) the factors are updated in place in their arrays and no
+    temporary is allocated; without, every step returns new arrays.
+    """
     n_layers = len(Ws)
     for layer in range(n_layers):
         Y = X if layer == 0 else Ws[layer - 1]
-        Hs[layer] = update_H_rowsum(Y, Ws[layer], Hs[layer], beta, eps)
+        ratio = float(weights[layer + 1] / weights[layer]) if layer < n_layers - 1 else 0.0
+        if workspaces is None:
+            Hs[layer] = update_H_rowsum(Y, Ws[layer], Hs[layer], beta, eps)
+            if layer < n_layers - 1:
+                W_bar = Ws[layer + 1] @ Hs[layer + 1]
+                Ws[layer] = update_W_deep(Y, Ws[layer], Hs[layer], W_bar, ratio, beta, eps)
+            else:
+                Ws[layer] = update_W_mu(Y, Ws[layer], Hs[layer], beta, eps)
+            continue
+        ws = workspaces[layer]
+        W, H = Ws[layer], Hs[layer]
+        update_H_rowsum(Y, W, H, beta, eps, out=H, workspace=ws)
         if layer < n_layers - 1:
-            W_bar = Ws[layer + 1] @ Hs[layer + 1]
-            ratio = weights[layer + 1] / weights[layer]
-            Ws[layer] = update_W_deep(Y, Ws[layer], Hs[layer], W_bar, ratio, beta, eps)
+            W_bar = np.matmul(Ws[layer + 1], Hs[layer + 1], out=ws.buffer("W_bar", W.shape))
+            update_W_deep(Y, W, H, W_bar, ratio, beta, eps, out=W, workspace=ws)
         else:
-            Ws[layer] = update_W_mu(Y, Ws[layer], Hs[layer], beta, eps)
+            update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
+
+
+def make_workspaces(X, Ws: list[np.ndarray]) -> list[MUWorkspace]:
+    """One :class:`~dnmf.updates.MUWorkspace` per layer (data X, W_1, …, W_{L-1})."""
+    return [MUWorkspace(X if layer == 0 else Ws[layer - 1], Ws[layer].dtype)
+            for layer in range(len(Ws))]
+
+
+def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace]) -> np.ndarray:
+    """:func:`~dnmf.models._common.all_layer_errors` in the workspaces' buffers."""
+    errors = np.empty(len(Ws))
+    for i, (W, H) in enumerate(zip(Ws, Hs)):
+        errors[i] = _layer_error(X if i == 0 else Ws[i - 1], W, H, beta, workspaces[i])
+    return errors
 
 
 def fit_deep(
@@ -89,21 +120,22 @@ def fit_deep(
     Ws, Hs, n_iter, seconds
     """
     eps = machine_eps(Ws[0].dtype)
-    Ws = [W.copy() for W in Ws]
-    Hs = [H.copy() for H in Hs]
+    Ws = [np.array(W, order="C") for W in Ws]  # private copies, updated in place
+    Hs = [np.array(H, order="C") for H in Hs]
+    workspaces = make_workspaces(X, Ws)
     start = time.perf_counter()
-    errors = all_layer_errors(X, Ws, Hs, beta)
+    errors = _all_layer_errors(X, Ws, Hs, beta, workspaces)
     progress.record(0, errors, "deep")
     previous = deep_objective(errors, weights)
     n_iter = 0
     for it in range(1, max_iter + 1):
-        deep_sweep(X, Ws, Hs, beta, weights, eps)
+        deep_sweep(X, Ws, Hs, beta, weights, eps, workspaces)
         n_iter = it
         stop = False
         evaluated = should_evaluate(it, max_iter, eval_every)
         if evaluated:
             t_eval = time.perf_counter()
-            errors = all_layer_errors(X, Ws, Hs, beta)
+            errors = _all_layer_errors(X, Ws, Hs, beta, workspaces)
             progress.eval_seconds += time.perf_counter() - t_eval
             progress.record(it, errors, "deep")
             current = deep_objective(errors, weights)
@@ -111,7 +143,7 @@ def fit_deep(
             previous = current
         if not progress.step("deep"):
             if not evaluated:
-                progress.record(it, all_layer_errors(X, Ws, Hs, beta), "deep")
+                progress.record(it, _all_layer_errors(X, Ws, Hs, beta, workspaces), "deep")
             break
         if stop:
             break

@@ -8,9 +8,13 @@ unchanged). The layers are fitted one after the other; layer ℓ+1 factorises th
 
 from __future__ import annotations
 
-import numpy as np
+import time
 
-from ..updates import update_H_mu, update_W_mu
+import numpy as np
+import scipy.sparse as sp
+
+from ..divergence import _kl_dense, beta_divergence_dense
+from ..updates import MUWorkspace, update_H_mu, update_W_mu
 from ._common import Progress, converged, layer_error, machine_eps, should_evaluate
 
 __all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
@@ -42,6 +46,16 @@ def initial_factors(Y, rank: int, init: str, rng: np.random.Generator, dtype, ep
     np.maximum(W, eps, out=W)
     np.maximum(H, eps, out=H)
     return W, H
+
+
+def _layer_error(Y, W: np.ndarray, H: np.ndarray, beta: float, ws: MUWorkspace | None) -> float:
+    """:func:`layer_error` computed in the workspace's buffers (same value on dense data)."""
+    if ws is None or sp.issparse(Y):
+        return layer_error(Y, W, H, beta)
+    V = np.matmul(W, H, out=ws.buffer("V", Y.shape))
+    if beta == 1:
+        return _kl_dense(Y, V, work=ws.buffer("V2", Y.shape))
+    return beta_divergence_dense(Y, V, beta)
 
 
 def _rescale_columns_to_unit_max(W: np.ndarray, H: np.ndarray) -> None:
@@ -85,13 +99,14 @@ def nmf_mu(
     eps = machine_eps(W.dtype) if eps is None else eps
     W = W.copy()
     H = H.copy()
+    ws = MUWorkspace(X, W.dtype)
     for _ in range(n_iter):
         if order == "HW":
-            H = update_H_mu(X, W, H, beta, eps)
-            W = update_W_mu(X, W, H, beta, eps)
+            update_H_mu(X, W, H, beta, eps, out=H, workspace=ws)
+            update_W_mu(X, W, H, beta, eps, out=W, workspace=ws)
         else:
-            W = update_W_mu(X, W, H, beta, eps)
-            H = update_H_mu(X, W, H, beta, eps)
+            update_W_mu(X, W, H, beta, eps, out=W, workspace=ws)
+            update_H_mu(X, W, H, beta, eps, out=H, workspace=ws)
         if rescale:
             _rescale_columns_to_unit_max(W, H)
     return W, H
@@ -139,26 +154,29 @@ def fit_multilayer(
     for layer, rank in enumerate(ranks):
         Y = X if layer == 0 else Ws[-1]
         W, H = initial_factors(Y, rank, init, rng, dtype, eps)
+        ws = MUWorkspace(Y, W.dtype)  # the loop below updates W and H in place
         phase = f"{phase_name} {layer + 1}"
         errors = np.full(n_layers, np.nan)
-        errors[layer] = layer_error(Y, W, H, beta)
+        errors[layer] = _layer_error(Y, W, H, beta, ws)
         progress.record(0, errors, phase, layer=layer + 1)
         previous = errors[layer]
         for it in range(1, max_iter + 1):
-            H = update_H_mu(Y, W, H, beta, eps)
-            W = update_W_mu(Y, W, H, beta, eps)
+            update_H_mu(Y, W, H, beta, eps, out=H, workspace=ws)
+            update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
             _rescale_columns_to_unit_max(W, H)
             stop = False
             if should_evaluate(it, max_iter, eval_every):
+                t_eval = time.perf_counter()
                 errors = np.full(n_layers, np.nan)
-                errors[layer] = layer_error(Y, W, H, beta)
+                errors[layer] = _layer_error(Y, W, H, beta, ws)
+                progress.eval_seconds += time.perf_counter() - t_eval
                 progress.record(it, errors, phase, layer=layer + 1)
                 stop = converged(previous, errors[layer], tol)
                 previous = errors[layer]
             if not progress.step(phase):
                 if not should_evaluate(it, max_iter, eval_every):
                     errors = np.full(n_layers, np.nan)
-                    errors[layer] = layer_error(Y, W, H, beta)
+                    errors[layer] = _layer_error(Y, W, H, beta, ws)
                     progress.record(it, errors, phase, layer=layer + 1)
                 Ws.append(W)
                 Hs.append(H)
