@@ -130,7 +130,8 @@ def test_validate_matrix_never_crashes(a, on_negative, on_nonfinite, drop_empty)
         return
     assert X.ndim == 2 and np.isfinite(X).all() and (X >= 0).all() and min(X.shape) >= 2
     if drop_empty:
-        assert (X.sum(axis=0) > 0).all() and (X.sum(axis=1) > 0).all()
+        with np.errstate(over="ignore"):
+            assert (X.sum(axis=0) > 0).all() and (X.sum(axis=1) > 0).all()
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])

@@ -433,3 +433,28 @@ def test_dataset_rejects_inconsistent_metadata():
         Dataset(X=np.ones((3, 4)), kind="text", vocabulary=["a", "b"])
     with pytest.raises(DataError, match="labels"):
         Dataset(X=np.ones((3, 4)), kind="images", labels=[0, 1])
+
+
+def test_counts_csv_as_text_uses_the_index_as_vocabulary():
+    data = b",d1,d2,d3\ncat,1,0,2\ndog,0,3,1\nfish,1,1,0\n"
+    ds = load_file(data, filename="counts.csv", kind="text")
+    assert ds.kind == "text" and ds.shape == (3, 3)
+    assert ds.vocabulary == ["cat", "dog", "fish"] and ds.documents == ["d1", "d2", "d3"]
+    one_col = load_file(b"text\nthe cat sat on the mat\nthe dog barked at the cat\n",
+                        filename="c.csv", kind="text")
+    assert one_col.shape[1] == 2 and "cat" in one_col.vocabulary
+
+
+def test_spectra_csv_with_wavelength_header_and_pixels_as_rows():
+    # 6 pixels (rows, a 2×3 scene) × 4 bands with wavelengths in the header; a numeric header
+    # row cannot be told from data when the index column is text too, so header=True is given
+    rng = np.random.default_rng(0)
+    A = rng.random((6, 4)) + 0.1
+    text = "pixel,450,550,650,750\n" + "\n".join(
+        f"p{i}," + ",".join(f"{v:.6f}" for v in row) for i, row in enumerate(A))
+    ds = load_file(text.encode(), filename="s.csv", kind="spectra", samples_as="rows",
+                   image_shape=(2, 3), header=True)
+    assert ds.shape == (4, 6) and ds.image_shape == (2, 3)
+    np.testing.assert_array_equal(ds.wavelengths, [450, 550, 650, 750])
+    assert ds.wavelength_unit == "nm"
+    np.testing.assert_allclose(ds.X, np.round(A, 6).T)

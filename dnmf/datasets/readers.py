@@ -590,8 +590,10 @@ def _read_csv(data: bytes, *, name: str, fname: str, kind=None, header=None, ind
 
 
 def _looks_like_text_table(data: bytes, fname: str) -> bool:
+    """True if the table's body (after an auto-detected header row and index column) holds
+    words: then kind='text' means "a corpus with a text column", not "a counts matrix"."""
     try:
-        rows, _, _, _ = _parse_table(data, fname, index_col=False)
+        rows, _, _, _ = _parse_table(data, fname)
     except DataError:
         return True
     return any(not _is_num(t) for r in rows[:20] for t in r)
