@@ -2,7 +2,8 @@
 
 Run with ``streamlit run app.py``. This file only sets the page up and declares the pages
 (``st.navigation``: the pages/ folder is not auto-discovered); the sidebar summary is drawn
-after the page ran so it never shows stale state.
+after the page ran so it never shows stale state. Every page starts with
+``dnmf.ui.widgets.page_setup()``, which also covers Streamlit running a page file on its own.
 """
 
 import sys
@@ -14,7 +15,7 @@ _ROOT = Path(__file__).resolve().parent
 if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(_ROOT))
 
-from dnmf.ui import fit, widgets  # noqa: E402
+from dnmf.ui import widgets  # noqa: E402
 
 st.set_page_config(
     page_title="dnmf · deep NMF workbench",
@@ -30,6 +31,6 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 pg = st.navigation(pages)
-fit.collect_interrupted()  # partial runs of fits that a Stop/rerun/page switch interrupted
+st.session_state[widgets.APP_RAN] = True
 pg.run()
 widgets.sidebar_summary()

@@ -501,15 +501,44 @@ def band_image(dataset, band: int) -> go.Figure:
     return fig
 
 
+def pixel_shares(result, layer: int) -> np.ndarray:
+    """Layer-ℓ abundances as shares of each pixel, shape (r_ℓ, n), columns summing to one.
+
+    X ≈ W_ℓ (H_ℓ⋯H_1): the part of pixel j that material k explains is the mass of its
+    rank-one term there, ``sum(W_ℓ[:, k]) · (H_ℓ⋯H_1)[k, j]``; dividing by the pixel's total
+    gives fractions in [0, 1] that do not depend on how the factors are scaled.
+    """
+    W = np.asarray(_W(result)[_check_layer(result, layer) - 1], dtype=float)
+    A = W.sum(axis=0)[:, None] * _features(result, layer)
+    tot = A.sum(axis=0, keepdims=True)
+    return np.divide(A, tot, out=np.zeros_like(A), where=tot > 0)
+
+
 def abundance_maps(
-    result, dataset, layer: int, *, names: Sequence[str] | None = None, n_cols: int | None = None
+    result,
+    dataset,
+    layer: int,
+    *,
+    names: Sequence[str] | None = None,
+    n_cols: int | None = None,
+    shares: bool = True,
 ) -> go.Figure:
-    """Spectra kind: the rows of H_ℓ⋯H_1 as abundance maps, on one colour scale shared by all
-    layers of the run (so maps of different layers can be compared by eye)."""
+    """Spectra kind: the rows of H_ℓ⋯H_1 as abundance maps (one heatmap per material), on one
+    colour scale shared by all layers of the run so maps of different layers compare by eye.
+
+    ``shares=True`` (default) shows each material's share of every pixel
+    (:func:`pixel_shares`, scale [0, 1]); ``False`` the raw rows of H_ℓ⋯H_1 on a scale up to
+    their maximum over all layers.
+    """
     layer = _check_layer(result, layer)
     L = _n_layers(result)
-    hi = max(float(_features(result, ell).max()) for ell in range(1, L + 1))
-    F = _features(result, layer)
+    if shares:
+        F = pixel_shares(result, layer)
+        hi, label, what = 1.0, "share of pixel", "share of each pixel"
+    else:
+        F = _features(result, layer)
+        hi = max(float(_features(result, ell).max()) for ell in range(1, L + 1))
+        label, what = "abundance", f"rows of {_prod(layer)}"
     imgs = [dataset.to_image(F[k]) for k in range(F.shape[0])]
     titles = list(names) if names is not None else [f"{layer}.{k + 1}" for k in range(len(imgs))]
     return image_grid(
@@ -520,8 +549,9 @@ def abundance_maps(
         zmin=0.0,
         zmax=hi,
         colorscale="Viridis",
-        colorbar_title="abundance",
-        title=f"Layer {layer}: abundance maps (rows of {_prod(layer)}), one scale for all layers",
+        colorbar_title=label,
+        title=f"Layer {layer}: abundance maps ({what}, from {_prod(layer)}), one scale for all "
+        "layers",
         tile_px=170,
     )
 
@@ -619,7 +649,9 @@ def hierarchy_sankey(
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",
-            node=dict(label=node_labels, color=node_colors, pad=8, thickness=14),
+            node=dict(label=node_labels, color=node_colors, pad=10, thickness=16,
+                      line=dict(width=0)),
+            textfont=dict(size=12, color="#1f2937"),
             link=dict(source=src, target=tgt, value=val, label=link_lab,
                       color="rgba(120,130,160,0.35)"),
         )

@@ -9,6 +9,7 @@ from dnmf.datasets import describe_sample, list_samples, load_file, load_sample,
 from dnmf.ui import errors, state, widgets
 from dnmf.ui.state import PERSIST, init_default
 
+widgets.page_setup()
 st.title("Data")
 widgets.show_notices()
 st.caption("The dataset chosen here stays selected on every page until you choose another.")
@@ -128,55 +129,70 @@ else:
                 state.set_dataset(ds, wanted)
 
 # ----------------------------------------------------------------------------- preview
-ds = state.current_dataset()
-if ds is None:
-    st.stop()
 
-st.subheader(f"{ds.name}")
-m, n = ds.shape
-lo, hi = ds.value_range
-c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Kind", ds.kind)
-c2.metric("Rows (m)", f"{m:,}")
-c3.metric("Columns (n)", f"{n:,}")
-c4.metric("Density", f"{ds.density:.1%}", help="sparse storage" if ds.is_sparse else "dense")
-c5.metric("Values", f"{lo:.3g} … {hi:.3g}")
-orientation = {
-    "images": "one image per row: layer features are rows of H_ℓ⋯H_1, shown as pictures",
-    "spectra": "bands × pixels: features are spectra (columns of W_ℓ), rows of H_ℓ⋯H_1 are "
-    "abundance maps",
-    "text": "words × documents: topics are columns of W_ℓ (read through their top words)",
-    "generic": "samples × features",
-}[ds.kind]
-st.caption(f"{ds.provenance}  \nOrientation: {orientation}.")
-if ds.ground_truth:
-    st.caption("Ground truth known: " + ", ".join(sorted(ds.ground_truth)) +
-               " — the Layers and Compare pages score runs against it.")
-if ds.meta.get("notes"):
-    for note in ds.meta["notes"]:
-        st.caption(f"· {note}")
 
-if ds.kind == "images":
-    st.plotly_chart(plots.image_preview(ds, n=40), key="preview_images")
-elif ds.kind == "spectra":
-    st.plotly_chart(plots.spectra_preview(ds), key="preview_spectra")
-    if ds.image_shape is not None:
-        init_default("data_view", "False colour")
-        view = st.segmented_control("Scene view", ["False colour", "One band"], key="data_view",
-                                    **PERSIST)
-        if view == "One band":
-            init_default("data_band", m // 2)
-            band = st.slider("Band", 0, m - 1, key="data_band", **PERSIST)
-            st.plotly_chart(plots.band_image(ds, band), key="preview_band")
-        else:
-            st.plotly_chart(plots.false_colour(ds), key="preview_rgb")
-elif ds.kind == "text":
-    c1, c2 = st.columns(2)
-    with c1:
-        st.plotly_chart(plots.top_words_bar(ds), key="preview_words")
-    with c2:
-        st.plotly_chart(plots.document_length_histogram(ds), key="preview_lengths")
-else:
-    st.plotly_chart(plots.matrix_heatmap(ds.X, title=ds.name), key="preview_heatmap")
+def _preview() -> None:
+    """The chosen dataset: numbers, provenance and the picture its kind calls for."""
+    ds = state.current_dataset()
+    if ds is None:
+        return
 
-st.page_link("pages/model.py", label="Next: configure a model", icon=":material/arrow_forward:")
+    st.subheader(f"{ds.name}")
+    m, n = ds.shape
+    lo, hi = ds.value_range
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Kind", ds.kind)
+    c2.metric("Rows (m)", f"{m:,}")
+    c3.metric("Columns (n)", f"{n:,}")
+    c4.metric("Density", f"{ds.density:.1%}", help="sparse storage" if ds.is_sparse else "dense")
+    c5.metric("Values", f"{lo:.2g} – {hi:.2g}")
+    orientation = {
+        "images": "one image per row: layer features are rows of H_ℓ⋯H_1, shown as pictures",
+        "spectra": "bands × pixels: features are spectra (columns of W_ℓ), rows of H_ℓ⋯H_1 are "
+        "abundance maps",
+        "text": "words × documents: topics are columns of W_ℓ (read through their top words)",
+        "generic": "samples × features",
+    }[ds.kind]
+    st.caption(f"{ds.provenance}  \nOrientation: {orientation}.")
+    truth = ds.ground_truth or {}
+    if truth.get("W") or truth.get("endmembers") is not None:
+        n_true = len(truth["W"]) if truth.get("W") else 1
+        names = truth.get("names")
+        if names and isinstance(names[0], (list, tuple)):
+            names = names[0]
+        st.caption(
+            f"Ground truth known for {n_true} layer{'s' if n_true > 1 else ''}"
+            + (f" ({', '.join(map(str, names))})" if names else "")
+            + ": the Layers and Compare pages score runs against it."
+        )
+    if ds.meta.get("notes"):
+        for note in ds.meta["notes"]:
+            st.caption(f"· {note}")
+
+    if ds.kind == "images":
+        st.plotly_chart(plots.image_preview(ds, n=40), key="preview_images")
+    elif ds.kind == "spectra":
+        st.plotly_chart(plots.spectra_preview(ds), key="preview_spectra")
+        if ds.image_shape is not None:
+            init_default("data_view", "False colour")
+            view = st.segmented_control("Scene view", ["False colour", "One band"], key="data_view",
+                                        **PERSIST)
+            if view == "One band":
+                init_default("data_band", m // 2)
+                band = st.slider("Band", 0, m - 1, key="data_band", **PERSIST)
+                st.plotly_chart(plots.band_image(ds, band), key="preview_band")
+            else:
+                st.plotly_chart(plots.false_colour(ds), key="preview_rgb")
+    elif ds.kind == "text":
+        c1, c2 = st.columns(2)
+        with c1:
+            st.plotly_chart(plots.top_words_bar(ds), key="preview_words")
+        with c2:
+            st.plotly_chart(plots.document_length_histogram(ds), key="preview_lengths")
+    else:
+        st.plotly_chart(plots.matrix_heatmap(ds.X, title=ds.name), key="preview_heatmap")
+
+    st.page_link("pages/model.py", label="Next: configure a model", icon=":material/arrow_forward:")
+
+
+_preview()

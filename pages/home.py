@@ -10,6 +10,7 @@ from dnmf.ui import fit, state, widgets
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import attempt
 
+widgets.page_setup()
 st.title("Deep NMF workbench")
 widgets.show_notices()
 st.markdown(

@@ -11,6 +11,7 @@ from dnmf.ui import runs as runstore
 from dnmf.ui.errors import attempt
 from dnmf.ui.state import PERSIST, init_default
 
+widgets.page_setup()
 st.title("Model")
 widgets.show_notices()
 ds = widgets.dataset_badge()

@@ -86,10 +86,13 @@ def test_abundance_maps_share_one_scale_over_all_layers():
     res, ds = _result(), _spectra()
     top = max(res.features(ell).max() for ell in (1, 2, 3))
     for ell, r in enumerate(res.ranks, start=1):
-        fig = plots.abundance_maps(res, ds, ell)
+        fig = plots.abundance_maps(res, ds, ell, shares=False)
         assert [t.type for t in fig.data] == ["heatmap"] * r
         assert fig.layout.coloraxis.cmin == 0.0
         assert np.isclose(fig.layout.coloraxis.cmax, top)
+        shares = plots.abundance_maps(res, ds, ell)
+        assert shares.layout.coloraxis.cmax == 1.0
+        np.testing.assert_allclose(plots.pixel_shares(res, ell).sum(axis=0), 1.0)
     lines = plots.spectra_lines(res, ds, 2)
     assert len(lines.data) == 3
     np.testing.assert_allclose(np.asarray(lines.data[0].x), ds.wavelengths)

@@ -9,20 +9,38 @@ from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import state
 
+#: Session key set by app.py on every run (see :func:`page_setup`).
+APP_RAN = "_app_ran"
+
 _LEVELS = {"info": st.info, "warning": st.warning, "success": st.success, "error": st.error}
 
 
-def show_notices() -> None:
-    """Draw (once) the messages left for this render — e.g. a stopped fit or a dropped run.
+def page_setup() -> None:
+    """First line of every page: make sure the page runs inside ``app.py``'s navigation, and
+    store the partial runs of interrupted fits (:func:`dnmf.ui.fit.collect_interrupted`).
 
-    First stores the partial runs of interrupted fits (:func:`dnmf.ui.fit.collect_interrupted`).
-    ``app.py`` does that too, but a page can run without ``app.py``: Streamlit runs a page file
-    directly while it still treats the app as a pages/-folder app (its first script run, and
-    every AppTest run after ``switch_page``).
+    Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until the
+    process has run ``st.navigation`` once: a first request that deep-links to a page (e.g.
+    ``/data`` on a fresh server) runs the page file alone — without ``app.py``'s navigation,
+    page config and sidebar — and the server would go on showing the folder's file names as
+    its menu. Such a page turns that mode off and, if ``app.py`` never ran in this session (so
+    this is a page load, with no widget click to lose), reruns: ``app.py`` then serves the same
+    page (its URL path is the same in both modes). AppTest runs every page after
+    ``switch_page`` this way; there ``app.py`` ran first, so the page just goes on.
     """
+    from streamlit.runtime.pages_manager import PagesManager
+
     from dnmf.ui import fit
 
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if not st.session_state.get(APP_RAN):
+            st.rerun()
     fit.collect_interrupted()
+
+
+def show_notices() -> None:
+    """Draw (once) the messages left for this render — e.g. a stopped fit or a dropped run."""
     for level, text in runstore.pop_notices():
         _LEVELS.get(level, st.info)(text)
 
