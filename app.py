@@ -16,6 +16,7 @@ if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -
     sys.path.insert(0, str(_ROOT))
 
 from dnmf.ui import widgets  # noqa: E402
+from dnmf.ui.errors import show_error  # noqa: E402
 
 st.set_page_config(
     page_title="dnmf · deep NMF workbench",
@@ -32,5 +33,8 @@ pages = [
 ]
 pg = st.navigation(pages)
 st.session_state[widgets.APP_RAN] = True
-pg.run()
+try:
+    pg.run()
+except ValueError as exc:  # a safety net: pages already show dnmf's errors where they arise
+    show_error(exc)
 widgets.sidebar_summary()

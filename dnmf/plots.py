@@ -838,14 +838,15 @@ def factor_heatmaps(result, layer: int) -> go.Figure:
     layer = _check_layer(result, layer)
     W = np.asarray(_W(result)[layer - 1], dtype=float)
     F = _features(result, layer)
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.3, 0.7], horizontal_spacing=0.08,
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.3, 0.7], horizontal_spacing=0.16,
                         subplot_titles=[f"{_sub('W', layer)} ({W.shape[0]}×{W.shape[1]})",
                                         f"{_prod(layer)} ({F.shape[0]}×{F.shape[1]})"])
     fig.add_trace(go.Heatmap(z=W, coloraxis="coloraxis"), row=1, col=1)
     fig.add_trace(go.Heatmap(z=F, coloraxis="coloraxis2"), row=1, col=2)
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
-        coloraxis=dict(colorscale="Viridis", colorbar=dict(x=0.27, thickness=10)),
+        coloraxis=dict(colorscale="Viridis", colorbar=dict(x=0.27, xanchor="left",
+                                                           thickness=10)),
         coloraxis2=dict(colorscale="Viridis", colorbar=dict(thickness=10)),
         height=420,
         margin=dict(l=10, r=10, t=50, b=10),

@@ -52,10 +52,11 @@ if source_kind == SOURCES[0]:
         if ds is not None:
             state.set_dataset(ds, wanted)
 else:
+    gen = st.session_state.get("upload_gen", 0)  # a new key empties the uploader (Forget)
     uploaded = st.file_uploader(
         "Data file",
         type=["mat", "npy", "npz", "csv", "tsv", "txt", "zip"],
-        key="data_upload",
+        key="data_upload" if gen == 0 else f"data_upload_{gen}",
         help="A matrix (MATLAB .mat, NumPy .npy/.npz, CSV/TSV), a text corpus (CSV with a "
         "text column, or a ZIP of .txt files) or a ZIP of images. The file is kept for this "
         "session.",
@@ -105,8 +106,15 @@ else:
         st.info("Upload a matrix file to use it. Until then the previously chosen dataset "
                 "stays selected.", icon=":material/upload_file:")
     else:
-        st.caption(f"File: **{rec['filename']}** ({rec['size'] / 1024:.1f} KiB), kept for "
-                   "this session.")
+        fc1, fc2 = st.columns([4, 1], vertical_alignment="center")
+        fc1.caption(f"File: **{rec['filename']}** ({rec['size'] / 1024:.1f} KiB), kept for "
+                    "this session.")
+        def _forget() -> None:
+            state.forget_upload()
+            st.session_state["upload_gen"] = gen + 1
+
+        fc2.button("Forget this file", key="forget_upload", icon=":material/delete:",
+                   on_click=_forget)
         options = {
             "samples_as": None if samples_as == "auto" else samples_as,
             "image_shape": state.parse_shape(image_shape),

@@ -57,7 +57,7 @@ def _page() -> None:
             },
         )
         if res.weights is not None:
-            st.caption("λ used: " + ", ".join(f"λ_{i} = {v:.3g}"
+            st.caption("λ used: " + ", ".join(f"$\\lambda_{i}$ = {v:.3g}"
                                               for i, v in enumerate(res.weights, start=1)))
     with c2:
         st.plotly_chart(plots.convergence(res), key="layers_convergence")

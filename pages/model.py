@@ -63,9 +63,10 @@ if ds is not None:
         ranks.append(int(rank_cols[i].number_input(f"r_{i + 1}", min_value=1, step=1,
                                                    key=f"cfg_rank_{i}", **PERSIST)))
     st.caption(
-        f"Ranks must strictly decrease, r_1 > r_2 > … > r_L ≥ 1, and r_1 < n = {n} (the number "
-        f"of columns of X). Layer ℓ factorises W_(ℓ-1) (m × r_(ℓ-1)) into W_ℓ (m × r_ℓ) times "
-        f"H_ℓ (r_ℓ × r_(ℓ-1))."
+        "Ranks must strictly decrease, $r_1 > r_2 > \\dots > r_L \\ge 1$, and "
+        f"$r_1 < n = {n}$ (the number of columns of $X$). Layer $\\ell$ factorises "
+        "$W_{\\ell-1}$ ($m \\times r_{\\ell-1}$) into $W_\\ell$ ($m \\times r_\\ell$) times "
+        "$H_\\ell$ ($r_\\ell \\times r_{\\ell-1}$)."
     )
 
     deep_like = model in ("deep", "deep-minvol")
@@ -76,9 +77,9 @@ if ds is not None:
         mode = st.radio("Weights", ["auto", "manual"], key="cfg_weights_mode", horizontal=True,
                         label_visibility="collapsed", **PERSIST)
         if mode == "auto":
-            st.caption("λ_ℓ = 1 / D_β(W_(ℓ-1)⁰, W_ℓ⁰ H_ℓ⁰) at initialisation (paper §4.1), so "
-                       "every layer starts with weight one in the objective; the values used "
-                       "are shown after the fit.")
+            st.caption("$\\lambda_\\ell = 1 / D_\\beta(W_{\\ell-1}^0, W_\\ell^0 H_\\ell^0)$ at "
+                       "initialisation (paper §4.1), so every layer starts with weight one in "
+                       "the objective; the values used are shown after the fit.")
         else:
             lam_cols = st.columns(cfgmod.MAX_LAYERS)
             weights = []
@@ -202,7 +203,7 @@ if ds is not None:
         latest = list(store.values())[-2 if pair_clicked else -1:]
         for run in latest:
             res = run.result
-            lam = ("λ used: " + ", ".join(f"λ_{i} = {v:.3g}" for i, v in
+            lam = ("λ used: " + ", ".join(f"$\\lambda_{i}$ = {v:.3g}" for i, v in
                                           enumerate(res.weights, start=1))
                    if res.weights is not None else "no weights (layers fitted one by one)")
             st.success(

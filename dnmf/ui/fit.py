@@ -130,7 +130,8 @@ def fit_run(
                 text=f"{info.phase} · iteration {info.iteration} of {info.total_iterations} · "
                 f"{info.seconds:.1f} s",
             )
-            line.caption("Errors D_β(W_{ℓ-1}, W_ℓ H_ℓ): " + _fmt_errors(info.layer_errors))
+            line.caption(r"Errors $D_\beta(W_{\ell-1}, W_\ell H_\ell)$: "
+                         + _fmt_errors(info.layer_errors))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # Streamlit's rerun/stop request arrives here

@@ -199,10 +199,10 @@ def dataset_of(run: Run, state: MutableMapping | None = None):
     embedded sample); None otherwise."""
     s = _state(state)
     ds = datasets(s).get(run.dataset)
-    if ds is not None:
+    if ds is not None and _fits(run, ds):
         return ds
     current = s.get("dataset")
-    if current is not None and current.name == run.dataset:
+    if current is not None and current.name == run.dataset and _fits(run, current):
         return current
     sample = (run.config.get("app") or {}).get("sample") or run.result.config.get("app", {}).get(
         "sample"
@@ -214,10 +214,15 @@ def dataset_of(run: Run, state: MutableMapping | None = None):
             ds = load_sample(sample["name"], **(sample.get("options") or {}))
         except (ValueError, KeyError, TypeError):
             return None
-        if ds.shape[1] == run.result.H[0].shape[1] and ds.shape[0] == run.result.W[0].shape[0]:
+        if _fits(run, ds):
             datasets(s)[run.dataset] = ds
             return ds
     return None
+
+
+def _fits(run: Run, ds) -> bool:
+    """True when ``ds`` has the shape the run's factors were fitted on."""
+    return tuple(ds.shape) == (run.result.W[0].shape[0], run.result.H[0].shape[1])
 
 
 # ----------------------------------------------------------------------- export / import

@@ -34,6 +34,15 @@ def test_bad_upload_shows_the_message_and_its_fixes():
     ds = at.session_state["dataset"]
     assert ds.shape == (4, 4) and ds.X.min() == 0.0
     assert at.selectbox(key="up_on_negative").value == "clip"
+    # the file stays after a page switch (the uploader itself comes back empty) …
+    goto(at, "model")
+    goto(at, "data")
+    assert any("bad.csv" in c.value for c in at.caption)
+    assert at.session_state["dataset"].shape == (4, 4)
+    # … until it is forgotten
+    at.button(key="forget_upload").click().run()
+    assert "upload" not in at.session_state
+    assert not any(c.value.startswith("File: **bad.csv**") for c in at.caption)
 
 
 def test_unreadable_upload_is_a_message_not_a_traceback():
