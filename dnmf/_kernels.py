@@ -48,6 +48,7 @@ import math
 import os
 import threading
 import warnings
+from contextlib import contextmanager
 from fractions import Fraction
 from types import ModuleType
 
@@ -72,6 +73,8 @@ __all__ = [
 
 # Entries per block of the NumPy gathers: bounds the temporaries to ~ block × r floats.
 _BLOCK = 1 << 15
+# Below this much work (≈ flops) a kernel runs on one thread: waking threads costs more.
+PARALLEL_MIN_WORK = 1 << 18
 # Arguments of ω below this use the limit w = W̄ e^{-P/λ} in the deep KL W-update (ω = eˣ there).
 OMEGA_TAIL = -30.0
 
@@ -114,15 +117,19 @@ def _disable_numba(exc: BaseException) -> None:
                   "the rest of this process", RuntimeWarning, stacklevel=3)
 
 
-def _call(name: str, *args):
+def _call(name: str, work: int, *args):
     """Run the numba kernel ``name``; None if numba is unavailable or failed (then NumPy runs).
 
-    The lock serialises our parallel kernels: numba's fallback threading layer (workqueue)
-    must not be entered from two threads at once (two app sessions fitting together).
+    ``work`` (about the number of flops) picks the one-thread driver below
+    :data:`PARALLEL_MIN_WORK`. The lock serialises our parallel kernels: numba's fallback
+    threading layer (workqueue) must not be entered from two threads at once (two app sessions
+    fitting together).
     """
     module = _numba()
     if module is None:
         return None
+    if work < PARALLEL_MIN_WORK or not hasattr(module, name):
+        name += "_serial"
     try:
         with _lock:
             return getattr(module, name)(*args)
@@ -135,13 +142,26 @@ def _call(name: str, *args):
         raise
 
 
+@contextmanager
+def _numpy_only():
+    """Within the block, every kernel takes its NumPy path (tests and benchmarks; not
+    thread-safe)."""
+    _numba()
+    saved = _state["module"]
+    _state["module"] = None
+    try:
+        yield
+    finally:
+        _state["module"] = saved
+
+
 def kernels_backend() -> str:
     """``"numba"`` or ``"numpy"``: which kernels the solvers use in this process."""
     return "numba" if _numba() is not None else "numpy"
 
 
 def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
-    """Compile (or load from the disk cache) every numba kernel for ``dtypes``.
+    """Compile (or load from the disk cache) every numba kernel and driver for ``dtypes``.
 
     Call it once ahead of interactive use (e.g. in a background thread when the app starts)
     so that the first fit does not pay the compilation. Returns the seconds spent per dtype
@@ -150,23 +170,32 @@ def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
     import time
 
     seconds: dict[str, float] = {}
-    if _numba() is None:
+    module = _numba()
+    if module is None:
         return seconds
-    rng = np.random.default_rng(0)
     for dtype in dtypes:
         dtype = np.dtype(dtype)
         t0 = time.perf_counter()
-        X = sp.random(6, 5, density=0.5, format="csr", random_state=0, dtype=dtype)
-        X.data += 1
-        W = rng.random((6, 2)).astype(dtype) + 0.1
-        Ht = rng.random((5, 2)).astype(dtype) + 0.1
-        S = SparseKL(X)
-        kl_numerator_W(S, W, Ht, np.empty_like(W))
-        kl_numerator_Ht(S, W, Ht, np.empty_like(Ht))
-        kl_sparse_xlogx(S, W, Ht)
-        sampled_dot(S, W, Ht)
-        wright_omega(np.linspace(-3, 3, 7).astype(dtype))
-        deep_w_kl(W, W, W.sum(axis=0, keepdims=True), W, 0.5)
+        X = sp.random(6, 5, density=0.5, format="csr", random_state=0, dtype=np.float64)
+        S = SparseKL((X + sp.eye(6, 5)).astype(dtype).tocsr())
+        W = np.ones((6, 2), dtype=dtype)
+        Ht = np.ones((5, 2), dtype=dtype)
+        indptr, indices, data = S.structure("rows")
+        tiny = dtype.type(np.finfo(dtype).tiny)
+        try:
+            with _lock:
+                for name in ("kl_sparse_numerator", "kl_sparse_numerator_serial"):
+                    getattr(module, name)(indptr, indices, data, W, Ht, tiny, np.empty_like(W))
+                for name in ("deep_w_kl", "deep_w_kl_serial"):
+                    getattr(module, name)(W, W, W[:1].copy(), W, 0.5, OMEGA_TAIL,
+                                          np.empty_like(W))
+                module.sampled_dot_serial(indptr, indices, W, Ht, np.empty(S.csr.nnz, dtype))
+                module.kl_sparse_xlogx_serial(indptr, indices, data, W, Ht, np.empty(6))
+                x = np.linspace(-3, 3, 7).astype(dtype)
+                module.wright_omega_serial(x, np.empty_like(x))
+        except Exception as exc:
+            _disable_numba(exc)
+            return seconds
         seconds[dtype.name] = time.perf_counter() - t0
     return seconds
 
@@ -304,7 +333,8 @@ def wright_omega(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         x = x.astype(np.float64)
     out = np.empty_like(x) if out is None else out
     target = out if out.flags.c_contiguous else np.empty_like(x)
-    if _call("wright_omega", np.ascontiguousarray(x).reshape(-1), target.reshape(-1)) is None:
+    flat_x = np.ascontiguousarray(x).reshape(-1)
+    if _call("wright_omega", 32 * flat_x.size, flat_x, target.reshape(-1)) is None:
         return wright_omega_numpy(x, out)
     if target is not out:
         out[...] = target
@@ -366,7 +396,7 @@ def deep_w_kl(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np
         out = np.empty_like(W_t)
     P2 = P if P.ndim == 2 else P.reshape(1, -1)
     args = [_plain(a, W_t.dtype) for a in (W_t, Q, P2, W_bar)]
-    if _call("deep_w_kl", *args, float(lam), OMEGA_TAIL, out) is None:
+    if _call("deep_w_kl", 48 * out.size, *args, float(lam), OMEGA_TAIL, out) is None:
         return deep_w_kl_numpy(W_t, Q, P, W_bar, lam, out)
     return out
 
@@ -394,6 +424,7 @@ class SparseKL:
         self.dtype = X.dtype
         self._csc = None
         self._rows = None
+        self._structures: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def csc(self):
@@ -413,9 +444,18 @@ class SparseKL:
         return self._rows
 
     def structure(self, by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(indptr, indices, data) of X by rows (``"rows"``) or by columns (``"cols"``)."""
-        M = self.csr if by == "rows" else self.csc
-        return M.indptr, M.indices, M.data
+        """(indptr, indices, data) of X by rows (``"rows"``) or by columns (``"cols"``).
+
+        The index arrays are int64 (one compiled signature whatever scipy chose), converted
+        once per SparseKL.
+        """
+        cached = self._structures.get(by)
+        if cached is None:
+            M = self.csr if by == "rows" else self.csc
+            cached = (M.indptr.astype(np.int64, copy=False),
+                      M.indices.astype(np.int64, copy=False), M.data)
+            self._structures[by] = cached
+        return cached
 
 
 def _as_sparse_kl(X) -> SparseKL:
@@ -454,7 +494,7 @@ def sampled_dot(X, W: np.ndarray, Ht: np.ndarray, out: np.ndarray | None = None)
     W = np.ascontiguousarray(W, dtype=dtype)
     Ht = np.ascontiguousarray(Ht, dtype=dtype)
     indptr, indices, _ = S.structure("rows")
-    if _call("sampled_dot", indptr, indices, W, Ht, out) is None:
+    if _call("sampled_dot", out.size * W.shape[1], indptr, indices, W, Ht, out) is None:
         _sampled_dot_numpy(S, W, Ht, out)
     return out
 
@@ -481,7 +521,8 @@ def _kl_numerator(S: SparseKL, W: np.ndarray, Ht: np.ndarray, by: str, out: np.n
     if S.csr.nnz == 0:
         out[...] = 0
         return out
-    if _call("kl_sparse_numerator", indptr, indices, data, A, B, tiny, out) is None:
+    work = 2 * S.csr.nnz * W.shape[1]
+    if _call("kl_sparse_numerator", work, indptr, indices, data, A, B, tiny, out) is None:
         _kl_numerator_numpy(S, W, Ht, by, out)
     return out
 
@@ -533,7 +574,8 @@ def kl_sparse_xlogx(X, W: np.ndarray, Ht: np.ndarray) -> float:
     Ht = np.ascontiguousarray(Ht, dtype=dtype)
     indptr, indices, data = S.structure("rows")
     rows = np.empty(S.shape[0], dtype=np.float64)
-    if _call("kl_sparse_xlogx", indptr, indices, data, W, Ht, rows) is not None:
+    work = S.csr.nnz * (W.shape[1] + 20)
+    if _call("kl_sparse_xlogx", work, indptr, indices, data, W, Ht, rows) is not None:
         return float(rows.sum())
     v = _sampled_dot_numpy(S, W, Ht, np.empty(S.csr.nnz, dtype=dtype)).astype(np.float64)
     x = data.astype(np.float64)

@@ -1,0 +1,125 @@
+"""Shared helpers of the bench/perf_*.py scripts: timing on a noisy machine, tables, BLAS info.
+
+These machines are shared and noisy: every comparison is measured in the same run, the two
+sides interleaved round by round, and reported as the median over rounds of the per-round
+ratio (never a lone absolute time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def blas_summary() -> str:
+    """'openblas 0.3.x SkylakeX, 2 threads' from threadpoolctl (what numpy's BLAS runs)."""
+    from threadpoolctl import threadpool_info
+
+    parts = []
+    for info in threadpool_info():
+        if info.get("user_api") != "blas":
+            continue
+        parts.append(f"{info.get('internal_api')} {info.get('version')} "
+                     f"{info.get('architecture')}, {info.get('num_threads')} threads")
+    return "; ".join(parts) or "no BLAS found"
+
+
+def environment_lines() -> list[str]:
+    """Lines describing the run: BLAS kernel, threads, OPENBLAS_* variables, numba backend."""
+    from dnmf import _kernels
+
+    lines = [f"BLAS (threadpoolctl): {blas_summary()}"]
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS", "DNMF_NUMBA"):
+        if name in os.environ:
+            lines.append(f"{name}={os.environ[name]}")
+    backend = _kernels.kernels_backend()
+    if backend == "numba":
+        import numba
+
+        lines.append(f"dnmf kernels: numba {numba.__version__}, {numba.get_num_threads()} "
+                     f"threads, layer {numba.threading_layer() if _threading_ready() else '?'}")
+    else:
+        lines.append("dnmf kernels: numpy")
+    lines.append(f"cores: {os.cpu_count()}, load average: "
+                 + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    return lines
+
+
+def _threading_ready() -> bool:
+    import numba
+
+    try:
+        numba.threading_layer()
+        return True
+    except ValueError:
+        return False
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds of every function in every round, the functions taking turns within a round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times
+
+
+def median(values) -> float:
+    return float(np.median(np.asarray(values, dtype=float)))
+
+
+def median_ratio(num: list[float], den: list[float]) -> float:
+    """Median over rounds of num[i] / den[i] (both measured in the same round)."""
+    return median(np.asarray(num) / np.asarray(den))
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A GitHub-flavoured markdown table."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    return "\n".join(out)
+
+
+def run_json(code: str, env: dict | None = None, timeout: float = 1800) -> dict:
+    """Run ``code`` in a fresh Python process; it prints one JSON object on its last line."""
+    full_env = {**os.environ, **(env or {})}
+    full_env = {k: v for k, v in full_env.items() if v is not None}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full_env, cwd=ROOT, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"subprocess failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def load_cbcl() -> np.ndarray | None:
+    """CBCL faces as images × pixels (2429 × 361), or None when the file is absent."""
+    path = DATA / "CBCL.mat"
+    if not path.exists():
+        return None
+    from scipy.io import loadmat
+
+    return np.ascontiguousarray(loadmat(path)["X"].T, dtype=np.float64)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f}"

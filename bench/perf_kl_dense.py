@@ -1,0 +1,143 @@
+"""Dense KL-MU per iteration against the floor of its matrix products and scikit-learn's MU.
+
+    .venv/bin/python bench/perf_kl_dense.py            # CBCL (2429×361), k = 80, float64+32
+    .venv/bin/python bench/perf_kl_dense.py --random   # random data of the same shape
+
+One KL-MU iteration (W then H) needs four products: W@H twice, (X/WH)@Hᵀ and Wᵀ@(X/WH).
+The floor is the sum of the medians of those four numpy products, each timed alone in the same
+process and the same rounds. Ours is :func:`dnmf.models.multilayer.nmf_mu` (workspace buffers,
+in-place steps); scikit-learn's is its own update functions called as its
+``_fit_multiplicative_update`` loop calls them (its loss evaluations are not counted). Both
+start from the same factors.
+
+Two settings: *warm* (rounds interleaved in this process, allocator warmed up) and *fresh*
+(each sample a new process that runs the solver first, then times the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from _perfutil import (
+    environment_lines,
+    interleaved,
+    load_cbcl,
+    median,
+    median_ratio,
+    ms,
+    run_json,
+    table,
+)
+
+
+def sklearn_kl_mu(X, W, H, n_iter):
+    """scikit-learn's MU loop body (sklearn/decomposition/_nmf.py), β = 1, no penalty."""
+    from sklearn.decomposition._nmf import _multiplicative_update_h, _multiplicative_update_w
+
+    W = W.copy()
+    H = H.copy()
+    eps64 = np.finfo(np.float64).eps
+    for _ in range(n_iter):
+        W, *_ = _multiplicative_update_w(X, W, H, beta_loss=1, l1_reg_W=0, l2_reg_W=0,
+                                         gamma=1.0)
+        H = _multiplicative_update_h(X, W, H, beta_loss=1, l1_reg_H=0, l2_reg_H=0, gamma=1.0)
+        H[H < eps64] = 0.0
+    return W, H
+
+
+def ours_kl_mu(X, W, H, n_iter):
+    from dnmf.models.multilayer import nmf_mu
+
+    return nmf_mu(X, W, H, 1.0, n_iter, order="WH")
+
+
+def problem(random: bool, rank: int, dtype, seed: int = 0):
+    X = None if random else load_cbcl()
+    rng = np.random.default_rng(seed)
+    if X is None:
+        X = rng.random((2429, 361)) + 0.004
+    X = np.ascontiguousarray(X / X.max(), dtype=dtype)
+    W = (rng.random((X.shape[0], rank)) + 0.1).astype(dtype)
+    H = (rng.random((rank, X.shape[1])) + 0.1).astype(dtype)
+    from dnmf.models.multilayer import nmf_mu
+
+    W, H = nmf_mu(X, W, H, 1.0, 20)  # away from the random start (realistic magnitudes)
+    return X, W, H
+
+
+def product_fns(X, W, H):
+    V = W @ H
+    R = X / V
+    return {"W@H": lambda: W @ H, "R@H.T": lambda: R @ H.T, "W.T@R": lambda: W.T @ R}
+
+
+def floor_of(times: dict[str, list[float]]) -> list[float]:
+    return [2 * a + b + c for a, b, c in zip(times["W@H"], times["R@H.T"], times["W.T@R"])]
+
+
+FRESH = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, "bench")
+import perf_kl_dense as b
+X, W, H = b.problem({random}, {rank}, np.{dtype})
+solver = b.{solver}
+t0 = time.perf_counter(); solver(X, W, H, {iters}); per_iter = (time.perf_counter() - t0) / {iters}
+times = b.interleaved(b.product_fns(X, W, H), 7)
+print(json.dumps({{"per_iter": per_iter, "floor": b.median(b.floor_of(times))}}))
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rank", type=int, default=80)
+    parser.add_argument("--iters", type=int, default=10, help="iterations per timed run")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved warm rounds")
+    parser.add_argument("--fresh", type=int, default=3, help="fresh processes per solver")
+    parser.add_argument("--random", action="store_true", help="random data instead of CBCL")
+    args = parser.parse_args(argv)
+
+    print("\n".join(environment_lines()))
+    source = "random" if args.random or load_cbcl() is None else "CBCL"
+    rows = []
+    for dtype in (np.float64, np.float32):
+        X, W, H = problem(args.random, args.rank, dtype)
+        fns = product_fns(X, W, H)
+        fns["ours"] = lambda X=X, W=W, H=H: ours_kl_mu(X, W, H, args.iters)
+        fns["sklearn"] = lambda X=X, W=W, H=H: sklearn_kl_mu(X, W, H, args.iters)
+        ours_kl_mu(X, W, H, 1)
+        sklearn_kl_mu(X, W, H, 1)
+        t = interleaved(fns, args.rounds)
+        floor = floor_of(t)
+        ours = [x / args.iters for x in t["ours"]]
+        skl = [x / args.iters for x in t["sklearn"]]
+        name = f"{source} {X.shape[0]}×{X.shape[1]} k={args.rank} {np.dtype(dtype).name}, warm"
+        rows.append([name, ms(median(ours)), ms(median(skl)), ms(median(floor)),
+                     f"{median_ratio(ours, floor):.2f}", f"{median_ratio(skl, floor):.2f}",
+                     f"{median_ratio(skl, ours):.2f}"])
+
+        fresh = {"ours": [], "sklearn": []}
+        for _ in range(args.fresh):
+            for solver, key in (("ours_kl_mu", "ours"), ("sklearn_kl_mu", "sklearn")):
+                code = FRESH.format(random=args.random, rank=args.rank,
+                                    dtype=np.dtype(dtype).name, solver=solver,
+                                    iters=2 * args.iters)
+                fresh[key].append(run_json(code))
+        o = [r["per_iter"] / r["floor"] for r in fresh["ours"]]
+        s = [r["per_iter"] / r["floor"] for r in fresh["sklearn"]]
+        name = name.replace("warm", "fresh process")
+        rows.append([name, ms(median([r["per_iter"] for r in fresh["ours"]])),
+                     ms(median([r["per_iter"] for r in fresh["sklearn"]])),
+                     ms(median([r["floor"] for r in fresh["ours"] + fresh["sklearn"]])),
+                     f"{median(o):.2f}", f"{median(s):.2f}", f"{median(s) / median(o):.2f}"])
+    print()
+    print(table(["workload", "ours ms/iter", "sklearn ms/iter", "products floor ms",
+                 "ours/floor", "sklearn/floor", "sklearn/ours"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
