@@ -111,8 +111,17 @@ def _page() -> None:
         for ell, tab in enumerate(tabs, start=1):
             with tab:
                 n_words = int(st.session_state["layers_n_words"])
-                st.plotly_chart(plots.topic_words(res, ds, ell, n_words=n_words),
-                                key=f"topics_{ell}")
+                event = st.plotly_chart(plots.topic_words(res, ds, ell, n_words=n_words),
+                                        key=f"topics_{ell}", on_select="rerun",
+                                        selection_mode="points")
+                # A click on a topic's bar chooses that topic below (once per new click).
+                picked = widgets.picked_curve(event)
+                if picked is not None and st.session_state.get("layers_click") != (
+                        run.name, ell, picked):
+                    st.session_state["layers_click"] = (run.name, ell, picked)
+                    st.session_state["layers_topic_layer"] = ell
+                    st.session_state["layers_topic"] = widgets.topic_of_curve(res, ell, picked)
+        st.caption("Click a bar of a topic to list its documents below.")
         st.slider("Words per topic", 3, 20, key="layers_n_words", **PERSIST)
         labels = plots.topic_labels(res, ds)
         if L >= 2:

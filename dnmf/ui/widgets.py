@@ -153,3 +153,25 @@ def sidebar_summary() -> None:
             st.caption(f"· {name}{flag} — {cfgmod.describe(run.config).split(' · seed')[0]}")
         if len(store) > 6:
             st.caption(f"… and {len(store) - 6} more")
+
+
+def picked_curve(event) -> int | None:
+    """The curve (trace) number of the first clicked point of a chart's selection, or None."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for pt in points or []:
+        n = pt.get("curve_number")
+        if n is not None:
+            return int(n)
+    return None
+
+
+def topic_of_curve(result, layer: int, curve: int) -> int:
+    """The topic (1-based) drawn as trace ``curve`` of :func:`dnmf.plots.topic_words`, which
+    orders topics by weight."""
+    from dnmf import plots
+
+    order, _ = plots.feature_order(result, layer)
+    return int(order[curve]) + 1
