@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import choose_sample, errors, goto, new_app
+from apphelp import choose_sample, errors, goto, new_app
 
 from dnmf.ui import config as cfgmod
 

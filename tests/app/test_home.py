@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import errors, goto, new_app
+from apphelp import errors, goto, new_app
 
 
 def test_try_it_runs_deep_vs_multilayer_under_10s():

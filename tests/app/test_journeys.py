@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import choose_sample, errors, goto, new_app, quick_settings, specs, title, trace_types
+from apphelp import choose_sample, errors, goto, new_app, quick_settings, specs, title, trace_types
 
 # sample, kind, expected preview traces (type of the first chart's traces, count)
 KINDS = [

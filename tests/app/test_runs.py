@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import choose_sample, goto, new_app, quick_settings
+from apphelp import choose_sample, goto, new_app, quick_settings
 
 from dnmf.ui import runs as runstore
 

@@ -6,7 +6,7 @@ import threading
 import time
 
 import streamlit.testing.v1.local_script_runner as lsr
-from conftest import choose_sample, goto, new_app
+from apphelp import choose_sample, goto, new_app
 from streamlit.runtime.scriptrunner import RerunData
 
 

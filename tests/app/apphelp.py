@@ -1,4 +1,7 @@
-"""AppTest helpers: the app from its absolute path, page switching, plotly specs."""
+"""AppTest helpers: the app from its absolute path, page switching, plotly specs.
+
+(A plain module, not conftest.py: tests/conftest.py already owns that module name.)
+"""
 
 from __future__ import annotations
 
@@ -59,8 +62,3 @@ def quick_settings(at: AppTest, n_init_iter: int = 20, max_iter: int = 20) -> Ap
     at.number_input(key="cfg_n_init_iter").set_value(n_init_iter)
     at.number_input(key="cfg_max_iter").set_value(max_iter)
     return at.run()
-
-
-@pytest.fixture
-def app() -> AppTest:
-    return new_app()
