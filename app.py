@@ -15,7 +15,7 @@ _ROOT = Path(__file__).resolve().parent
 if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(_ROOT))
 
-from dnmf.ui import widgets  # noqa: E402
+from dnmf.ui import fit, widgets  # noqa: E402
 from dnmf.ui.errors import show_error  # noqa: E402
 
 st.set_page_config(
@@ -23,6 +23,8 @@ st.set_page_config(
     page_icon=":material/stacks:",
     layout="wide",
 )
+
+fit.warm_up_kernels()  # compile dnmf's kernels in the background while the user looks around
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

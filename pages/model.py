@@ -184,24 +184,25 @@ if ds is not None:
 
     # ---------------------------------------------------------------------- one dnmf call
     source = state.sample_source(state.current_source())
+    fitted = []
     if run_clicked and not problems:
         name = runstore.unique_name(run_name or runstore.suggest_name(cfg, ds.name))
         run = fit.fit_run(cfg, ds, name, source=source)
         if run is not None:
+            fitted = [run]
             st.session_state["layers_run"] = run.name
     if pair_clicked and not problems:
         base = run_name or f"{ds.name}-{preset.split(' ')[0]}"
         deep, multi = fit.fit_pair(cfg, ds, base, source=source)
+        fitted = [r for r in (deep, multi) if r is not None]
         if deep is not None and multi is not None:
             st.session_state["layers_run"] = deep.name
             st.session_state["compare_runs"] = [deep.name, multi.name]
             st.session_state["compare_ref"] = multi.name
 
-    # --------------------------------------------------------------- the latest run's numbers
-    store = runstore.runs()
-    if store and (run_clicked or pair_clicked):
-        latest = list(store.values())[-2 if pair_clicked else -1:]
-        for run in latest:
+    # --------------------------------------------------------------- the new runs' numbers
+    if fitted:
+        for run in fitted:
             res = run.result
             lam = ("λ used: " + ", ".join(f"$\\lambda_{i}$ = {v:.3g}" for i, v in
                                           enumerate(res.weights, start=1))
