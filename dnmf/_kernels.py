@@ -66,6 +66,7 @@ __all__ = [
     "numba_enabled",
     "omega_taylor_coefficients",
     "sampled_dot",
+    "threads",
     "warmup",
     "wright_omega",
     "wright_omega_numpy",
@@ -85,6 +86,7 @@ OMEGA_TAIL = -30.0
 
 _lock = threading.Lock()  # guards the lazy import, and serialises the parallel numba kernels
 _state: dict = {"module": None, "tried": False, "error": None}
+_local = threading.local()  # per-thread limit set by threads()
 
 
 def numba_enabled() -> bool:
@@ -128,7 +130,8 @@ def _call(name: str, work: int, *args):
     module = _numba()
     if module is None:
         return None
-    if work < PARALLEL_MIN_WORK or not hasattr(module, name):
+    if (work < PARALLEL_MIN_WORK or getattr(_local, "threads", None) == 1
+            or not hasattr(module, name)):
         name += "_serial"
     try:
         with _lock:
@@ -140,6 +143,22 @@ def _call(name: str, work: int, *args):
             _disable_numba(exc)
             return None
         raise
+
+
+@contextmanager
+def threads(n: int | None):
+    """Within the block, in this thread, the compiled kernels use one thread when ``n == 1``.
+
+    For callers that limit BLAS to one thread per fit (e.g. several app sessions sharing two
+    cores): threads of numba spinning against each other's BLAS pools cost far more than they
+    gain there. ``None`` restores the default (parallel above :data:`PARALLEL_MIN_WORK`).
+    """
+    previous = getattr(_local, "threads", None)
+    _local.threads = n
+    try:
+        yield
+    finally:
+        _local.threads = previous
 
 
 @contextmanager

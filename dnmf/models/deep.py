@@ -82,11 +82,12 @@ def make_workspaces(X, Ws: list[np.ndarray]) -> list[MUWorkspace]:
             for layer in range(len(Ws))]
 
 
-def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace]) -> np.ndarray:
+def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace] | None) -> np.ndarray:
     """:func:`~dnmf.models._common.all_layer_errors` in the workspaces' buffers."""
     errors = np.empty(len(Ws))
     for i, (W, H) in enumerate(zip(Ws, Hs)):
-        errors[i] = _layer_error(X if i == 0 else Ws[i - 1], W, H, beta, workspaces[i])
+        ws = None if workspaces is None else workspaces[i]
+        errors[i] = _layer_error(X if i == 0 else Ws[i - 1], W, H, beta, ws)
     return errors
 
 
