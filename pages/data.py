@@ -77,7 +77,7 @@ else:
                 st.session_state["up_extra"] = {**st.session_state["up_extra"], opt: value}
 
     with st.expander("Reading options", expanded=rec is not None):
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3, c4 = st.columns([1.4, 1, 1, 1])
         init_default("up_samples_as", "auto")
         samples_as = c1.radio("Samples are the", ["auto", "rows", "columns"],
                               key="up_samples_as", horizontal=True,
@@ -133,6 +133,8 @@ else:
                 ds = load_file(rec["data"], filename=rec["filename"], **options)
             except ValueError as exc:
                 errors.data_error(exc, apply_fix, key="data_fix")
+                if state.current_dataset() is not None:
+                    st.caption(f"The dataset in use is still **{state.current_dataset().name}**.")
             else:
                 state.set_dataset(ds, wanted)
 
@@ -155,11 +157,13 @@ def _preview() -> None:
     c4.metric("Density", f"{ds.density:.1%}", help="sparse storage" if ds.is_sparse else "dense")
     c5.metric("Values", f"{lo:.2g} – {hi:.2g}")
     orientation = {
-        "images": "one image per row: layer features are rows of H_ℓ⋯H_1, shown as pictures",
-        "spectra": "bands × pixels: features are spectra (columns of W_ℓ), rows of H_ℓ⋯H_1 are "
-        "abundance maps",
-        "text": "words × documents: topics are columns of W_ℓ (read through their top words)",
-        "generic": "samples × features",
+        "images": r"one image per row: layer features are rows of $H_\ell \cdots H_1$, shown "
+        "as pictures",
+        "spectra": r"bands × pixels: features are spectra (columns of $W_\ell$), rows of "
+        r"$H_\ell \cdots H_1$ are abundance maps",
+        "text": r"words × documents: topics are columns of $W_\ell$ (read through their top "
+        "words)",
+        "generic": "a plain matrix: features are rows of $H_\\ell \\cdots H_1$",
     }[ds.kind]
     st.caption(f"{ds.provenance}  \nOrientation: {orientation}.")
     truth = ds.ground_truth or {}

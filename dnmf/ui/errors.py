@@ -66,10 +66,10 @@ def data_error(exc: BaseException, on_fix: Callable[[str], None], key: str = "fi
     if not fixes:
         return
     st.caption("Load it anyway with one of these options:")
-    cols = st.columns(min(4, len(fixes)))
+    row = st.container(horizontal=True)
     for i, fix in enumerate(fixes):
         name = fix.partition("=")[0].strip()
-        cols[i % len(cols)].button(
+        row.button(
             fix_label(fix),
             key=f"{key}_{i}",
             on_click=on_fix,
