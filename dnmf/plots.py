@@ -1041,29 +1041,59 @@ def match_columns(W_est: np.ndarray, W_true: np.ndarray) -> tuple[np.ndarray, np
     return rows, cols
 
 
+def _truth_abundances(dataset) -> list[np.ndarray | None]:
+    gt = getattr(dataset, "ground_truth", None) or {}
+    out = [gt.get("abundances"), gt.get("abundances_layer2")]
+    return [None if a is None else np.asarray(a, dtype=float) for a in out]
+
+
 def ground_truth_scores(result, dataset) -> pd.DataFrame:
     """One row per layer with a known truth: the columns of W_ℓ matched to the true ones
-    (Hungarian matching on the spectral angle), mean SAD (degrees) and MRSA (thesis eq. 2.9,
-    0–100, lower is better)."""
+    (Hungarian matching, :mod:`dnmf.metrics`), mean and worst SAD (degrees), MRSA (thesis
+    eq. 2.9, 0–100) and, for spectra whose true abundances are known, the RMSE of the matched
+    abundance maps (as shares of each pixel). Lower is better everywhere."""
     truth = _truth_W(dataset)
-    W = _W(result)
+    W = [np.asarray(w, dtype=float) for w in _W(result)]
+    pairs = [(ell, Wl, Wt) for ell, (Wl, Wt) in enumerate(zip(W, truth), start=1)
+             if Wl.shape[0] == Wt.shape[0]]
+    metrics = _metrics_module()
+    abund = _truth_abundances(dataset)
     rows = []
-    for ell, (Wl, Wt) in enumerate(zip(W, truth), start=1):
-        Wl = np.asarray(Wl, dtype=float)
-        if Wl.shape[0] != Wt.shape[0]:
-            continue
-        est, tru = match_columns(Wl, Wt)
-        sad = np.degrees(np.diag(_angles(Wl[:, est], Wt[:, tru], False)))
-        mrsa = 100.0 / np.pi * np.diag(_angles(Wl[:, est], Wt[:, tru], True))
-        rows.append(
-            {
-                "layer": ell,
-                "matched": f"{len(est)} of {Wt.shape[1]} true",
-                "mean SAD (°)": float(np.mean(sad)),
-                "worst SAD (°)": float(np.max(sad)),
-                "MRSA": float(np.mean(mrsa)),
-            }
-        )
+    for ell, Wl, Wt in pairs:
+        scored = False
+        if metrics is not None:
+            try:
+                m = metrics.mrsa(Wt, Wl)
+                s_ = metrics.sad(Wt, Wl)
+            except ValueError:  # e.g. fewer estimated than true columns: match what there is
+                pass
+            else:
+                sad_deg = np.degrees(np.asarray(s_.per_column, dtype=float))
+                mrsa_mean = float(m.mean)
+                perm = np.asarray(s_.perm)
+                scored = True
+        if not scored:
+            est, tru = match_columns(Wl, Wt)
+            sad_deg = np.degrees(np.diag(_angles(Wl[:, est], Wt[:, tru], False)))
+            mrsa_mean = float(np.mean(100.0 / np.pi * np.diag(
+                _angles(Wl[:, est], Wt[:, tru], True))))
+            perm = None
+        row = {
+            "layer": ell,
+            "matched": f"{min(Wl.shape[1], Wt.shape[1])} of {Wt.shape[1]} true",
+            "mean SAD (°)": float(np.mean(sad_deg)),
+            "worst SAD (°)": float(np.max(sad_deg)),
+            "MRSA": mrsa_mean,
+        }
+        A = abund[ell - 1] if ell - 1 < len(abund) else None
+        if metrics is not None and perm is not None and A is not None and \
+                A.shape[1] == _H(result)[0].shape[1]:
+            try:
+                row["abundance RMSE"] = float(
+                    metrics.abundance_rmse(A, pixel_shares(result, ell), perm))
+            except ValueError:
+                pass
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -1079,6 +1109,14 @@ def ground_truth_spectra(result, dataset, layer: int) -> go.Figure:
     Wl = np.asarray(_W(result)[layer - 1], dtype=float)
     Wt = truth[layer - 1]
     est, tru = match_columns(Wl, Wt)
+    metrics = _metrics_module()
+    if metrics is not None:
+        try:  # the same matching as the scores table
+            perm = np.asarray(metrics.sad(Wt, Wl).perm)
+            tru = np.arange(perm.size)[perm >= 0]
+            est = perm[perm >= 0]
+        except ValueError:
+            pass
     gt = getattr(dataset, "ground_truth", {}) or {}
     names = gt.get("names")
     if names and isinstance(names[0], (list, tuple)):

@@ -36,18 +36,21 @@ if ds is not None:
     presets = list(cfgmod.BETA_PRESETS)
     init_default("cfg_beta_preset", presets[0])
     with c2:
-        preset = st.segmented_control("β-divergence", presets, key="cfg_beta_preset",
-                                      help="β = 1: Kullback–Leibler (counts, images); β = 0: "
-                                      "Itakura–Saito (scale-invariant, audio); β = 2: Frobenius "
-                                      "(least squares); any β in [0, 2] works",
-                                      **PERSIST)
-        if preset is None:
-            preset = presets[0]
-        beta = cfgmod.BETA_PRESETS[preset]
-        if beta is None:
-            init_default("cfg_beta_free", 1.2)
-            beta = st.number_input("β", min_value=0.0, max_value=2.0, step=0.1,
-                                   key="cfg_beta_free", format="%g", **PERSIST)
+        if model == "frobenius":
+            preset, beta = "Frobenius (β=2)", 2.0
+            st.markdown("**β-divergence**")
+            st.caption("The Frobenius deep MF baselines are least squares: β = 2.")
+        else:
+            preset = st.segmented_control(
+                "β-divergence", presets, key="cfg_beta_preset",
+                help="β = 1: Kullback–Leibler (counts, images); β = 0: Itakura–Saito "
+                "(scale-invariant, audio); β = 2: Frobenius (least squares); any β in [0, 2] "
+                "works", **PERSIST) or presets[0]
+            beta = cfgmod.BETA_PRESETS[preset]
+            if beta is None:
+                init_default("cfg_beta_free", 1.2)
+                beta = st.number_input("β", min_value=0.0, max_value=2.0, step=0.1,
+                                       key="cfg_beta_free", format="%g", **PERSIST)
 
     st.markdown("**Layers and ranks**")
     c_l, c_r = st.columns([1, 4])
@@ -70,13 +73,17 @@ if ds is not None:
     )
 
     deep_like = model in ("deep", "deep-minvol")
+    weighted = model != "multilayer"
     weights = "auto"
-    if deep_like:
+    if weighted:
         st.markdown("**Layer weights λ**")
         init_default("cfg_weights_mode", "auto")
         mode = st.radio("Weights", ["auto", "manual"], key="cfg_weights_mode", horizontal=True,
                         label_visibility="collapsed", **PERSIST)
-        if mode == "auto":
+        if mode == "auto" and model == "frobenius":
+            st.caption("The thesis' automatic weights (weight ratio 10); the values used are "
+                       "shown after the fit.")
+        elif mode == "auto":
             st.caption("$\\lambda_\\ell = 1 / D_\\beta(W_{\\ell-1}^0, W_\\ell^0 H_\\ell^0)$ at "
                        "initialisation (paper §4.1), so every layer starts with weight one in "
                        "the objective; the values used are shown after the fit.")
@@ -94,6 +101,8 @@ if ds is not None:
     inits = list(cfgmod.LAYER_INITS)
     if importlib.util.find_spec("dnmf.init") is None:
         inits = ["random"]
+    if model == "frobenius":
+        inits = [*inits, "multilayer"]
     init_default("cfg_layer_init", "random")
     if st.session_state["cfg_layer_init"] not in inits:
         st.session_state["cfg_layer_init"] = "random"
@@ -101,12 +110,14 @@ if ds is not None:
                               **PERSIST)
     init_default("cfg_n_init_iter", defaults["n_init_iter"])
     n_init_iter = c2.number_input("Warm-start iterations / layer", min_value=0, step=50,
-                                  key="cfg_n_init_iter", disabled=not deep_like,
-                                  help="Multilayer β-MU iterations per layer before the deep "
-                                  "phase", **PERSIST)
+                                  key="cfg_n_init_iter", disabled=not (
+                                      deep_like or layer_init == "multilayer"),
+                                  help="Multilayer iterations per layer before the deep phase",
+                                  **PERSIST)
     init_default("cfg_max_iter", defaults["max_iter"])
     max_iter = c3.number_input(
-        "Deep iterations" if deep_like else "Iterations per layer", min_value=1, step=50,
+        "Iterations per layer" if model == "multilayer" else "Deep iterations", min_value=1,
+        step=50,
         key="cfg_max_iter", **PERSIST)
     init_default("cfg_seed", 0)
     seed = c4.number_input("Seed", min_value=0, step=1, key="cfg_seed", **PERSIST)

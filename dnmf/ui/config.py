@@ -40,12 +40,22 @@ DTYPES = ("float64", "float32")
 MAX_LAYERS = 6
 
 
+def _frobenius_class():
+    cls = getattr(dnmf, "FrobeniusDeepMF", None)
+    if cls is None:
+        try:
+            from dnmf.models.frobenius import FrobeniusDeepMF as cls
+        except ImportError:
+            return None
+    return cls
+
+
 def available_models() -> list[str]:
     """The model keys this installation of dnmf supports."""
     out = ["deep", "multilayer"]
     if hasattr(dnmf, "MinVol"):
         out.append("deep-minvol")
-    if hasattr(dnmf, "FrobeniusDeepMF"):
+    if _frobenius_class() is not None:
         out.append("frobenius")
     return out
 
@@ -112,6 +122,8 @@ def check_config(cfg: dict[str, Any], shape: tuple[int, int] | None = None) -> l
                 f"X (n = {shape[1]}); otherwise X = W_1 H_1 is trivial."
             )
     beta = cfg.get("beta")
+    if cfg.get("model") == "frobenius":
+        beta = 2.0  # least squares by construction; the β choice does not apply
     if beta is None or not (isinstance(beta, (int, float)) and 0.0 <= float(beta) <= 2.0):
         problems.append(f"β must be a number in [0, 2], got {beta!r}.")
     if cfg.get("model") == "deep-minvol" and beta is not None and float(beta) != 1.0:
@@ -169,11 +181,18 @@ def make_estimator(cfg: dict[str, Any], callback=None):
             **common,
         )
     if model == "frobenius":
-        cls = getattr(dnmf, "FrobeniusDeepMF", None)
+        cls = _frobenius_class()
         if cls is None:
             raise ValueError("the Frobenius deep MF baselines are not available in this dnmf")
-        return cls(loss=cfg.get("frobenius_loss", "layer-centric"),
-                   max_iter=int(cfg["max_iter"]), **common)
+        weights = cfg.get("weights", "auto")
+        return cls(
+            loss=cfg.get("frobenius_loss", "layer-centric"),
+            init=cfg.get("layer_init", "snpa"),
+            n_init_iter=int(cfg.get("n_init_iter", 100)),
+            weights=weights if isinstance(weights, str) else [float(v) for v in weights],
+            max_iter=int(cfg["max_iter"]),
+            **common,
+        )
     raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_LABELS)}")
 
 

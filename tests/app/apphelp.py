@@ -59,6 +59,7 @@ def choose_sample(at: AppTest, name: str) -> AppTest:
 
 def quick_settings(at: AppTest, n_init_iter: int = 20, max_iter: int = 20) -> AppTest:
     """Few iterations so a fit takes a fraction of a second."""
-    at.number_input(key="cfg_n_init_iter").set_value(n_init_iter)
+    if not at.number_input(key="cfg_n_init_iter").disabled:
+        at.number_input(key="cfg_n_init_iter").set_value(n_init_iter)
     at.number_input(key="cfg_max_iter").set_value(max_iter)
     return at.run()

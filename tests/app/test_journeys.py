@@ -115,3 +115,26 @@ def test_journey(sample, kind):
         assert all(trace_types(g) == ["heatmap"] * ranks[0] for g in galleries)
     if kind in ("spectra", "generic"):  # ground truth is known for these samples
         assert any("MRSA" in df.value.columns for df in at.dataframe)
+
+
+@pytest.mark.parametrize("model", ["deep", "multilayer", "deep-minvol", "frobenius"])
+def test_every_model_runs_from_the_model_page(model):
+    from dnmf.ui import config as cfgmod
+
+    if model not in cfgmod.available_models():
+        pytest.skip(f"{model} has not landed in dnmf")
+    at = new_app()
+    choose_sample(at, "spectral-scene")
+    goto(at, "model")
+    at.selectbox(key="cfg_model").set_value(model).run()
+    quick_settings(at, 5, 5)
+    at.button(key="run_fit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not errors(at)
+    (run,) = at.session_state["runs"].values()
+    assert run.model == model
+    assert run.result.n_iter >= 1
+    goto(at, "layers")
+    assert not at.exception
+    scores = [df.value for df in at.dataframe if "MRSA" in df.value.columns]
+    assert scores and "abundance RMSE" in scores[0].columns
