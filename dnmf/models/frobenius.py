@@ -78,7 +78,7 @@ from ..init import (
     project_nonnegative,
     project_simplex_columns,
 )
-from ..result import IterationInfo  # noqa: F401  (re-exported for the callback protocol)
+from ..result import IterationInfo
 from ._common import Progress, converged, should_evaluate
 
 __all__ = [
@@ -187,16 +187,6 @@ def _resolve_normalize(normalize, has_min_vol: bool):
 # --------------------------------------------------------------------------------------
 # projections
 # --------------------------------------------------------------------------------------
-def _hoyer_columns(Y: np.ndarray) -> np.ndarray:
-    """Hoyer sparsity (√t − ‖y‖₁/‖y‖₂)/(√t − 1) of every column of Y (t rows)."""
-    t = Y.shape[0]
-    l2 = np.linalg.norm(Y, axis=0)
-    l1 = np.abs(Y).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(l2 > 0, l1 / l2, np.sqrt(t))
-    return (np.sqrt(t) - ratio) / (np.sqrt(t) - 1.0)
-
-
 def grouped_sparse_projection(Y: np.ndarray, s: float, n_bisect: int = 60) -> np.ndarray:
     """In place: make the average Hoyer sparsity of the columns of Y (≥ 0) at least ``s``.
 
@@ -686,7 +676,8 @@ def fit_frobenius_deep(
     sparsity : None, float or sequence of L (float or None)
         Target average Hoyer sparsity of the columns of W_ℓ (not with normalize="W").
     tol : float
-        Stop when the objective decreases by less than tol (relative) between evaluations.
+        Stop when the objective decreases by less than tol (relative) between evaluations
+        (not used by Tri-DMF, whose objective is not monotone).
     random_state : int, numpy.random.Generator or None
         Seeds the initialisation; seeded runs are bit-identical.
     dtype : numpy.float32, numpy.float64 or None
