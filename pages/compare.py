@@ -37,9 +37,10 @@ def _page() -> None:
 
 
     # ----------------------------------------------------------------------------------- widgets
-    current = [n for n in st.session_state.get("compare_runs", []) if n in store]
-    if len(current) < 2:
-        current = _default_pair()
+    previous = st.session_state.get("compare_runs")
+    current = [n for n in previous or [] if n in store]
+    if previous is None or (len(current) < 2 and len(current) < len(previous)):
+        current = _default_pair()  # first visit, or a compared run was deleted meanwhile
     st.session_state["compare_runs"] = current
     chosen = st.multiselect("Runs to compare", names, key="compare_runs",
                             format_func=lambda n: store[n].label, **PERSIST)
