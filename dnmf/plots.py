@@ -219,10 +219,6 @@ def _prod(layer: int) -> str:
     return _sub("H", 1) if layer == 1 else f"{_sub('H', layer)}⋯{_sub('H', 1)}"
 
 
-def _layer_label(result, layer: int) -> str:
-    return f"layer {layer} (r={_W(result)[layer - 1].shape[1]})"
-
-
 # ------------------------------------------------------------------------------- image grids
 def _grid_shape(k: int, n_cols: int | None) -> tuple[int, int]:
     cols = n_cols or min(10, max(1, k))

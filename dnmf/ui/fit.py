@@ -20,6 +20,7 @@ session that is still winding down) and shows a notice naming the partial run.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -31,6 +32,8 @@ from threadpoolctl import threadpool_limits
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import message_of
+
+_LOG = logging.getLogger(__name__)
 
 #: Seconds between two progress updates (and so the longest wait after Stop).
 PERIOD = 0.25
@@ -190,6 +193,14 @@ def fit_run(
                 raise state.exc from None
             bar.empty()
             box.error(message_of(exc), icon=":material/error:")
+            return None
+        except Exception as exc:  # a solver failure must not take the page down
+            if state.exc is not None:
+                raise state.exc from None
+            _LOG.exception("fit failed")
+            bar.empty()
+            box.error(f"The fit failed ({type(exc).__name__}): {message_of(exc)}",
+                      icon=":material/error:")
             return None
         run_cfg = dict(cfg)
         if source:

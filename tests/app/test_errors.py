@@ -80,3 +80,18 @@ def test_value_error_from_dnmf_is_shown_in_words(monkeypatch):
     msgs = errors(at)
     assert any("ranks must strictly decrease" in m.lower() for m in msgs), msgs
     assert not at.session_state["runs"]
+
+
+def test_a_failing_solver_is_a_message_not_a_traceback(monkeypatch):
+    class Broken:
+        def fit(self, X):
+            raise FloatingPointError("overflow in the update")
+
+    monkeypatch.setattr(cfgmod, "make_estimator", lambda cfg, callback=None: Broken())
+    at = new_app()
+    choose_sample(at, "faces")
+    goto(at, "model")
+    at.button(key="run_fit").click().run()
+    assert not at.exception
+    assert any("The fit failed (FloatingPointError)" in m for m in errors(at))
+    assert not at.session_state["runs"]
