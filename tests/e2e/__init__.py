@@ -1,0 +1,1 @@
+"""Browser tests: the workbench served by Streamlit, driven through chromium by Playwright."""
