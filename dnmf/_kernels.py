@@ -4,19 +4,25 @@ Every kernel here has a reference: the plain NumPy/SciPy formula (named in its d
 ``tests/test_kernels.py`` checks the two agree on random inputs, dense and sparse, float32 and
 float64. The loops in :mod:`dnmf.models` reach these kernels through :mod:`dnmf.updates`.
 
-Backends
---------
-The compiled kernels live in :mod:`dnmf._kernels_numba` and are used when numba imports; the
-NumPy versions here are used otherwise, or when the environment variable ``DNMF_NUMBA`` is
-``0``. numba is imported lazily (the first time a kernel runs), so ``import dnmf`` stays fast.
-The compiled functions are cached on disk (numba ``cache=True``): the first call in a fresh
-installation compiles them (a few seconds each, see ``bench/README.md``), later processes load
-them in milliseconds; :func:`warmup` compiles everything ahead of an interactive session.
-When numba fails (missing, broken install, no threading layer) a warning is issued once and the
-NumPy path is used for the rest of the process.
+Which kernel runs where
+-----------------------
+* Sparse KL (WH sampled at the nonzeros of X, fused with the MU numerators): compiled with
+  numba (:mod:`dnmf._kernels_numba`) when numba imports — rows in parallel for large
+  problems, on one thread for small ones or inside :func:`threads` ``(1)`` — else a chunked
+  NumPy gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path.
+* Wright's ω and the deep KL W-update: vectorised NumPy in cache-sized blocks, whatever the
+  backend (measured faster than a compiled scalar loop: NumPy's logarithm is SIMD).
 
-Reproducibility: the compiled loops run in parallel over independent rows (no cross-thread
-reductions) with IEEE semantics, so results are bit-identical run to run whatever the number of
+numba is imported lazily (the first time a sparse kernel runs), so ``import dnmf`` stays fast.
+The compiled functions are cached on disk (numba ``cache=True``, in the package's
+``__pycache__`` or else numba's per-user cache directory; compiled per process when neither
+is writable): the first call in a fresh installation compiles them (seconds, see
+``bench/README.md``), later processes load them in milliseconds; :func:`warmup` does it ahead
+of an interactive session. When numba fails (missing, broken install, no threading layer) a
+warning is issued once and the NumPy path is used for the rest of the process.
+
+Reproducibility: the compiled loops split the work by rows with no cross-thread reduction and
+IEEE semantics (no fastmath), so results are bit-identical run to run whatever the number of
 threads. The NumPy and numba paths agree to rounding, not bit for bit.
 
 Wright's omega function
@@ -26,20 +32,20 @@ W_0(e^x)`. It is started from a region-wise approximation accurate to about 1e-4
 by one Fritsch–Shafer–Crowley step (fourth order), which brings it to rounding level:
 
 * x < -2.1: :math:`\omega = \sum_n \frac{(-n)^{n-1}}{n!} e^{nx}`, five terms (exact to
-  rounding below -8, where the refinement is skipped: it would only add the rounding of x);
+  rounding below -8, where the refinement's result is not used: it would only add the
+  rounding of x);
 * -2.1 ≤ x < 0: Taylor series of degree 8 about :math:`c = 1/4 + \log(1/4)` (ω(c) = 1/4);
-* 0 ≤ x ≤ 2.5: Taylor series of degree 5 about 1 (ω(1) = 1);
-* 2.5 < x ≤ 4: Taylor series of degree 6 about :math:`c = 5/2 + \log(5/2)` (ω(c) = 5/2);
-* x > 4: :math:`x - \ell + \ell/x + \ell(\ell-2)/(2x^2) + \ell(2\ell^2-9\ell+6)/(6x^3)`,
-  ℓ = log x (no refinement needed above 1e10, where this is exact to rounding).
+* 0 ≤ x < 2.5: Taylor series of degree 5 about 1 (ω(1) = 1);
+* 2.5 ≤ x < 4: Taylor series of degree 6 about :math:`c = 5/2 + \log(5/2)` (ω(c) = 5/2);
+* x ≥ 4: :math:`x - \ell + \ell/x + \ell(\ell-2)/(2x^2) + \ell(2\ell^2-9\ell+6)/(6x^3)`,
+  ℓ = log x (above 1e10, :math:`x - \ell + \ell/x` is exact to rounding and is used as is).
 
 The Taylor coefficients are exact rationals from the derivative recurrence
 :math:`\omega^{(n)} = p_n(\omega)/(1+\omega)^{2n-1}`, :math:`p_1 = \omega`,
 :math:`p_{n+1} = \omega\,(p_n'(\omega)(1+\omega) - (2n-1)\,p_n(\omega))`
 (:func:`omega_taylor_coefficients`). The FSC step for an iterate w, with
-:math:`z = x - w - \log w`, is
-:math:`w \leftarrow w\,(1 + \frac{z}{1+w}\,\frac{t - z/2}{t - z})`,
-:math:`t = (1+w)(1+w+2z/3)`.
+:math:`z = x - w - \log w` and :math:`t = (1+w)(1+w+2z/3)`, is
+:math:`w \leftarrow w + w z (t - z/2) / ((1+w)(t - z))`.
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ __all__ = [
 
 # Entries per block of the NumPy gathers: bounds the temporaries to ~ block × r floats.
 _BLOCK = 1 << 15
+# Entries per block of the vectorised elementwise kernels (ω): a few such arrays fit in L2.
+BLOCK = 1 << 14
 # Below this much work (≈ flops) a kernel runs on one thread: waking threads costs more.
 PARALLEL_MIN_WORK = 1 << 18
 # Arguments of ω below this use the limit w = W̄ e^{-P/λ} in the deep KL W-update (ω = eˣ there).
@@ -205,13 +213,8 @@ def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
             with _lock:
                 for name in ("kl_sparse_numerator", "kl_sparse_numerator_serial"):
                     getattr(module, name)(indptr, indices, data, W, Ht, tiny, np.empty_like(W))
-                for name in ("deep_w_kl", "deep_w_kl_serial"):
-                    getattr(module, name)(W, W, W[:1].copy(), W, 0.5, OMEGA_TAIL,
-                                          np.empty_like(W))
                 module.sampled_dot_serial(indptr, indices, W, Ht, np.empty(S.csr.nnz, dtype))
                 module.kl_sparse_xlogx_serial(indptr, indices, data, W, Ht, np.empty(6))
-                x = np.linspace(-3, 3, 7).astype(dtype)
-                module.wright_omega_serial(x, np.empty_like(x))
         except Exception as exc:
             _disable_numba(exc)
             return seconds
@@ -263,28 +266,119 @@ def _horner(coefs: tuple[float, ...], h: np.ndarray) -> np.ndarray:
     return out
 
 
+def _asymptotic_guess(x: np.ndarray) -> np.ndarray:
+    """x − ℓ + ℓ/x + ℓ(ℓ−2)/(2x²) + ℓ(2ℓ²−9ℓ+6)/(6x³), ℓ = log x (x > 4), one division."""
+    lx = np.log(x)
+    ix = np.divide(1.0, x, dtype=x.dtype)
+    w = lx * (1.0 / 3.0)
+    w -= 1.5
+    w *= lx
+    w += 1.0
+    w *= ix
+    w += 0.5 * lx
+    w -= 1.0
+    w *= ix
+    w += 1.0
+    w *= ix
+    w *= lx
+    w += x
+    w -= lx
+    return w
+
+
+# The initial approximation by region: (lower bound, upper bound, how); see the module doc.
+_OMEGA_REGIONS = (
+    (-np.inf, -2.1, "exp"),
+    (-2.1, 0.0, (OMEGA_LEFT_CENTRE, OMEGA_LEFT)),
+    (0.0, 2.5, (1.0, OMEGA_MID)),
+    (2.5, 4.0, (OMEGA_RIGHT_CENTRE, OMEGA_RIGHT)),
+    (4.0, np.inf, "asymptotic"),
+)
+
+
+def _omega_guess(x: np.ndarray, how) -> np.ndarray:
+    if how == "exp":
+        e = np.exp(x)
+        return e * _horner(OMEGA_EXP, e)
+    if how == "asymptotic":
+        return _asymptotic_guess(x)
+    centre, coefs = how
+    return _horner(coefs, x - centre)
+
+
 def _fsc_step(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """One Fritsch–Shafer–Crowley step for ω + log ω = x, in place on ``w``."""
+    """One Fritsch–Shafer–Crowley step for ω + log ω = x, in place on ``w``:
+    w ← w + w z (t − z/2) / ((1+w)(t − z)), z = x − w − log w, t = (1+w)(1+w+2z/3)."""
     z = np.log(w)
     np.subtract(x, z, out=z)
-    z -= w  # z = x − w − log w
+    z -= w
     u = w + 1.0
     t = z * (2.0 / 3.0)
     t += u
-    t *= u  # t = (1 + w)(1 + w + 2z/3)
+    t *= u
     num = z * 0.5
     np.subtract(t, num, out=num)  # t − z/2
     t -= z
-    num /= t
+    t *= u  # (1 + w)(t − z)
     num *= z
-    num /= u
-    num += 1.0
-    w *= num
+    num *= w
+    num /= t
+    w += num
+    return w
+
+
+_OMEGA_BOUNDS = (-2.1, 0.0, 2.5, 4.0)  # region k holds bounds[k-1] <= x < bounds[k]
+
+
+def _omega_block(x: np.ndarray) -> np.ndarray:
+    """ω of a 1-D block (see :func:`wright_omega_numpy`); returns a new array.
+
+    The initial approximation of the block's most common region is computed on every entry,
+    then replaced on the (usually few) entries of the other regions; one refinement step runs
+    on every entry, and the entries whose series is already exact (x < -8, x > 1e10) or that
+    are not finite get their exact value back (masked stores, no gathers).
+    """
+    lo, hi = float(x.min()), float(x.max())  # NaN in x: both NaN
+    inside = -8.0 <= lo and hi <= 1e10  # no entry needs special treatment
+    if inside:
+        first = sum(lo >= b for b in _OMEGA_BOUNDS)
+        if first == sum(hi >= b for b in _OMEGA_BOUNDS):  # one region: no masks at all
+            return _fsc_step(x, _omega_guess(x, _OMEGA_REGIONS[first][2]))
+    above = [x >= b for b in _OMEGA_BOUNDS]  # above[k]: x in a region after k
+    cumulative = [x.size, *(np.count_nonzero(a) for a in above), 0]
+    counts = [cumulative[k] - cumulative[k + 1] for k in range(len(_OMEGA_REGIONS))]
+    main = int(np.argmax(counts))
+    w = _omega_guess(x, _OMEGA_REGIONS[main][2])
+    for k, count in enumerate(counts):
+        if count and k != main:
+            if k == 0:
+                mask = ~above[0]
+            elif k == len(above):
+                mask = above[-1]
+            else:
+                mask = above[k - 1] & ~above[k]
+            sel = np.flatnonzero(mask)
+            w[sel] = _omega_guess(x[sel], _OMEGA_REGIONS[k][2])
+    if inside:
+        return _fsc_step(x, w)
+    exact = (x < -8.0) | (x > 1e10)
+    huge = x > 1e10
+    if huge.any():  # x − ℓ + ℓ/x is exact to rounding there
+        lx = np.log(x)
+        np.copyto(w, x - lx + lx / x, where=huge)
+    guess = w.copy()
+    _fsc_step(x, w)
+    np.copyto(w, guess, where=exact)
+    np.copyto(w, x, where=np.isnan(x) | (x == np.inf))
     return w
 
 
 def wright_omega_numpy(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """ω(x) elementwise with NumPy, in the dtype of ``x`` (reference: scipy's wrightomega).
+
+    Vectorised (NumPy's SIMD logarithm) in blocks of :data:`BLOCK` entries, so that the ~30
+    passes of the formula run in the core's cache; a block whose entries all lie in one region
+    of the initial approximation (the usual case inside a fit) builds no mask.
 
     Parameters
     ----------
@@ -299,65 +393,27 @@ def wright_omega_numpy(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     out = np.empty_like(x) if out is None else out
-    flat_x = x.reshape(-1)
-    w = np.empty_like(flat_x)
+    flat_x = np.ascontiguousarray(x).reshape(-1)
+    target = out.reshape(-1) if out.flags.c_contiguous else np.empty_like(flat_x)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        regions = (
-            (flat_x < -2.1, None),
-            ((flat_x >= -2.1) & (flat_x < 0.0), (OMEGA_LEFT_CENTRE, OMEGA_LEFT)),
-            ((flat_x >= 0.0) & (flat_x <= 2.5), (1.0, OMEGA_MID)),
-            ((flat_x > 2.5) & (flat_x <= 4.0), (OMEGA_RIGHT_CENTRE, OMEGA_RIGHT)),
-        )
-        for mask, series in regions:
-            if not mask.any():
-                continue
-            xs = flat_x[mask]
-            if series is None:
-                e = np.exp(xs)
-                w[mask] = e * _horner(OMEGA_EXP, e)
-            else:
-                w[mask] = _horner(series[1], xs - series[0])
-        high = flat_x > 4.0
-        if high.any():
-            xs = flat_x[high]
-            lx = np.log(xs)
-            w[high] = (xs - lx + lx / xs + lx * (lx - 2.0) / (2.0 * xs * xs)
-                       + lx * (6.0 + lx * (2.0 * lx - 9.0)) / (6.0 * xs * xs * xs))
-            huge = high & (flat_x > 1e10)  # x − ℓ + ℓ/x is exact to rounding there
-            if huge.any():
-                xs = flat_x[huge]
-                lx = np.log(xs)
-                w[huge] = xs - lx + lx / xs
-        refine = (flat_x >= -8.0) & (flat_x <= 1e10)
-        if refine.all():
-            _fsc_step(flat_x, w)
-        elif refine.any():
-            w[refine] = _fsc_step(flat_x[refine], w[refine])
-        special = np.isnan(flat_x) | (flat_x == np.inf)
-        if special.any():
-            w[special] = flat_x[special]
-    out[...] = w.reshape(x.shape)
+        for start in range(0, flat_x.size, BLOCK):
+            stop = min(start + BLOCK, flat_x.size)
+            target[start:stop] = _omega_block(flat_x[start:stop])
+    if not out.flags.c_contiguous:
+        out[...] = target.reshape(x.shape)
     return out
 
 
 def wright_omega(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """ω(x) elementwise (numba if available, else :func:`wright_omega_numpy`).
+    """ω(x) elementwise: :func:`wright_omega_numpy` (the kernel of every backend).
 
-    Agrees with ``scipy.special.wrightomega`` to about 1e-15 relative on the whole real line,
-    at a fraction of its cost. float32 input gives float32 output (computed in float64 by the
-    compiled kernel, in float32 by the NumPy one).
+    Agrees with ``scipy.special.wrightomega`` to about 1e-15 relative on the whole real line
+    (closer to the exact values than scipy itself), at a fraction of its cost; float32 input
+    gives float32 output. A compiled scalar version was measured slower than this vectorised
+    one (about 40 against 15-20 ns per entry on one core: its three scalar logarithms per
+    entry are a dependency chain, NumPy's are SIMD).
     """
-    x = np.asarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
-    out = np.empty_like(x) if out is None else out
-    target = out if out.flags.c_contiguous else np.empty_like(x)
-    flat_x = np.ascontiguousarray(x).reshape(-1)
-    if _call("wright_omega", 32 * flat_x.size, flat_x, target.reshape(-1)) is None:
-        return wright_omega_numpy(x, out)
-    if target is not out:
-        out[...] = target
-    return out
+    return wright_omega_numpy(x, out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,59 +421,76 @@ def wright_omega(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _plain(a: np.ndarray, dtype) -> np.ndarray:
-    """C-contiguous, writeable, of ``dtype`` (one compiled signature instead of several)."""
-    a = np.ascontiguousarray(a, dtype=dtype)
-    return a if a.flags.writeable else a.copy()
+def _deep_w_kl_block(W_t, Q, p_over_lam, W_bar, lam: float, dtype) -> np.ndarray:
+    b_over_lam = np.multiply(W_t, Q, dtype=dtype)
+    b_over_lam /= lam
+    x = np.divide(b_over_lam, W_bar, dtype=dtype)
+    tiny = np.finfo(dtype).tiny
+    if not (float(x.min()) >= tiny and float(x.max()) < np.inf):  # rare: two logarithms
+        odd = ~((x >= tiny) & (x < np.inf))
+        x[odd] = np.log(b_over_lam[odd]) - np.log(W_bar[odd])
+        np.log(x, out=x, where=~odd)
+    else:
+        np.log(x, out=x)
+    x += p_over_lam
+    tail = x < OMEGA_TAIL
+    any_tail = bool(tail.any())
+    if any_tail:
+        np.copyto(x, 0.0, where=tail)
+    omega = _omega_block(x.reshape(-1)).reshape(x.shape)
+    result = np.divide(b_over_lam, omega, out=b_over_lam)
+    if any_tail:  # ω(x) = eˣ there: w = (b/λ) e^{-x} = W̄ e^{-P/λ}
+        limit = np.negative(np.broadcast_to(p_over_lam, x.shape))
+        np.exp(limit, out=limit)
+        limit *= W_bar
+        np.copyto(result, limit, where=tail)
+    return result
 
 
 def deep_w_kl_numpy(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np.ndarray:
     """β = 1 deep W-update with NumPy: w = (b/λ) / ω(log(b/λ) + P/λ − log W̄), b = W̃ Q.
 
     The reference is :func:`dnmf.updates._omega_closed_form_kl` (same formula with scipy's
-    wrightomega); this version uses :func:`wright_omega` and stays in the working dtype.
-    Arguments as :func:`dnmf.updates.deep_W_closed_form` (P broadcastable to (m, r)).
+    wrightomega). This version is vectorised in blocks of rows (:data:`BLOCK` entries, so
+    that its ~40 passes stay in the core's cache), takes one logarithm for x where b/(λW̄) is
+    a normal float (two elsewhere), uses :func:`wright_omega_numpy`'s block kernel, and stays
+    in the working dtype. Arguments as :func:`dnmf.updates.deep_W_closed_form`.
     """
     lam = float(lam)
-    b_over_lam = W_t * Q
-    b_over_lam /= lam
-    p_over_lam = P / lam
-    with np.errstate(divide="ignore"):
-        x = np.log(b_over_lam)
-        x += p_over_lam - np.log(W_bar)
-    tail = x < OMEGA_TAIL
-    omega = wright_omega(np.where(tail, 0.0, x).astype(x.dtype, copy=False))
-    result = np.divide(b_over_lam, omega, out=b_over_lam)
-    if tail.any():
-        limit = W_bar * np.exp(-np.broadcast_to(p_over_lam, W_bar.shape))
-        result[tail] = limit[tail]
+    dtype = np.result_type(W_t, Q, W_bar)
+    m, r = W_t.shape
+    P = np.asarray(P)
+    P = P.reshape(1, -1) if P.ndim == 1 else P
+    p_over_lam = np.divide(P, lam, dtype=dtype)
+    full_P = p_over_lam.shape[0] > 1
+    W_bar = np.broadcast_to(W_bar, (m, r))
     if out is None:
-        return result
-    out[...] = result
+        out = np.empty((m, r), dtype=dtype)
+    rows = max(1, BLOCK // max(r, 1))
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        for start in range(0, m, rows):
+            stop = min(start + rows, m)
+            pl = p_over_lam[start:stop] if full_P else p_over_lam
+            out[start:stop] = _deep_w_kl_block(W_t[start:stop], Q[start:stop], pl,
+                                               W_bar[start:stop], lam, dtype)
     return out
 
 
 def deep_w_kl(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np.ndarray:
-    """β = 1 deep W-update (numba if available, else :func:`deep_w_kl_numpy`).
+    """β = 1 deep W-update: :func:`deep_w_kl_numpy` (the kernel of every backend).
 
     Parameters
     ----------
     W_t, Q, W_bar : ndarrays of shape (m, r), one dtype
     P : ndarray of shape (1, r) or (m, r)
     lam : float, λ
-    out : ndarray of shape (m, r), optional (may be ``W_t``: each entry is read before written)
+    out : ndarray of shape (m, r), optional (may be ``W_t``: each block is read before written)
 
     Returns
     -------
     ndarray of shape (m, r), not floored.
     """
-    if out is None:
-        out = np.empty_like(W_t)
-    P2 = P if P.ndim == 2 else P.reshape(1, -1)
-    args = [_plain(a, W_t.dtype) for a in (W_t, Q, P2, W_bar)]
-    if _call("deep_w_kl", 48 * out.size, *args, float(lam), OMEGA_TAIL, out) is None:
-        return deep_w_kl_numpy(W_t, Q, P, W_bar, lam, out)
-    return out
+    return deep_w_kl_numpy(W_t, Q, P, W_bar, lam, out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Numba versions of the kernels of :mod:`dnmf._kernels` (imported lazily, only from there).
+"""Numba versions of the sparse kernels of :mod:`dnmf._kernels` (imported lazily, from there).
 
 Every function here has a plain NumPy/SciPy twin in :mod:`dnmf._kernels` that states the formula;
 ``tests/test_kernels.py`` checks that the two agree. Rules that keep the results reproducible:
@@ -19,15 +19,6 @@ import math
 
 import numba
 from numba import prange
-
-from ._kernels import (
-    OMEGA_EXP,
-    OMEGA_LEFT,
-    OMEGA_LEFT_CENTRE,
-    OMEGA_MID,
-    OMEGA_RIGHT,
-    OMEGA_RIGHT_CENTRE,
-)
 
 CACHING = True
 
@@ -146,101 +137,10 @@ def kl_sparse_xlogx_serial(indptr, indices, data, A, B, out_rows):
     return out_rows
 
 
-# ---------------------------------------------------------------------------------------------
-# Wright's omega function and the deep KL W-update (eq. 18–19)
-# ---------------------------------------------------------------------------------------------
-
-
-@numba.njit(inline="always")
-def _horner(coefs, h):
-    out = coefs[-1]
-    for n in range(len(coefs) - 2, -1, -1):
-        out = out * h + coefs[n]
-    return out
-
-
-@numba.njit(inline="always")
-def _omega(x):
-    """ω(x), the root of ω + log ω = x, for a float64 scalar (see :mod:`dnmf._kernels`)."""
-    if not (-8.0 <= x <= 1e10):  # no refinement needed: the series are exact to rounding
-        if x < -8.0:  # ω = eˣ (1 − eˣ + 3/2 e²ˣ …), the sixth term is below 1e-16 ω
-            e = math.exp(x)
-            return e * _horner(OMEGA_EXP, e)
-        if x == math.inf or x != x:
-            return x
-        lx = math.log(x)
-        return x - lx + lx / x
-    if x < -2.1:
-        e = math.exp(x)
-        w = e * _horner(OMEGA_EXP, e)
-    elif x < 0.0:
-        w = _horner(OMEGA_LEFT, x - OMEGA_LEFT_CENTRE)
-    elif x <= 2.5:
-        w = _horner(OMEGA_MID, x - 1.0)
-    elif x <= 4.0:
-        w = _horner(OMEGA_RIGHT, x - OMEGA_RIGHT_CENTRE)
-    else:
-        lx = math.log(x)
-        w = (x - lx + lx / x + lx * (lx - 2.0) / (2.0 * x * x)
-             + lx * (6.0 + lx * (2.0 * lx - 9.0)) / (6.0 * x * x * x))
-    # one Fritsch–Shafer–Crowley step (fourth order)
-    z = x - w - math.log(w)
-    wp1 = 1.0 + w
-    t = wp1 * (wp1 + 2.0 * z / 3.0)
-    return w * (1.0 + z / wp1 * (t - 0.5 * z) / (t - z))
-
-
-@_jit()
-def wright_omega_serial(x, out):
-    """out[i] = ω(x[i]) for 1-D arrays, computed in float64 and stored in out's dtype."""
-    for i in range(x.shape[0]):
-        out[i] = _omega(float(x[i]))
-    return out
-
-
-@numba.njit(inline="always")
-def _deep_w_kl_row(i, W_t, Q, P, W_bar, lam, limit, out):
-    pi = i * (1 if P.shape[0] > 1 else 0)  # P broadcast along rows when it has one row
-    for q in range(W_t.shape[1]):
-        p_over_lam = float(P[pi, q]) / lam
-        wb = float(W_bar[i, q])
-        b_over_lam = float(W_t[i, q]) * float(Q[i, q]) / lam
-        if b_over_lam > 0.0:
-            x = math.log(b_over_lam) + (p_over_lam - math.log(wb))
-        else:
-            x = -math.inf
-        if x < limit:
-            out[i, q] = wb * math.exp(-p_over_lam)
-        else:
-            out[i, q] = b_over_lam / _omega(x)
-
-
-@_jit(parallel=True)
-def deep_w_kl(W_t, Q, P, W_bar, lam, limit, out):
-    """Closed-form deep KL W-update, entry by entry (see updates._omega_closed_form_kl).
-
-    W_t, Q, W_bar, out : (m, r); P : (1, r) or (m, r) (broadcast along rows); float64 math.
-    """
-    for i in prange(W_t.shape[0]):
-        _deep_w_kl_row(i, W_t, Q, P, W_bar, lam, limit, out)
-    return out
-
-
-@_jit()
-def deep_w_kl_serial(W_t, Q, P, W_bar, lam, limit, out):
-    """:func:`deep_w_kl`, one thread."""
-    for i in range(W_t.shape[0]):
-        _deep_w_kl_row(i, W_t, Q, P, W_bar, lam, limit, out)
-    return out
-
-
 __all__ = [
     "CACHING",
-    "deep_w_kl",
-    "deep_w_kl_serial",
     "kl_sparse_numerator",
     "kl_sparse_numerator_serial",
     "kl_sparse_xlogx_serial",
     "sampled_dot_serial",
-    "wright_omega_serial",
 ]
