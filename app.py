@@ -4,12 +4,30 @@ Run with ``streamlit run app.py``. This file only sets the page up and declares 
 (``st.navigation``: the pages/ folder is not auto-discovered); the sidebar summary is drawn
 after the page ran so it never shows stale state. Every page starts with
 ``dnmf.ui.widgets.page_setup()``, which also covers Streamlit running a page file on its own.
+
+``st.navigation`` comes before the (slow) dnmf imports: until a process has called it once,
+Streamlit shows the pages/ folder's file names as the menu.
 """
 
 import sys
 from pathlib import Path
 
 import streamlit as st
+
+st.set_page_config(
+    page_title="dnmf · deep NMF workbench",
+    page_icon=":material/stacks:",
+    layout="wide",
+)
+pg = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+        st.Page("pages/model.py", title="Model", icon=":material/tune:"),
+        st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    ]
+)
 
 _ROOT = Path(__file__).resolve().parent
 if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
@@ -18,22 +36,7 @@ if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -
 from dnmf.ui import fit, widgets  # noqa: E402
 from dnmf.ui.errors import show_error  # noqa: E402
 
-st.set_page_config(
-    page_title="dnmf · deep NMF workbench",
-    page_icon=":material/stacks:",
-    layout="wide",
-)
-
 fit.warm_up_kernels()  # compile dnmf's kernels in the background while the user looks around
-
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
-    st.Page("pages/model.py", title="Model", icon=":material/tune:"),
-    st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-]
-pg = st.navigation(pages)
 st.session_state[widgets.APP_RAN] = True
 try:
     pg.run()

@@ -138,7 +138,6 @@ def cap_caption() -> None:
 def sidebar_summary() -> None:
     """The state summary drawn in the sidebar after the page ran (so it is never stale)."""
     with st.sidebar:
-        st.divider()
         ds = state.current_dataset()
         if ds is None:
             st.caption("**Dataset:** none chosen")
