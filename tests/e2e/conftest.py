@@ -83,6 +83,8 @@ def _tail(path: Path, n: int = 40) -> str:
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("FAILED-*.png"):  # from an earlier session
+        old.unlink()
     return ARTIFACTS
 
 

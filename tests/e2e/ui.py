@@ -96,9 +96,11 @@ def choose(scope: Locator, page: Page, label: str, option: str | re.Pattern) -> 
     page.get_by_role("option", name=option).click()
 
 
-def shot(page: Page, name: str) -> Path:
-    """Full-height screenshot of the idle page as ``artifacts/e2e/<name>.png``."""
-    wait_idle(page)
+def shot(page: Page, name: str, *, idle: bool = True) -> Path:
+    """Full-height screenshot as ``artifacts/e2e/<name>.png``, once the page is idle (unless
+    ``idle`` is False: a page caught mid-run)."""
+    if idle:
+        wait_idle(page)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
