@@ -90,7 +90,7 @@ def check_data(X, beta: float, dtype: np.dtype):
     of floating point, and makes the ε floor relative to the data's scale.
     """
     if sp.issparse(X):
-        X = sp.csr_array(X, dtype=dtype)
+        X = sp.csr_array(X, dtype=dtype, copy=True)  # the data are scaled in place below
         X.sum_duplicates()
         data = X.data
         shape = X.shape

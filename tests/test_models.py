@@ -257,3 +257,13 @@ def test_result_refuses_foreign_and_pickled_files(tmp_path):
         FitResult.from_npz_bytes(buf.getvalue())
     with pytest.raises(ValueError, match="could not read"):
         FitResult.from_npz_bytes(b"garbage")
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fit_leaves_the_input_untouched(positive_matrix, sparse):
+    X = sp.csr_array(positive_matrix) if sparse else positive_matrix
+    before = X.copy()
+    DeepNMF(ranks=(4, 2), n_init_iter=2, max_iter=2).fit(X)
+    MultilayerNMF(ranks=(4, 2), max_iter=2).fit(X)
+    after = X.toarray() if sparse else X
+    assert np.array_equal(after, before.toarray() if sparse else before)
