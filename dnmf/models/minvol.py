@@ -165,8 +165,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import wrightomega
 
-from ..updates import mu_terms_W, update_H_mu
+from ..updates import MUWorkspace, mu_terms_W, update_H_mu
 from ._common import Progress, all_layer_errors, converged, machine_eps, should_evaluate
+from .deep import make_workspaces
 
 __all__ = [
     "normalize_columns_of_W",
@@ -439,9 +440,10 @@ def _majoriser_decrease(
     return value
 
 
-def _step_terms(Y, W: np.ndarray, H: np.ndarray, alpha: float, delta: float):
+def _step_terms(Y, W: np.ndarray, H: np.ndarray, alpha: float, delta: float,
+                workspace: MUWorkspace | None = None):
     """P (1, r), d = W̃ ⊙ Q, the volume terms, a_vol = 2α W̃|A|/W̃, C_vol = eP - 4α W̃A⁻."""
-    Q, P = mu_terms_W(Y, W, H, 1.0)
+    Q, P = mu_terms_W(Y, W, H, 1.0, workspace=workspace)
     W_t = np.asarray(W, dtype=np.float64)
     P = np.asarray(P, dtype=np.float64)
     d = W_t * np.asarray(Q, dtype=np.float64)
@@ -461,7 +463,8 @@ def _step_terms(Y, W: np.ndarray, H: np.ndarray, alpha: float, delta: float):
 
 
 def update_W_minvol_last(
-    Y, W: np.ndarray, H: np.ndarray, alpha: float, delta: float, eps: float
+    Y, W: np.ndarray, H: np.ndarray, alpha: float, delta: float, eps: float, *,
+    workspace: MUWorkspace | None = None,
 ) -> np.ndarray:
     """W_L update (MU of [25]): exact minimiser of G + α g over {W ≥ ε, Wᵀe = e}.
 
@@ -473,12 +476,13 @@ def update_W_minvol_last(
     alpha : float, α_L / λ_L
     delta : float, δ
     eps : float, the floor ε
+    workspace : MUWorkspace, optional, buffers for the products with Y
 
     Returns
     -------
-    ndarray of shape (m, r_L), dtype of W
+    ndarray of shape (m, r_L), dtype of W (a new array)
     """
-    W_t, P, d, vol, a_vol, C_vol = _step_terms(Y, W, H, alpha, delta)
+    W_t, P, d, vol, a_vol, C_vol = _step_terms(Y, W, H, alpha, delta, workspace)
     W_new, _, _ = column_sum_step(W_t, d, a_vol, C_vol, eps)
     return W_new.astype(W.dtype, copy=False)
 
@@ -508,6 +512,7 @@ def update_W_minvol_admm(
     *,
     max_iter: int = 50,
     tol: float = 1e-6,
+    workspace: MUWorkspace | None = None,
 ) -> tuple[np.ndarray, AdmmInfo]:
     """W_ℓ update, ℓ < L, by the ADMM of eqs. (22)–(30), safeguarded by the majoriser.
 
@@ -523,14 +528,15 @@ def update_W_minvol_admm(
     rho : float, the ADMM penalty ρ > 0 (in the λ_ℓ-normalised Lagrangian (23); ν = ρ/λ)
     eps : float, the floor ε
     max_iter : int, i_max
-    tol : float, stop when ‖W - Z‖_F ≤ tol
+    tol : float, stop when ‖W - Z‖_F ≤ tol and ‖Z - Z_prev‖_F ≤ tol
+    workspace : MUWorkspace, optional, buffers for the products with Y
 
     Returns
     -------
     W : ndarray of shape (m, r_ℓ), dtype of the input W, ≥ ε, columns summing to one
     info : AdmmInfo
     """
-    W_t, P, d, vol, a_vol, C_vol = _step_terms(Y, W, H, alpha, delta)
+    W_t, P, d, vol, a_vol, C_vol = _step_terms(Y, W, H, alpha, delta, workspace)
     t0 = time.perf_counter()  # ADMM proper: the products with the data are not counted
     W_bar = np.maximum(np.asarray(W_bar, dtype=np.float64), eps)
     nu = rho / lam
@@ -610,19 +616,26 @@ def minvol_sweep(
     admm_max_iter: int = 50,
     admm_tol: float = 1e-6,
     rho_mode: str = "relative",
+    workspaces: list[MUWorkspace] | None = None,
 ) -> list[AdmmInfo]:
     """One outer iteration of Algorithm 2, in place on ``Ws`` and ``Hs``.
 
     For ℓ = 1 … L: H_ℓ by the KL MU, then W_ℓ by the ADMM (ℓ < L, with
     W̄ = W_{ℓ+1} H_{ℓ+1} of the previous sweep) or by the min-vol MU (ℓ = L).
     ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` is read according to ``rho_mode``
-    (:func:`admm_penalty`). Returns the ADMM diagnostics of the layers ℓ < L.
+    (:func:`admm_penalty`). With ``workspaces`` (:func:`dnmf.models.deep.make_workspaces`)
+    the H_ℓ are updated in place and the products with the data reuse buffers. Returns the
+    ADMM diagnostics of the layers ℓ < L.
     """
     n_layers = len(Ws)
     infos: list[AdmmInfo] = []
     for layer in range(n_layers):
         Y = X if layer == 0 else Ws[layer - 1]
-        Hs[layer] = update_H_mu(Y, Ws[layer], Hs[layer], 1.0, eps)
+        ws = None if workspaces is None else workspaces[layer]
+        if ws is None:
+            Hs[layer] = update_H_mu(Y, Ws[layer], Hs[layer], 1.0, eps)
+        else:
+            update_H_mu(Y, Ws[layer], Hs[layer], 1.0, eps, out=Hs[layer], workspace=ws)
         alpha = float(alphas[layer] / weights[layer])
         if layer < n_layers - 1:
             W_bar = Ws[layer + 1] @ Hs[layer + 1]
@@ -630,11 +643,12 @@ def minvol_sweep(
             rho_layer = admm_penalty(rho, lam, W_bar, rho_mode)
             Ws[layer], info = update_W_minvol_admm(
                 Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, rho_layer, eps,
-                max_iter=admm_max_iter, tol=admm_tol,
+                max_iter=admm_max_iter, tol=admm_tol, workspace=ws,
             )
             infos.append(info)
         else:
-            Ws[layer] = update_W_minvol_last(Y, Ws[layer], Hs[layer], alpha, delta, eps)
+            Ws[layer] = update_W_minvol_last(Y, Ws[layer], Hs[layer], alpha, delta, eps,
+                                             workspace=ws)
     return infos
 
 
@@ -672,7 +686,8 @@ def fit_minvol_deep(
     max_iter : int, outer iterations
     min_vol : dnmf.MinVol (alpha_tilde, delta, rho, admm_max_iter, admm_tol)
     progress : Progress; history rows carry the extra columns ``volume_layer_ℓ``
-        (logdet(W_ℓᵀW_ℓ + δI)), ``objective_minvol`` (objective (7), scaled-data units),
+        (logdet(W_ℓᵀW_ℓ + δI)), ``objective_minvol`` (objective (7) in the units of the
+        ``objective`` column, i.e. times ``progress.objective_scale``),
         ``admm_iterations`` (mean over the layers ℓ < L in the last sweep) and
         ``admm_residual`` (max ‖W - Z‖_F of the last sweep)
     eval_every : int
@@ -691,9 +706,10 @@ def fit_minvol_deep(
     start = time.perf_counter()
     dtype = Ws[0].dtype
     eps = machine_eps(dtype)
-    Ws = [W.copy() for W in Ws]
-    Hs = [H.copy() for H in Hs]
+    Ws = [np.array(W, order="C") for W in Ws]  # private copies
+    Hs = [np.array(H, order="C") for H in Hs]
     normalize_columns_of_W(Ws, Hs, eps)
+    workspaces = make_workspaces(X, Ws)
     weights = np.asarray(weights, dtype=float)
     delta = float(min_vol.delta)
     rho_mode = getattr(min_vol, "rho_mode", "relative")
@@ -704,7 +720,8 @@ def fit_minvol_deep(
     progress.eval_seconds += time.perf_counter() - t_eval
     alphas = minvol_alphas(errors, weights, volumes, min_vol.alpha_tilde)
     previous = minvol_objective(errors, weights, volumes, alphas)
-    progress.record(0, errors, "deep", **_columns(volumes, previous, None))
+    shown = float(getattr(progress, "objective_scale", 1.0))  # the "objective" column's units
+    progress.record(0, errors, "deep", **_columns(volumes, shown * previous, None))
 
     admm_seconds = 0.0
     admm_iters: list[int] = []
@@ -714,7 +731,7 @@ def fit_minvol_deep(
         infos = minvol_sweep(
             X, Ws, Hs, weights, alphas, delta, float(min_vol.rho), eps,
             admm_max_iter=int(min_vol.admm_max_iter), admm_tol=float(min_vol.admm_tol),
-            rho_mode=rho_mode,
+            rho_mode=rho_mode, workspaces=workspaces,
         )
         n_iter = it
         for info in infos:
@@ -731,7 +748,7 @@ def fit_minvol_deep(
             volumes = _volumes(Ws, delta)
             progress.eval_seconds += time.perf_counter() - t_eval
             current = minvol_objective(errors, weights, volumes, alphas)
-            progress.record(it, errors, "deep", **_columns(volumes, current, infos))
+            progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
             stop = converged(previous, current, tol)
             previous = current
         if not progress.step("deep"):
@@ -740,7 +757,7 @@ def fit_minvol_deep(
                 errors = all_layer_errors(X, Ws, Hs, 1.0)
                 volumes = _volumes(Ws, delta)
                 current = minvol_objective(errors, weights, volumes, alphas)
-                progress.record(it, errors, "deep", **_columns(volumes, current, infos))
+                progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
         if stopping or stop:
             break
     extra: dict = {
