@@ -40,7 +40,7 @@ def test_try_it_fits_faces_and_opens_the_layers(page, app_url):
     expect(layers.get_by_role("tabpanel").locator("image")).to_have_count(20)
     no_traceback(page)
     shot(page, "home-2-layers")
-    shot_content(page, "readme-layers-try-it")
+    shot_content(page, "readme-layers")  # the README's picture: copied to docs/layers.png
 
     layers.page.get_by_role("navigation").get_by_role("link", name="Compare").click()
     compare = page.get_by_role("main")

@@ -22,7 +22,6 @@ from .ui import (
     open_app,
     set_number,
     shot,
-    shot_content,
     sidebar,
     wait_idle,
 )
@@ -120,7 +119,6 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
     expect(charts(layers).last.locator("image")).to_have_count(1 + len(RANKS))
     no_traceback(page)
     shot(page, "journey-4-layers")
-    shot_content(page, "readme-layers")  # → docs/layers.png (see docs/README.md)
 
     # ----------------------------------------------------------------------------- compare
     compare = go_to(page, "Compare")
