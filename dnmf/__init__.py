@@ -15,8 +15,10 @@ NMF, deep β-NMF (Leplat, Hien, Onwunta, Gillis; Algorithm 1), minimum-volume de
     (4, 40)
 """
 
+from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
 from .estimators import DeepNMF, MinVol, MultilayerNMF
+from .models.frobenius import FrobeniusDeepMF
 from .result import FitResult, IterationInfo
 
 __version__ = "0.1.0"
@@ -25,9 +27,12 @@ __all__ = [
     "DeepNMF",
     "MultilayerNMF",
     "MinVol",
+    "FrobeniusDeepMF",
     "FitResult",
     "IterationInfo",
     "beta_divergence",
     "hoyer_sparsity",
+    "init",
+    "metrics",
     "__version__",
 ]

@@ -163,7 +163,9 @@ def _preview() -> None:
         r"$H_\ell \cdots H_1$ are abundance maps",
         "text": r"words × documents: topics are columns of $W_\ell$ (read through their top "
         "words)",
-        "generic": "a plain matrix: features are rows of $H_\\ell \\cdots H_1$",
+        "generic": r"features × samples (one sample per column, as the thesis): basis "
+        r"vectors are the columns of $W_\ell$, each sample mixes them with a column of "
+        r"$H_\ell \cdots H_1$",
     }[ds.kind]
     st.caption(f"{ds.provenance}  \nOrientation: {orientation}.")
     truth = ds.ground_truth or {}
