@@ -153,6 +153,10 @@ def main(argv=None) -> int:
         mean_mrsa = mrsa.mean(axis=1)
         print(f"{model:<14}{per}{mean_sad.mean():>6.2f}±{mean_sad.std():<3.1f}"
               f"{mean_mrsa.mean():>7.2f}±{mean_mrsa.std():<3.1f}{secs:>9.1f}")
+    if len(runs) > 1:
+        print("mean SAD per seed: " + "; ".join(
+            f"{model} " + " ".join(f"{r[model]['sad'].mean():.2f}" for r in runs)
+            for model in ("multilayer", "deep", "min-vol deep")))
     t = runs[-1]["min-vol deep"]["timings"]
     keys = ("admm", "admm_iterations_mean", "admm_unconverged", "admm_rejected")
     print("min-vol ADMM (last seed): " + ", ".join(f"{k}={t[k]:.3g}" for k in keys if k in t))

@@ -543,7 +543,9 @@ def update_W_minvol_admm(
     log_nu_wbar = math.log(nu) + np.log(W_bar)
     a = a_vol + rho
     four_ad = 4.0 * a * d
-    C = np.empty_like(W_t)
+    C = np.empty_like(W_t)  # buffers of the loop
+    V = np.empty_like(W_t)
+    gap = np.empty_like(W_t)
     Z = W_t.copy()
     U = np.log(W_t / W_bar) / nu  # the exact scaled dual if Z* = W̃ (see module docstring)
     W_new = W_t
@@ -560,11 +562,13 @@ def update_W_minvol_admm(
         n_newton += k
         # Z-step on V = W + U, then the scaled dual update
         Z_prev = Z
-        Z = z_step(W_new + U, log_nu_wbar, nu)
-        gap = W_new - Z
+        Z = z_step(np.add(W_new, U, out=V), log_nu_wbar, nu)
+        np.subtract(W_new, Z, out=gap)
         U += gap
-        # primal residual ‖W - Z‖ and dual residual / ρ = ‖Z - Z_prev‖ (Boyd et al. §3.3)
-        residual = max(float(np.linalg.norm(gap)), float(np.linalg.norm(Z - Z_prev)))
+        primal = float(np.linalg.norm(gap))
+        # dual residual / ρ = ‖Z - Z_prev‖ (Boyd et al. §3.3); Z_prev is free after this
+        dual = float(np.linalg.norm(np.subtract(Z, Z_prev, out=Z_prev)))
+        residual = max(primal, dual)
         if residual <= tol:
             break
     decrease = _majoriser_decrease(W_new, W_t, d, P, alpha, vol, lam, W_bar)
