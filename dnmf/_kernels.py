@@ -81,7 +81,7 @@ __all__ = [
 # Entries per block of the NumPy gathers: bounds the temporaries to ~ block × r floats.
 _BLOCK = 1 << 15
 # Entries per block of the vectorised elementwise kernels (ω): a few such arrays fit in L2.
-BLOCK = 1 << 14
+BLOCK = 1 << 15
 # Below this much work (≈ flops) a kernel runs on one thread: waking threads costs more.
 PARALLEL_MIN_WORK = 1 << 18
 # Arguments of ω below this use the limit w = W̄ e^{-P/λ} in the deep KL W-update (ω = eˣ there).
@@ -330,45 +330,46 @@ def _fsc_step(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 _OMEGA_BOUNDS = (-2.1, 0.0, 2.5, 4.0)  # region k holds bounds[k-1] <= x < bounds[k]
 
 
+
+def _winitzki_guess(x: np.ndarray) -> np.ndarray:
+    """ℓ (1 − log(1 + ℓ)/(2 + ℓ)), ℓ = log(1 + eˣ): within 2 % of ω on the whole real line."""
+    L = np.abs(x)
+    np.negative(L, out=L)
+    np.exp(L, out=L)
+    np.log1p(L, out=L)
+    L += np.maximum(x, 0.0)  # ℓ = log(1 + eˣ) without overflow
+    w = np.log1p(L)
+    den = L + 2.0
+    w /= den
+    np.subtract(1.0, w, out=w)
+    w *= L
+    return w
+
+
 def _omega_block(x: np.ndarray) -> np.ndarray:
     """ω of a 1-D block (see :func:`wright_omega_numpy`); returns a new array.
 
-    The initial approximation of the block's most common region is computed on every entry,
-    then replaced on the (usually few) entries of the other regions; one refinement step runs
-    on every entry, and the entries whose series is already exact (x < -8, x > 1e10) or that
-    are not finite get their exact value back (masked stores, no gathers).
+    A block whose entries all lie in one region gets that region's approximation (accurate
+    to ~1e-4) and one refinement step; a mixed block gets Winitzki's approximation (2 %) and
+    two steps, with no masks. Entries whose series is already exact (x < -8, x > 1e10) or that
+    are not finite then get their exact value (masked stores, only when present).
     """
     lo, hi = float(x.min()), float(x.max())  # NaN in x: both NaN
     inside = -8.0 <= lo and hi <= 1e10  # no entry needs special treatment
     if inside:
         first = sum(lo >= b for b in _OMEGA_BOUNDS)
-        if first == sum(hi >= b for b in _OMEGA_BOUNDS):  # one region: no masks at all
+        if first == sum(hi >= b for b in _OMEGA_BOUNDS):  # one region
             return _fsc_step(x, _omega_guess(x, _OMEGA_REGIONS[first][2]))
-    above = [x >= b for b in _OMEGA_BOUNDS]  # above[k]: x in a region after k
-    cumulative = [x.size, *(np.count_nonzero(a) for a in above), 0]
-    counts = [cumulative[k] - cumulative[k + 1] for k in range(len(_OMEGA_REGIONS))]
-    main = int(np.argmax(counts))
-    w = _omega_guess(x, _OMEGA_REGIONS[main][2])
-    for k, count in enumerate(counts):
-        if count and k != main:
-            if k == 0:
-                mask = ~above[0]
-            elif k == len(above):
-                mask = above[-1]
-            else:
-                mask = above[k - 1] & ~above[k]
-            sel = np.flatnonzero(mask)
-            w[sel] = _omega_guess(x[sel], _OMEGA_REGIONS[k][2])
+    w = _fsc_step(x, _fsc_step(x, _winitzki_guess(x)))
     if inside:
-        return _fsc_step(x, w)
-    exact = (x < -8.0) | (x > 1e10)
-    huge = x > 1e10
-    if huge.any():  # x − ℓ + ℓ/x is exact to rounding there
+        return w
+    low = x < -8.0  # ω = eˣ (1 − eˣ + …): the five-term series is exact to rounding
+    if low.any():
+        np.copyto(w, _omega_guess(x, "exp"), where=low)
+    huge = x > 1e10  # x − ℓ + ℓ/x is exact to rounding there
+    if huge.any():
         lx = np.log(x)
         np.copyto(w, x - lx + lx / x, where=huge)
-    guess = w.copy()
-    _fsc_step(x, w)
-    np.copyto(w, guess, where=exact)
     np.copyto(w, x, where=np.isnan(x) | (x == np.inf))
     return w
 
@@ -440,10 +441,7 @@ def _deep_w_kl_block(W_t, Q, p_over_lam, W_bar, lam: float, dtype) -> np.ndarray
     omega = _omega_block(x.reshape(-1)).reshape(x.shape)
     result = np.divide(b_over_lam, omega, out=b_over_lam)
     if any_tail:  # ω(x) = eˣ there: w = (b/λ) e^{-x} = W̄ e^{-P/λ}
-        limit = np.negative(np.broadcast_to(p_over_lam, x.shape))
-        np.exp(limit, out=limit)
-        limit *= W_bar
-        np.copyto(result, limit, where=tail)
+        np.copyto(result, W_bar * np.exp(-p_over_lam), where=tail)
     return result
 
 
