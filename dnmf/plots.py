@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from plotly.subplots import make_subplots
 
 from dnmf.divergence import beta_divergence, hoyer_sparsity
+from dnmf.models.multilayer import normalize_rows_of_H
 
 __all__ = [
     "LAYER_COLORS",
@@ -114,13 +115,7 @@ def normalized_factors(result) -> tuple[list[np.ndarray], list[np.ndarray]]:
     the deep model's constraint), every W_{ℓ-1} ≈ W_ℓ H_ℓ kept matched (DESIGN.md §3)."""
     Ws = [np.array(W, dtype=float) for W in _W(result)]
     Hs = [np.array(H, dtype=float) for H in _H(result)]
-    for layer, H in enumerate(Hs):
-        s = H.sum(axis=1)
-        s = np.where(s > 0, s, 1.0)
-        H /= s[:, None]
-        Ws[layer] *= s[None, :]
-        if layer + 1 < len(Hs):
-            Hs[layer + 1] *= s[None, :]
+    normalize_rows_of_H(Ws, Hs)
     return Ws, Hs
 
 
