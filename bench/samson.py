@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--alpha-tilde", type=float, nargs="+", default=[0.1])
     parser.add_argument("--delta", type=float, default=1.0)
-    parser.add_argument("--rho", type=float, default=10.0)
+    parser.add_argument("--rho", type=float, default=0.5)
     parser.add_argument("--admm-max-iter", type=int, default=50)
     parser.add_argument("--admm-tol", type=float, default=1e-6)
     parser.add_argument("--float32", action="store_true")

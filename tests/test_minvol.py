@@ -21,6 +21,7 @@ from .conftest import shared_data_file
 
 EPS = float(np.finfo(np.float64).eps)
 FAST = dict(n_init_iter=15, max_iter=15, eval_every=1, random_state=0)
+RHO = 0.5  # the relative ADMM penalty ρ̃ (see dnmf.models.minvol.admm_penalty)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def test_admm_reaches_the_majoriser_minimiser():
     W_bar = _column_stochastic(rng, *W_t.shape) * 1.1
     alpha, lam, delta = 0.5, 2.0, 1.0
     W, info = mv.update_W_minvol_admm(Y, W_t, H, W_bar, lam, alpha, delta,
-                                      mv.admm_penalty(10.0, lam, W_bar), EPS,
+                                      1.0, EPS,
                                       max_iter=2000, tol=1e-11)
     assert info.converged and info.accepted
 
@@ -263,20 +264,27 @@ def test_sparse_and_dense_data_give_the_same_w_update():
     np.testing.assert_allclose(sparse, dense, rtol=1e-10, atol=1e-15)
 
 
-def test_admm_safeguard_rejects_a_useless_step():
-    # One ADMM iteration with an absurd penalty cannot beat W̃ by much; whatever it returns
-    # must not increase the majoriser (the returned W is W̃ itself when rejected).
+def test_admm_safeguard_rejects_a_step_that_does_not_decrease_the_majoriser(monkeypatch):
     rng, Y, W_t, H = _small_layer(6)
     W_bar = _column_stochastic(rng, *W_t.shape)
     Q, P = mu_terms_W(Y, W_t, H, 1.0)
     vol = mv._volume_terms(W_t, 1.0)
-    for rho in (1e-6, 1.0, 1e8):
+    for rho, mode in ((0.5, "relative"), (1e-6, "absolute"), (1e8, "absolute")):
         W, info = mv.update_W_minvol_admm(Y, W_t, H, W_bar, 1.5, 0.4, 1.0, rho, EPS,
-                                          max_iter=1, tol=0.0)
-        decrease = mv._majoriser_decrease(W, W_t, W_t * Q, P, 0.4, vol, 1.5, W_bar)
-        assert decrease <= 0.0
-        if not info.accepted:
-            assert np.array_equal(W, W_t)
+                                          max_iter=3, tol=0.0, rho_mode=mode)
+        assert mv._majoriser_decrease(W, W_t, W_t * Q, P, 0.4, vol, 1.5, W_bar) <= 0.0
+        assert info.accepted == (not np.array_equal(W, W_t))
+    # A W-step returning a feasible but poor point (columns reversed, rows shuffled) must be
+    # rejected: the update then keeps W̃.
+    good = mv.column_sum_step
+
+    def poor(W_t, d, a, C, eps, **kwargs):
+        W, mu, n = good(W_t, d, a, C, eps, **kwargs)
+        return W[::-1, ::-1].copy(), mu, n
+
+    monkeypatch.setattr(mv, "column_sum_step", poor)
+    W, info = mv.update_W_minvol_admm(Y, W_t, H, W_bar, 1.5, 0.4, 1.0, 0.5, EPS, max_iter=3)
+    assert not info.accepted and np.array_equal(W, W_t)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +302,7 @@ def _objective_minvol_is_monotone(history) -> bool:
 
 
 def test_objective_7_never_increases_dense(positive_matrix):
-    model = DeepNMF(ranks=(8, 4, 2), min_vol=MinVol(alpha_tilde=0.2, delta=1.0), **FAST)
+    model = DeepNMF(ranks=(8, 4, 2), min_vol=MinVol(alpha_tilde=0.2, delta=1.0, rho=RHO), **FAST)
     model.fit(positive_matrix)
     h = model.history_
     assert _objective_minvol_is_monotone(h)
@@ -309,7 +317,8 @@ def test_objective_7_never_increases_dense(positive_matrix):
 def test_objective_7_never_increases_sparse():
     X = sp.random(60, 45, density=0.15, random_state=7, format="csr")
     X.data = 1.0 + np.floor(3 * X.data)
-    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(alpha_tilde=(0.3, 0.1), delta=0.5), **FAST)
+    min_vol = MinVol(alpha_tilde=(0.3, 0.1), delta=0.5, rho=RHO)
+    model = DeepNMF(ranks=(6, 3), min_vol=min_vol, **FAST)
     model.fit(X)
     assert _objective_minvol_is_monotone(model.history_)
     assert np.all(np.isfinite(model.W_[0])) and np.all(np.isfinite(model.H_[0]))
@@ -338,7 +347,7 @@ def test_columns_of_every_W_sum_to_one_after_each_sweep(positive_matrix, sparse)
     X = sp.csr_matrix(positive_matrix * (positive_matrix > 0.8)) if sparse else positive_matrix
     Xs, Ws, Hs, weights, alphas, eps = _started_layers(X, (6, 4, 2))
     for _ in range(4):
-        infos = mv.minvol_sweep(Xs, Ws, Hs, weights, alphas, 1.0, 10.0, eps)
+        infos = mv.minvol_sweep(Xs, Ws, Hs, weights, alphas, 1.0, RHO, eps)
         assert len(infos) == 2
         for W in Ws:
             np.testing.assert_allclose(W.sum(axis=0), 1.0, atol=1e-8)
@@ -351,20 +360,21 @@ def test_float32_runs_and_keeps_constraints(positive_matrix):
     Xs, Ws, Hs, weights, alphas, eps = _started_layers(positive_matrix, (6, 3),
                                                        dtype=np.float32)
     for _ in range(3):
-        mv.minvol_sweep(Xs, Ws, Hs, weights, alphas, 1.0, 10.0, eps)
+        mv.minvol_sweep(Xs, Ws, Hs, weights, alphas, 1.0, RHO, eps)
         for W in Ws:
             assert W.dtype == np.float32 and W.min() >= eps
             # float32 entries carry a relative rounding of 6e-8 each, so the column sums hold
             # to a few float32 ulps rather than 1e-8.
             np.testing.assert_allclose(W.sum(axis=0), 1.0, atol=1e-6)
-    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(), dtype=np.float32, **FAST)
+    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(rho=RHO), dtype=np.float32, **FAST)
     model.fit(positive_matrix)
     assert all(W.dtype == np.float32 and np.all(np.isfinite(W)) for W in model.W_)
     assert np.all(np.isfinite(model.history_["objective_minvol"]))
 
 
 def test_seeded_fit_is_bit_identical(positive_matrix):
-    runs = [DeepNMF(ranks=(6, 3), min_vol=MinVol(alpha_tilde=0.2), **FAST).fit(positive_matrix)
+    min_vol = MinVol(alpha_tilde=0.2, rho=RHO)
+    runs = [DeepNMF(ranks=(6, 3), min_vol=min_vol, **FAST).fit(positive_matrix)
             for _ in range(2)]
     for a, b in zip(runs[0].W_ + runs[0].H_, runs[1].W_ + runs[1].H_):
         assert np.array_equal(a, b)
@@ -381,7 +391,7 @@ def test_estimator_end_to_end_with_callback_stop(positive_matrix):
             return False
         return None
 
-    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(alpha_tilde=0.1), n_init_iter=10,
+    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(alpha_tilde=0.1, rho=RHO), n_init_iter=10,
                     max_iter=50, eval_every=3, random_state=1, callback=callback)
     model.fit(positive_matrix)
     assert model.stopped_early_ and model.n_iter_ == 4
@@ -399,7 +409,8 @@ def test_estimator_end_to_end_with_callback_stop(positive_matrix):
 
 def test_zero_alpha_runs_the_constrained_deep_kl(positive_matrix):
     # α̃ = 0: no volume term; the W_L step is the normalised KL MU (a = 0 branch).
-    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(alpha_tilde=0.0), **FAST).fit(positive_matrix)
+    model = DeepNMF(ranks=(6, 3), min_vol=MinVol(alpha_tilde=0.0, rho=RHO), **FAST)
+    model.fit(positive_matrix)
     assert _objective_minvol_is_monotone(model.history_)
     np.testing.assert_allclose(model.history_["objective_minvol"],
                                model.history_["objective"], rtol=1e-12)
@@ -414,7 +425,7 @@ def test_zero_alpha_runs_the_constrained_deep_kl(positive_matrix):
 def test_moffett_min_vol_is_finite_and_decreasing():
     X = np.asarray(scipy.io.loadmat(shared_data_file("Moffet.mat"))["X"], dtype=float)
     assert X.shape == (159, 2500)
-    model = DeepNMF(ranks=(4, 2), min_vol=MinVol(alpha_tilde=0.1), n_init_iter=20,
+    model = DeepNMF(ranks=(4, 2), min_vol=MinVol(alpha_tilde=0.1, rho=RHO), n_init_iter=20,
                     max_iter=10, eval_every=1, random_state=0).fit(X)
     assert all(np.all(np.isfinite(M)) for M in model.W_ + model.H_)
     assert _objective_minvol_is_monotone(model.history_)
@@ -438,7 +449,7 @@ def test_samson_min_vol_endmembers_not_worse_than_multilayer():
     ranks, init_iter, n_iter = (4, 2), 40, 40
     ml = MultilayerNMF(ranks=ranks, max_iter=init_iter + n_iter, eval_every=0,
                        random_state=0).fit(X)
-    mvol = DeepNMF(ranks=ranks, min_vol=MinVol(alpha_tilde=0.1), n_init_iter=init_iter,
+    mvol = DeepNMF(ranks=ranks, min_vol=MinVol(alpha_tilde=0.1, rho=RHO), n_init_iter=init_iter,
                    max_iter=n_iter, eval_every=0, random_state=0).fit(X)
     sad_ml = bench.scores(M, ml.W_[0])["sad"].mean()
     sad_mv = bench.scores(M, mvol.W_[0])["sad"].mean()
