@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +48,34 @@ def environment_lines() -> list[str]:
     if backend == "numba":
         import numba
 
-        lines.append(f"dnmf kernels: numba {numba.__version__}, {numba.get_num_threads()} "
-                     f"threads, layer {numba.threading_layer() if _threading_ready() else '?'}")
+        limit = getattr(_kernels._local, "threads", None)
+        threads = 1 if limit == 1 else numba.get_num_threads()
+        lines.append(f"dnmf kernels: numba {numba.__version__}, {threads} thread(s), layer "
+                     f"{numba.threading_layer() if _threading_ready() else 'not started'}")
     else:
         lines.append("dnmf kernels: numpy")
     lines.append(f"cores: {os.cpu_count()}, load average: "
-                 + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+                 + " ".join(f"{x:.1f}" for x in os.getloadavg())
+                 + f"; clock: {CLOCK['name']} time")
     return lines
+
+
+@contextmanager
+def limited_threads(n: int | None):
+    """BLAS (threadpoolctl) and dnmf's compiled kernels limited to ``n`` threads (None: all)."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    from dnmf import _kernels
+
+    with threadpool_limits(limits=n, user_api="blas"), _kernels.threads(n):
+        if n > 1 and _kernels.kernels_backend() == "numba":
+            import numba
+
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        yield
 
 
 def _threading_ready() -> bool:
@@ -66,10 +88,22 @@ def _threading_ready() -> bool:
         return False
 
 
+#: The clock of :func:`timed`: wall time by default; ``time.process_time`` (CPU seconds of all
+#: threads) with ``--cpu-time``, which a loaded machine distorts much less when one thread
+#: runs (with several, the time BLAS threads spend spinning for each other counts too).
+CLOCK = {"fn": time.perf_counter, "name": "wall"}
+
+
+def use_cpu_time(flag: bool) -> None:
+    CLOCK.update(fn=time.process_time if flag else time.perf_counter,
+                 name="cpu" if flag else "wall")
+
+
 def timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
+    clock = CLOCK["fn"]
+    t0 = clock()
     fn()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:

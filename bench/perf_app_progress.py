@@ -9,7 +9,8 @@ to one thread per fit, the compiled kernels likewise):
 * the longest gap between two callback calls (fit start and end included): the app can show
   progress — and react to Stop — no later than that;
 * the overhead of the callback: a fit with the app-like time-throttled callback against the
-  same fit with ``callback=None``, interleaved rounds, median of per-round ratios;
+  same fit with ``callback=None``, interleaved rounds, median of per-round ratios, in CPU
+  seconds (one thread: robust on a loaded machine);
 * the cost of one Progress.step (IterationInfo construction + a throttled callback) in µs, and
   that cost as a share of the median iteration.
 """
@@ -21,7 +22,15 @@ import sys
 import time
 
 import numpy as np
-from _perfutil import environment_lines, interleaved, load_cbcl, median, median_ratio, table
+from _perfutil import (
+    environment_lines,
+    interleaved,
+    load_cbcl,
+    median,
+    median_ratio,
+    table,
+    use_cpu_time,
+)
 from perf_kl_sparse import problem as sparse_problem
 
 PERIOD = 0.25
@@ -103,9 +112,11 @@ def main(argv=None) -> int:
         for name, X, make in workloads:
             make(None).fit(X)  # warm: imports, kernels, allocator
             longest, iteration = gaps(make, X)
+            use_cpu_time(True)
             t = interleaved({"none": lambda make=make, X=X: make(None).fit(X),
                              "app": lambda make=make, X=X: make(throttled_callback()).fit(X)},
                             args.rounds)
+            use_cpu_time(False)
             overhead = median_ratio(t["app"], t["none"]) - 1.0
             rows.append([name, f"{median(t['none']):.2f}", f"{longest:.3f}",
                          f"{iteration * 1e3:.2f}", f"{cost / (iteration * 1e6):.2%}",

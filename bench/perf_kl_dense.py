@@ -20,16 +20,18 @@ import argparse
 import sys
 
 import numpy as np
-
 from _perfutil import (
     environment_lines,
     interleaved,
+    limited_threads,
     load_cbcl,
     median,
     median_ratio,
     ms,
     run_json,
     table,
+    timed,  # noqa: F401  (used by the fresh-process snippet)
+    use_cpu_time,
 )
 
 
@@ -83,10 +85,12 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, "bench")
 import perf_kl_dense as b
-X, W, H = b.problem({random}, {rank}, np.{dtype})
-solver = b.{solver}
-t0 = time.perf_counter(); solver(X, W, H, {iters}); per_iter = (time.perf_counter() - t0) / {iters}
-times = b.interleaved(b.product_fns(X, W, H), 7)
+b.use_cpu_time({cpu})
+with b.limited_threads({threads}):
+    X, W, H = b.problem({random}, {rank}, np.{dtype})
+    solver = b.{solver}
+    per_iter = b.timed(lambda: solver(X, W, H, {iters})) / {iters}
+    times = b.interleaved(b.product_fns(X, W, H), 7)
 print(json.dumps({{"per_iter": per_iter, "floor": b.median(b.floor_of(times))}}))
 """
 
@@ -98,8 +102,17 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved warm rounds")
     parser.add_argument("--fresh", type=int, default=3, help="fresh processes per solver")
     parser.add_argument("--random", action="store_true", help="random data instead of CBCL")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS (and the compiled kernels) to this many threads")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU seconds (robust on a loaded machine with --threads 1)")
     args = parser.parse_args(argv)
+    use_cpu_time(args.cpu_time)
+    with limited_threads(args.threads):
+        return run(args)
 
+
+def run(args) -> int:
     print("\n".join(environment_lines()))
     source = "random" if args.random or load_cbcl() is None else "CBCL"
     rows = []
@@ -122,7 +135,8 @@ def main(argv=None) -> int:
         fresh = {"ours": [], "sklearn": []}
         for _ in range(args.fresh):
             for solver, key in (("ours_kl_mu", "ours"), ("sklearn_kl_mu", "sklearn")):
-                code = FRESH.format(random=args.random, rank=args.rank,
+                code = FRESH.format(random=args.random, rank=args.rank, threads=args.threads,
+                                    cpu=args.cpu_time,
                                     dtype=np.dtype(dtype).name, solver=solver,
                                     iters=2 * args.iters)
                 fresh[key].append(run_json(code))

@@ -350,9 +350,11 @@ def _omega_block(x: np.ndarray) -> np.ndarray:
     """ω of a 1-D block (see :func:`wright_omega_numpy`); returns a new array.
 
     A block whose entries all lie in one region gets that region's approximation (accurate
-    to ~1e-4) and one refinement step; a mixed block gets Winitzki's approximation (2 %) and
-    two steps, with no masks. Entries whose series is already exact (x < -8, x > 1e10) or that
-    are not finite then get their exact value (masked stores, only when present).
+    to ~1e-4) and one refinement step; so does a block with 95 % of its entries in one region
+    (the others get their own region's approximation first); any other block gets Winitzki's
+    approximation (2 %) and two steps, with no masks. Entries whose series is already exact
+    (x < -8, x > 1e10) or that are not finite then get their exact value (masked stores, only
+    when present).
     """
     lo, hi = float(x.min()), float(x.max())  # NaN in x: both NaN
     inside = -8.0 <= lo and hi <= 1e10  # no entry needs special treatment
@@ -360,6 +362,25 @@ def _omega_block(x: np.ndarray) -> np.ndarray:
         first = sum(lo >= b for b in _OMEGA_BOUNDS)
         if first == sum(hi >= b for b in _OMEGA_BOUNDS):  # one region
             return _fsc_step(x, _omega_guess(x, _OMEGA_REGIONS[first][2]))
+        # One region holds nearly all entries: its approximation everywhere, the few others
+        # replaced (gathers of a few entries), one step.
+        above = [x >= b for b in _OMEGA_BOUNDS]
+        cumulative = [x.size, *(np.count_nonzero(a) for a in above), 0]
+        counts = [cumulative[k] - cumulative[k + 1] for k in range(len(_OMEGA_REGIONS))]
+        main = int(np.argmax(counts))
+        if counts[main] >= 0.95 * x.size:
+            w = _omega_guess(x, _OMEGA_REGIONS[main][2])
+            for k, count in enumerate(counts):
+                if count and k != main:
+                    if k == 0:
+                        mask = ~above[0]
+                    elif k == len(above):
+                        mask = above[-1]
+                    else:
+                        mask = above[k - 1] & ~above[k]
+                    sel = np.flatnonzero(mask)
+                    w[sel] = _omega_guess(x[sel], _OMEGA_REGIONS[k][2])
+            return _fsc_step(x, w)
     w = _fsc_step(x, _fsc_step(x, _winitzki_guess(x)))
     if inside:
         return w

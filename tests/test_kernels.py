@@ -100,6 +100,18 @@ def test_wright_omega_matches_scipy_on_the_whole_real_line():
     np.testing.assert_array_equal(_kernels.wright_omega(special), [0.0, np.inf, np.nan])
 
 
+@pytest.mark.parametrize("main", [(-1.5, -0.5), (0.5, 2.0), (12.0, 21.0), (-7.0, -3.0)])
+def test_wright_omega_blocks_with_a_main_region_and_a_few_others(rng, main):
+    """The block kernel's paths: one region, 95 % in one region, mixed (see _omega_block)."""
+    n = _kernels.BLOCK
+    for minority in (0.0, 0.02, 0.3):
+        x = rng.uniform(*main, n)
+        k = int(minority * n)
+        x[:k] = rng.choice([-7.5, -2.2, -1.0, 0.1, 2.7, 3.9, 4.1, 50.0], k)
+        rng.shuffle(x)
+        np.testing.assert_allclose(_kernels.wright_omega(x), wrightomega(x), rtol=1e-13)
+
+
 @pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
                     reason="long double is not wider than double here")
 def test_wright_omega_is_correctly_rounded_to_a_few_ulps():
