@@ -48,12 +48,9 @@ def environment_lines() -> list[str]:
     if backend == "numba":
         import numba
 
-        limit = getattr(_kernels._local, "threads", None)
-        threads = 1 if limit == 1 else numba.get_num_threads()
-        lines.append(f"dnmf kernels: numba {numba.__version__}, {threads} thread(s), layer "
-                     f"{numba.threading_layer() if _threading_ready() else 'not started'}")
+        lines.append(f"dnmf sparse kernels: numba {numba.__version__} (one thread)")
     else:
-        lines.append("dnmf kernels: numpy")
+        lines.append("dnmf sparse kernels: numpy")
     lines.append(f"cores: {os.cpu_count()}, load average: "
                  + " ".join(f"{x:.1f}" for x in os.getloadavg())
                  + f"; clock: {CLOCK['name']} time")
@@ -62,30 +59,15 @@ def environment_lines() -> list[str]:
 
 @contextmanager
 def limited_threads(n: int | None):
-    """BLAS (threadpoolctl) and dnmf's compiled kernels limited to ``n`` threads (None: all)."""
+    """BLAS limited to ``n`` threads with threadpoolctl (None: no limit); dnmf's own kernels
+    are single-threaded."""
     if n is None:
         yield
         return
     from threadpoolctl import threadpool_limits
 
-    from dnmf import _kernels
-
-    with threadpool_limits(limits=n, user_api="blas"), _kernels.threads(n):
-        if n > 1 and _kernels.kernels_backend() == "numba":
-            import numba
-
-            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    with threadpool_limits(limits=n, user_api="blas"):
         yield
-
-
-def _threading_ready() -> bool:
-    import numba
-
-    try:
-        numba.threading_layer()
-        return True
-    except ValueError:
-        return False
 
 
 #: The clock of :func:`timed`: wall time by default; ``time.process_time`` (CPU seconds of all

@@ -4,7 +4,7 @@
 
 The app's callback (dnmf/ui/fit.py) is called after every iteration with an IterationInfo and
 redraws at most every 0.25 s. For each workload this measures, as the app runs it (BLAS limited
-to one thread per fit, the compiled kernels likewise):
+to one thread per fit):
 
 * the longest gap between two callback calls (fit start and end included): the app can show
   progress — and react to Stop — no later than that;
@@ -84,10 +84,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
-    from dnmf import DeepNMF, MultilayerNMF, _kernels
+    from dnmf import DeepNMF, MultilayerNMF
 
     print("\n".join(environment_lines()))
-    print("as in the app: BLAS limited to 1 thread, dnmf kernels to 1 thread")
+    print("as in the app: BLAS limited to 1 thread")
     rng = np.random.default_rng(0)
     cbcl = load_cbcl()
     small = rng.random((200, 100)) + 0.01
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
                                          random_state=0, callback=cb)))
     cost = step_cost()
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"), _kernels.threads(1):
+    with threadpool_limits(limits=1, user_api="blas"):
         for name, X, make in workloads:
             make(None).fit(X)  # warm: imports, kernels, allocator
             longest, iteration = gaps(make, X)

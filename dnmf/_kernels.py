@@ -7,9 +7,8 @@ float64. The loops in :mod:`dnmf.models` reach these kernels through :mod:`dnmf.
 Which kernel runs where
 -----------------------
 * Sparse KL (WH sampled at the nonzeros of X, fused with the MU numerators): compiled with
-  numba (:mod:`dnmf._kernels_numba`) when numba imports — rows in parallel for large
-  problems, on one thread for small ones or inside :func:`threads` ``(1)`` — else a chunked
-  NumPy gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path.
+  numba (:mod:`dnmf._kernels_numba`, one thread, GIL released) when numba imports, else a
+  chunked NumPy gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path.
 * Wright's ω and the deep KL W-update: vectorised NumPy in cache-sized blocks, whatever the
   backend (measured faster than a compiled scalar loop: NumPy's logarithm is SIMD).
 
@@ -18,12 +17,11 @@ The compiled functions are cached on disk (numba ``cache=True``, in the package'
 ``__pycache__`` or else numba's per-user cache directory; compiled per process when neither
 is writable): the first call in a fresh installation compiles them (seconds, see
 ``bench/README.md``), later processes load them in milliseconds; :func:`warmup` does it ahead
-of an interactive session. When numba fails (missing, broken install, no threading layer) a
+of an interactive session. When numba fails (missing, broken install, a compile error) a
 warning is issued once and the NumPy path is used for the rest of the process.
 
-Reproducibility: the compiled loops split the work by rows with no cross-thread reduction and
-IEEE semantics (no fastmath), so results are bit-identical run to run whatever the number of
-threads. The NumPy and numba paths agree to rounding, not bit for bit.
+Reproducibility: every kernel is single-threaded with IEEE semantics (no fastmath), so results
+are bit-identical run to run. The NumPy and numba paths agree to rounding, not bit for bit.
 
 Wright's omega function
 -----------------------
@@ -72,7 +70,6 @@ __all__ = [
     "numba_enabled",
     "omega_taylor_coefficients",
     "sampled_dot",
-    "threads",
     "warmup",
     "wright_omega",
     "wright_omega_numpy",
@@ -82,8 +79,6 @@ __all__ = [
 _BLOCK = 1 << 15
 # Entries per block of the vectorised elementwise kernels (ω): a few such arrays fit in L2.
 BLOCK = 1 << 15
-# Below this much work (≈ flops) a kernel runs on one thread: waking threads costs more.
-PARALLEL_MIN_WORK = 1 << 18
 # Arguments of ω below this use the limit w = W̄ e^{-P/λ} in the deep KL W-update (ω = eˣ there).
 OMEGA_TAIL = -30.0
 
@@ -92,9 +87,8 @@ OMEGA_TAIL = -30.0
 # Backend selection
 # ---------------------------------------------------------------------------------------------
 
-_lock = threading.Lock()  # guards the lazy import, and serialises the parallel numba kernels
+_lock = threading.Lock()  # guards the lazy import
 _state: dict = {"module": None, "tried": False, "error": None}
-_local = threading.local()  # per-thread limit set by threads()
 
 
 def numba_enabled() -> bool:
@@ -127,23 +121,13 @@ def _disable_numba(exc: BaseException) -> None:
                   "the rest of this process", RuntimeWarning, stacklevel=3)
 
 
-def _call(name: str, work: int, *args):
-    """Run the numba kernel ``name``; None if numba is unavailable or failed (then NumPy runs).
-
-    ``work`` (about the number of flops) picks the one-thread driver below
-    :data:`PARALLEL_MIN_WORK`. The lock serialises our parallel kernels: numba's fallback
-    threading layer (workqueue) must not be entered from two threads at once (two app sessions
-    fitting together).
-    """
+def _call(name: str, *args):
+    """Run the numba kernel ``name``; None if numba is unavailable or failed (then NumPy runs)."""
     module = _numba()
     if module is None:
         return None
-    if (work < PARALLEL_MIN_WORK or getattr(_local, "threads", None) == 1
-            or not hasattr(module, name)):
-        name += "_serial"
     try:
-        with _lock:
-            return getattr(module, name)(*args)
+        return getattr(module, name)(*args)
     except Exception as exc:
         from numba.core.errors import NumbaError
 
@@ -151,22 +135,6 @@ def _call(name: str, work: int, *args):
             _disable_numba(exc)
             return None
         raise
-
-
-@contextmanager
-def threads(n: int | None):
-    """Within the block, in this thread, the compiled kernels use one thread when ``n == 1``.
-
-    For callers that limit BLAS to one thread per fit (e.g. several app sessions sharing two
-    cores): threads of numba spinning against each other's BLAS pools cost far more than they
-    gain there. ``None`` restores the default (parallel above :data:`PARALLEL_MIN_WORK`).
-    """
-    previous = getattr(_local, "threads", None)
-    _local.threads = n
-    try:
-        yield
-    finally:
-        _local.threads = previous
 
 
 @contextmanager
@@ -188,11 +156,11 @@ def kernels_backend() -> str:
 
 
 def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
-    """Compile (or load from the disk cache) every numba kernel and driver for ``dtypes``.
+    """Compile (or load from the disk cache) every numba kernel for ``dtypes``.
 
     Call it once ahead of interactive use (e.g. in a background thread when the app starts)
-    so that the first fit does not pay the compilation. Returns the seconds spent per dtype
-    (empty when the NumPy backend is in use).
+    so that the first fit on sparse data does not pay the compilation. Returns the seconds
+    spent per dtype (empty when the NumPy backend is in use).
     """
     import time
 
@@ -210,11 +178,9 @@ def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
         indptr, indices, data = S.structure("rows")
         tiny = dtype.type(np.finfo(dtype).tiny)
         try:
-            with _lock:
-                for name in ("kl_sparse_numerator", "kl_sparse_numerator_serial"):
-                    getattr(module, name)(indptr, indices, data, W, Ht, tiny, np.empty_like(W))
-                module.sampled_dot_serial(indptr, indices, W, Ht, np.empty(S.csr.nnz, dtype))
-                module.kl_sparse_xlogx_serial(indptr, indices, data, W, Ht, np.empty(6))
+            module.kl_sparse_numerator(indptr, indices, data, W, Ht, tiny, np.empty_like(W))
+            module.sampled_dot(indptr, indices, W, Ht, np.empty(S.csr.nnz, dtype))
+            module.kl_sparse_xlogx(indptr, indices, data, W, Ht, np.empty(6))
         except Exception as exc:
             _disable_numba(exc)
             return seconds
@@ -605,7 +571,7 @@ def sampled_dot(X, W: np.ndarray, Ht: np.ndarray, out: np.ndarray | None = None)
     W = np.ascontiguousarray(W, dtype=dtype)
     Ht = np.ascontiguousarray(Ht, dtype=dtype)
     indptr, indices, _ = S.structure("rows")
-    if _call("sampled_dot", out.size * W.shape[1], indptr, indices, W, Ht, out) is None:
+    if _call("sampled_dot", indptr, indices, W, Ht, out) is None:
         _sampled_dot_numpy(S, W, Ht, out)
     return out
 
@@ -632,8 +598,7 @@ def _kl_numerator(S: SparseKL, W: np.ndarray, Ht: np.ndarray, by: str, out: np.n
     if S.csr.nnz == 0:
         out[...] = 0
         return out
-    work = 2 * S.csr.nnz * W.shape[1]
-    if _call("kl_sparse_numerator", work, indptr, indices, data, A, B, tiny, out) is None:
+    if _call("kl_sparse_numerator", indptr, indices, data, A, B, tiny, out) is None:
         _kl_numerator_numpy(S, W, Ht, by, out)
     return out
 
@@ -685,8 +650,7 @@ def kl_sparse_xlogx(X, W: np.ndarray, Ht: np.ndarray) -> float:
     Ht = np.ascontiguousarray(Ht, dtype=dtype)
     indptr, indices, data = S.structure("rows")
     rows = np.empty(S.shape[0], dtype=np.float64)
-    work = S.csr.nnz * (W.shape[1] + 20)
-    if _call("kl_sparse_xlogx", work, indptr, indices, data, W, Ht, rows) is not None:
+    if _call("kl_sparse_xlogx", indptr, indices, data, W, Ht, rows) is not None:
         return float(rows.sum())
     v = _sampled_dot_numpy(S, W, Ht, np.empty(S.csr.nnz, dtype=dtype)).astype(np.float64)
     x = data.astype(np.float64)

@@ -1,11 +1,14 @@
 """Numba versions of the sparse kernels of :mod:`dnmf._kernels` (imported lazily, from there).
 
 Every function here has a plain NumPy/SciPy twin in :mod:`dnmf._kernels` that states the formula;
-``tests/test_kernels.py`` checks that the two agree. Rules that keep the results reproducible:
+``tests/test_kernels.py`` checks that the two agree. The kernels run on one thread, release the
+GIL (``nogil``: concurrent fits in several threads run side by side) and keep IEEE semantics
+(``fastmath`` off), so their results are reproducible bit for bit.
 
-* loops run in parallel over independent rows (``prange``); no cross-thread reduction, so the
-  result does not depend on the number of threads or on scheduling;
-* ``fastmath`` is off: IEEE semantics, no reassociation.
+Why one thread: a parallel version (``prange`` over rows, OpenMP threading layer) was measured.
+Interleaved with the BLAS products of the other layers, its pool's spinning threads and
+OpenBLAS's fought over the two cores and made the whole fit several times slower; the serial
+kernel alone is already 5× faster than scikit-learn's sparse MU, which is single-threaded too.
 
 The functions are compiled on first call and cached on disk (``cache=True``): in the package's
 ``__pycache__`` when it is writable, else in numba's per-user cache directory. When no cache
@@ -18,33 +21,22 @@ from __future__ import annotations
 import math
 
 import numba
-from numba import prange
 
 CACHING = True
 
 
-def _jit(**options):
-    """``numba.njit(cache=True, **options)``, or without the disk cache when it is unwritable."""
-
-    def decorate(func):
-        global CACHING
-        try:
-            return numba.njit(cache=True, **options)(func)
-        except RuntimeError:  # "cannot cache function …: no locator available"
-            CACHING = False
-            return numba.njit(cache=False, **options)(func)
-
-    return decorate
+def _jit(func):
+    """``numba.njit(cache=True, nogil=True)``, or without the disk cache when it is unwritable."""
+    global CACHING
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # "cannot cache function …: no locator available"
+        CACHING = False
+        return numba.njit(cache=False, nogil=True)(func)
 
 
 # ---------------------------------------------------------------------------------------------
-# Sampled dense-dense products on a compressed sparse structure
-#
-# Each kernel is a row body (inlined) and one or two drivers: ``name`` runs the rows in
-# parallel, ``name_serial`` in order. Both give the same bits; the caller picks the serial one
-# for small problems, where waking threads costs more than the work (and much more on a loaded
-# machine). Kernels off the hot loops (sampled product, data term, ω alone) are serial only:
-# every driver is one more compilation on a fresh installation.
+# Sampled dense-dense products on a compressed sparse structure (one row body, one driver each)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -102,32 +94,24 @@ def _xlogx_row(i, indptr, indices, data, A, B):
     return total
 
 
-@_jit()
-def sampled_dot_serial(indptr, indices, A, B, out):
+@_jit
+def sampled_dot(indptr, indices, A, B, out):
     """out[p] = A[i] · B[indices[p]] for the stored entries p of compressed row i."""
     for i in range(A.shape[0]):
         _sampled_dot_row(i, indptr, indices, A, B, out)
     return out
 
 
-@_jit(parallel=True)
+@_jit
 def kl_sparse_numerator(indptr, indices, data, A, B, tiny, out):
     """out[i] = Σ_p data[p] / max(A[i]·B[j], tiny) · B[j] over the stored entries of row i."""
-    for i in prange(A.shape[0]):
-        _numerator_row(i, indptr, indices, data, A, B, tiny, out)
-    return out
-
-
-@_jit()
-def kl_sparse_numerator_serial(indptr, indices, data, A, B, tiny, out):
-    """:func:`kl_sparse_numerator`, one thread."""
     for i in range(A.shape[0]):
         _numerator_row(i, indptr, indices, data, A, B, tiny, out)
     return out
 
 
-@_jit()
-def kl_sparse_xlogx_serial(indptr, indices, data, A, B, out_rows):
+@_jit
+def kl_sparse_xlogx(indptr, indices, data, A, B, out_rows):
     """out_rows[i] = Σ_p x_p log(x_p / (A[i]·B[j])) over the stored entries of row i (0 log 0 = 0).
 
     Accumulated in float64 whatever the dtype of the factors; the caller sums the rows.
@@ -137,10 +121,4 @@ def kl_sparse_xlogx_serial(indptr, indices, data, A, B, out_rows):
     return out_rows
 
 
-__all__ = [
-    "CACHING",
-    "kl_sparse_numerator",
-    "kl_sparse_numerator_serial",
-    "kl_sparse_xlogx_serial",
-    "sampled_dot_serial",
-]
+__all__ = ["CACHING", "kl_sparse_numerator", "kl_sparse_xlogx", "sampled_dot"]

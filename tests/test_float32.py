@@ -123,8 +123,8 @@ def test_seeded_float32_fits_are_bit_identical(rng):
         assert np.array_equal(x, y)
 
 
-def test_seeded_sparse_fits_on_the_parallel_kernels_are_bit_identical():
-    """Large enough for the parallel drivers of the compiled sparse kernels."""
+def test_seeded_sparse_fits_are_bit_identical():
+    """The compiled sparse kernels (numba) on a larger problem, float64."""
     X = sp.random(400, 300, density=0.15, random_state=3, format="csr")
     X.data = 1.0 + np.floor(3 * X.data)
     # a copy per fit: check_data scales a float64 CSR input in place (reported to the lead)
