@@ -48,18 +48,25 @@ class MinVol:
     delta : float
         δ > 0 in logdet(WᵀW + δI).
     rho : float
-        ADMM penalty ρ > 0.
+        ADMM penalty > 0. With ``rho_mode="relative"`` (default) the dimensionless ρ̃ of the
+        entrywise penalty Γ = ρ̃ √(κ_W κ_Z), the geometric mean of the curvatures of the two
+        ADMM blocks (:func:`dnmf.models.minvol.admm_penalty`; 0.5 – 1 works on every data
+        set measured); with ``"absolute"`` the scalar ρ of the λ_ℓ-normalised augmented
+        Lagrangian (paper eq. 23), whose good values depend on the data (10³ – 10⁷).
     admm_max_iter : int
         Maximum ADMM iterations per W-update.
     admm_tol : float
-        ADMM stops when ‖W − Z‖_F ≤ admm_tol.
+        ADMM stops when ‖W − Z‖_F ≤ admm_tol and ‖Z − Z_prev‖_F ≤ admm_tol.
+    rho_mode : {"relative", "absolute"}
+        How ``rho`` is read (see ``rho``).
     """
 
     alpha_tilde: float | tuple[float, ...] = 0.05
     delta: float = 1.0
-    rho: float = 10.0
+    rho: float = 0.5
     admm_max_iter: int = 50
     admm_tol: float = 1e-6
+    rho_mode: str = "relative"
 
     def validate(self, n_layers: int) -> None:
         alphas = np.atleast_1d(np.asarray(self.alpha_tilde, dtype=float))
@@ -75,6 +82,9 @@ class MinVol:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"min_vol.{name} must be a positive number, got {value!r}")
         check_int(self.admm_max_iter, "min_vol.admm_max_iter", 1)
+        if self.rho_mode not in ("relative", "absolute"):
+            raise ValueError(f"min_vol.rho_mode must be 'relative' or 'absolute', "
+                             f"got {self.rho_mode!r}")
 
 
 def _rng(random_state) -> np.random.Generator:
@@ -87,10 +97,16 @@ def _rng(random_state) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-def _to_user_units(errors: np.ndarray, error_scale: float) -> np.ndarray:
+def _to_user_units(errors: np.ndarray, error_scale) -> np.ndarray:
     """Errors of the scaled fit times s^β (0 stays 0 even when s^β overflows to inf)."""
     with np.errstate(over="ignore"):
         return np.where(errors == 0, 0.0, errors * error_scale)
+
+
+def _first_layer_scale(n_layers: int, error_scale: float) -> np.ndarray:
+    out = np.ones(n_layers)
+    out[0] = error_scale
+    return out
 
 
 def _check_common(est) -> tuple:
@@ -224,7 +240,10 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
         ranks = check_ranks(self.ranks, Xs.shape[1])
         with np.errstate(over="ignore"):
             error_scale = float(np.float64(scale) ** beta)
-        progress = Progress(len(ranks), len(ranks) * max_iter, self.callback, error_scale)
+        # While fitting, layer ℓ ≥ 2 factorises a W_{ℓ-1} with unit-max columns: only the first
+        # layer's error carries the data scale.
+        progress = Progress(len(ranks), len(ranks) * max_iter, self.callback,
+                            _first_layer_scale(len(ranks), error_scale))
         Ws, Hs, _ = fit_multilayer(
             Xs, ranks, beta, max_iter, init=self.init, rng=_rng(self.random_state),
             dtype=dtype, progress=progress, eval_every=eval_every, tol=self.tol,
@@ -396,7 +415,8 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             error_scale = float(np.float64(scale) ** beta)  # inf beyond float range: honest
 
         init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
-        progress = Progress(n_layers, init_iters + max_iter, self.callback, error_scale)
+        progress = Progress(n_layers, init_iters + max_iter, self.callback,
+                            _first_layer_scale(n_layers, error_scale))
         t_init = time.perf_counter()
         init_history = None
         if self.init == "custom":
@@ -415,18 +435,31 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
                 Hs.append(Hl)
         if self.min_vol is None:
             normalize_rows_of_H(Ws, Hs)
+            # The deep phase keeps the data scale in every W_ℓ: every error scales by s^β.
+            layer_scale = np.full(n_layers, error_scale)
+        else:
+            from .models.minvol import normalize_columns_of_W
+
+            # W_ℓᵀe = e before the automatic λ_ℓ = 1/D(W_{ℓ-1}, W_ℓ H_ℓ) are computed (the
+            # rescaling changes the errors of layers ℓ ≥ 2); the W_ℓ are then scale-free and
+            # only H_1 (hence layer 1's error) carries the data scale.
+            normalize_columns_of_W(Ws, Hs, eps)
+            layer_scale = _first_layer_scale(n_layers, error_scale)
+        progress.error_scale = layer_scale
         seconds_init = time.perf_counter() - t_init
 
         initial_errors = all_layer_errors(Xs, Ws, Hs, beta)
         if isinstance(weights_arg, str):
             internal_weights = auto_weights(initial_errors)
             with np.errstate(over="ignore", divide="ignore"):
-                weights = internal_weights / error_scale  # λ_ℓ in the units of X
+                weights = internal_weights / layer_scale  # λ_ℓ in the units of X
             progress.objective_scale = 1.0
         else:
             weights = weights_arg
             internal_weights = weights_arg
-            progress.objective_scale = error_scale
+            # Min-vol with user weights: the objective is reported for the data scaled to a
+            # maximum of 1 (its volume terms do not scale with the data).
+            progress.objective_scale = error_scale if self.min_vol is None else 1.0
         progress.weights = internal_weights
 
         extra_timings: dict = {}
@@ -446,8 +479,11 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
                 eval_every=eval_every, tol=self.tol,
             )
         with np.errstate(over="ignore"):
-            errors = _to_user_units(all_layer_errors(Xs, Ws, Hs, beta), error_scale)
-        Ws = [Wl * scale for Wl in Ws]
+            errors = _to_user_units(all_layer_errors(Xs, Ws, Hs, beta), layer_scale)
+        if self.min_vol is None:
+            Ws = [Wl * scale for Wl in Ws]
+        else:
+            Hs[0] = Hs[0] * scale  # keeps every W_ℓᵀe = e
         config = {
             "model": "deep-minvol" if self.min_vol is not None else "deep",
             "ranks": list(ranks),

@@ -131,13 +131,14 @@ if ds is not None:
         c1, c2, c3 = st.columns(3)
         init_default("cfg_mv_alpha", 0.05)
         init_default("cfg_mv_delta", 1.0)
-        init_default("cfg_mv_rho", 10.0)
+        init_default("cfg_mv_rho", 0.5)
         min_vol = {
             "alpha_tilde": c1.number_input("α̃ (relative volume weight)", min_value=0.0,
                                            key="cfg_mv_alpha", format="%g", **PERSIST),
             "delta": c2.number_input("δ in logdet(WᵀW + δI)", min_value=1e-9,
                                      key="cfg_mv_delta", format="%g", **PERSIST),
-            "rho": c3.number_input("ADMM ρ", min_value=1e-9, key="cfg_mv_rho", format="%g",
+            "rho": c3.number_input("ADMM ρ̃ (relative penalty)", min_value=1e-9,
+                                   key="cfg_mv_rho", format="%g",
                                    **PERSIST),
         }
     if model == "frobenius":

@@ -429,9 +429,11 @@ def test_moffett_min_vol_is_finite_and_decreasing():
                     max_iter=10, eval_every=1, random_state=0).fit(X)
     assert all(np.all(np.isfinite(M)) for M in model.W_ + model.H_)
     assert _objective_minvol_is_monotone(model.history_)
-    scale = model.result_.config["data_scale"]
-    for W in model.W_:  # the estimator hands W back in the data's units (× scale)
-        np.testing.assert_allclose(W.sum(axis=0) / scale, 1.0, atol=1e-8)
+    for W in model.W_:  # the data's scale lives in H_1: every returned W_ℓᵀe = e
+        np.testing.assert_allclose(W.sum(axis=0), 1.0, atol=1e-8)
+    # and X ≈ W_1 H_1 in the data's own units
+    rel = np.linalg.norm(X - model.W_[0] @ model.H_[0]) / np.linalg.norm(X)
+    assert rel < 0.2, rel
 
 
 @pytest.mark.realdata

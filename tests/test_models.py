@@ -267,3 +267,28 @@ def test_fit_leaves_the_input_untouched(positive_matrix, sparse):
     MultilayerNMF(ranks=(4, 2), max_iter=2).fit(X)
     after = X.toarray() if sparse else X
     assert np.array_equal(after, before.toarray() if sparse else before)
+
+
+def test_errors_are_reported_in_the_units_of_the_data(positive_matrix):
+    """X and 1000·X run the same scaled fit; the reports must differ exactly by the scale.
+
+    Deep phase: every W_ℓ carries the data's scale, so every error (β = 1) scales by 1000.
+    Warm start and MultilayerNMF history: layers ℓ ≥ 2 factorise a W_{ℓ-1} with unit-max
+    columns, so only layer 1's error scales.
+    """
+    kwargs = dict(ranks=(6, 3), n_init_iter=10, max_iter=10, eval_every=5, random_state=0)
+    a = DeepNMF(**kwargs).fit(positive_matrix)
+    b = DeepNMF(**kwargs).fit(1000 * positive_matrix)
+    cols = ["error_layer_1", "error_layer_2"]
+    np.testing.assert_allclose(b.history_[cols], 1000 * a.history_[cols], rtol=1e-12)
+    np.testing.assert_allclose(b.layer_errors_, 1000 * a.layer_errors_, rtol=1e-12)
+    np.testing.assert_allclose(b.weights_, a.weights_ / 1000, rtol=1e-12)
+    np.testing.assert_allclose(b.history_["objective"], a.history_["objective"], rtol=1e-12)
+    for hist_a, hist_b in ((a.init_history_, b.init_history_),
+                           (MultilayerNMF(ranks=(6, 3), max_iter=10, random_state=0)
+                            .fit(positive_matrix).history_,
+                            MultilayerNMF(ranks=(6, 3), max_iter=10, random_state=0)
+                            .fit(1000 * positive_matrix).history_)):
+        np.testing.assert_allclose(hist_b["error_layer_1"], 1000 * hist_a["error_layer_1"],
+                                   rtol=1e-12)
+        np.testing.assert_allclose(hist_b["error_layer_2"], hist_a["error_layer_2"], rtol=1e-12)

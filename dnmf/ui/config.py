@@ -95,7 +95,7 @@ def default_config(dataset=None) -> dict[str, Any]:
         "max_iter": 100,
         "random_state": 0,
         "dtype": "float64",
-        "min_vol": {"alpha_tilde": 0.05, "delta": 1.0, "rho": 10.0},
+        "min_vol": {"alpha_tilde": 0.05, "delta": 1.0, "rho": 0.5},
         "frobenius_loss": "layer-centric",
     }
 
@@ -168,7 +168,7 @@ def make_estimator(cfg: dict[str, Any], callback=None):
             min_vol = dnmf.MinVol(
                 alpha_tilde=float(mv.get("alpha_tilde", 0.05)),
                 delta=float(mv.get("delta", 1.0)),
-                rho=float(mv.get("rho", 10.0)),
+                rho=float(mv.get("rho", 0.5)),
             )
         return dnmf.DeepNMF(
             beta=float(cfg["beta"]),
