@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 # Entries per block of the NumPy gathers: bounds the temporaries to ~ block × r floats.
-_BLOCK = 1 << 15
+_GATHER_BLOCK = 1 << 15
 # Entries per block of the vectorised elementwise kernels (ω): a few such arrays fit in L2.
 BLOCK = 1 << 15
 # Arguments of ω below this use the limit w = W̄ e^{-P/λ} in the deep KL W-update (ω = eˣ there).
@@ -541,8 +541,8 @@ def _as_sparse_kl(X) -> SparseKL:
 
 def _sampled_dot_numpy(S: SparseKL, W: np.ndarray, Ht: np.ndarray, out: np.ndarray) -> np.ndarray:
     rows, cols = S.rows, S.csr.indices
-    for start in range(0, out.size, _BLOCK):
-        stop = min(start + _BLOCK, out.size)
+    for start in range(0, out.size, _GATHER_BLOCK):
+        stop = min(start + _GATHER_BLOCK, out.size)
         np.einsum("ij,ij->i", W[rows[start:stop]], Ht[cols[start:stop]], out=out[start:stop])
     return out
 
