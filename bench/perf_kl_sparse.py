@@ -114,7 +114,7 @@ def run(args) -> int:
             cold = run_json(COMPILE, env={"NUMBA_CACHE_DIR": cache})
             warm = run_json(COMPILE, env={"NUMBA_CACHE_DIR": cache})
         print()
-        print(table(["all numba kernels and drivers (dnmf._kernels.warmup)", "float64 s",
+        print(table(["all numba kernels (dnmf._kernels.warmup)", "float64 s",
                      "float32 s"],
                     [["new process, empty cache: compile", f"{cold['float64']:.2f}",
                       f"{cold['float32']:.2f}"],
