@@ -172,3 +172,22 @@ def page(browser, app_url: str, artifacts: Path, request):
             except Exception as exc:  # the page may be gone; the failure itself matters more
                 print(f"no failure screenshot: {exc}")
         context.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line in the log saying whether the browser tests ran (CI must show they did)."""
+    outcome: dict[str, str] = {}
+    rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 2}
+    for key in rank:
+        for rep in terminalreporter.stats.get(key, []):
+            if "e2e" not in getattr(rep, "keywords", {}):
+                continue
+            word = "failed" if key == "error" else key
+            if rank[word] >= rank[outcome.get(rep.nodeid, "passed")]:
+                outcome[rep.nodeid] = word
+    if outcome:
+        counts = {w: sum(v == w for v in outcome.values()) for w in ("passed", "failed", "skipped")}
+        terminalreporter.write_line(
+            "browser tests (e2e, " + CHROMIUM + "): "
+            + ", ".join(f"{n} {w}" for w, n in counts.items() if n)
+            + (f" · screenshots in {ARTIFACTS.relative_to(ROOT)}/" if counts["passed"] else ""))

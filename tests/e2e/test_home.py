@@ -11,6 +11,7 @@ from .ui import (
     FIT_TIMEOUT_MS,
     charts,
     expect,
+    go_to,
     no_traceback,
     open_app,
     shot,
@@ -31,20 +32,17 @@ def test_try_it_fits_faces_and_opens_the_layers(page, app_url):
     expect(sidebar(page).get_by_text("Runs: 2 / 12")).to_be_visible()
     no_traceback(page)
     shot(page, "home-1-try-it")
+    expect(home.get_by_role("link", name="Compare deep vs multilayer")).to_be_visible()
 
-    home.get_by_role("link", name="Explore the layers").click()
-    layers = page.get_by_role("main")
-    expect(layers.get_by_role("heading", name="Layers", exact=True)).to_be_visible()
-    expect(layers.get_by_role("combobox", name="Run")).to_have_value(
+    layers = go_to(page, "Layers", link=home.get_by_role("link", name="Explore the layers"))
+    expect(layers.get_by_role("combobox", name="Run", exact=True)).to_have_value(
         re.compile(r"^try-it deep — deep · KL · ranks 20-10-5 · 100\+100 it"))
     expect(layers.get_by_role("tabpanel").locator("image")).to_have_count(20)
     no_traceback(page)
     shot(page, "home-2-layers")
     shot_content(page, "readme-layers")  # the README's picture: copied to docs/layers.png
 
-    layers.page.get_by_role("navigation").get_by_role("link", name="Compare").click()
-    compare = page.get_by_role("main")
-    expect(compare.get_by_role("heading", name="Compare", exact=True)).to_be_visible()
+    compare = go_to(page, "Compare")
     expect(compare.get_by_test_id("stMultiSelect")).to_contain_text("try-it multilayer")
     expect(charts(compare).filter(has=page.locator("image"))).to_have_count(2)
     no_traceback(page)

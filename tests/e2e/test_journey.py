@@ -47,6 +47,7 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
     data = go_to(page, "Data")
     choose(data, page, "Sample", re.compile(r"^faces — "))
     expect(data.get_by_role("combobox", name="Sample")).to_have_value(re.compile(r"^faces — "))
+    wait_idle(page)
     expect(data.get_by_role("heading", name="faces", exact=True)).to_be_visible()
     expect(data.get_by_test_id("stMetric").filter(has_text="Rows (m)")).to_contain_text("100")
     expect(data.get_by_test_id("stMetric").filter(has_text="Columns (n)")).to_contain_text("625")
@@ -78,6 +79,7 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
         expect(bars.nth(i)).to_have_attribute("aria-valuenow", "100")
     expect(model.get_by_text(f"{DEEP_RUN}: {DEEP} iterations")).to_be_visible()
     expect(model.get_by_text(f"{MULTI_RUN}: ")).to_be_visible()
+    wait_idle(page)
     # both runs are listed in the session's table and in the sidebar
     runs = grid_rows(model)
     expect(runs).to_have_count(3)
@@ -93,10 +95,8 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
     shot(page, "journey-3-model")
 
     # ------------------------------------------------------------------------------ layers
-    model.get_by_role("link", name="Explore the layers").click()
-    layers = page.get_by_role("main")
-    expect(layers.get_by_role("heading", name="Layers", exact=True)).to_be_visible()
-    expect(layers.get_by_role("combobox", name="Run")).to_have_value(
+    layers = go_to(page, "Layers", link=model.get_by_role("link", name="Explore the layers"))
+    expect(layers.get_by_role("combobox", name="Run", exact=True)).to_have_value(
         re.compile(rf"^{DEEP_RUN} — deep"))
     expect(layers.get_by_text(f"· {DEEP} iterations in ")).to_be_visible()
     # the table of every layer and the convergence plot
@@ -145,6 +145,7 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
     model = go_to(page, "Model")
     choose(model, page, "Run to manage", re.compile(rf"^{DEEP_RUN} — "))
     expect(model.get_by_role("textbox", name="New name")).to_have_value(DEEP_RUN)
+    wait_idle(page)
     with page.expect_download() as info:
         model.get_by_role("button", name="Factors (.npz)").click()
     download = info.value

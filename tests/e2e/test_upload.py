@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .ui import expect, go_to, no_traceback, open_app, shot, sidebar
+from .ui import expect, go_to, no_traceback, open_app, shot, sidebar, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,7 @@ def test_malformed_csv_shows_what_is_wrong_and_keeps_the_dataset(page, app_url):
     expect(data.get_by_role("heading", name="faces", exact=True)).to_be_visible()  # default
     data.get_by_text("Upload a file", exact=True).click()
     expect(data.get_by_text("Upload a matrix file to use it.")).to_be_visible()
+    wait_idle(page)
 
     _upload(data, "ragged.csv", RAGGED)
     alert = data.get_by_role("alert").filter(has_text="ragged")
@@ -46,6 +47,8 @@ def test_negative_csv_offers_a_fix_that_loads_it(page, app_url):
     open_app(page, app_url)
     data = go_to(page, "Data")
     data.get_by_text("Upload a file", exact=True).click()
+    expect(data.get_by_text("Upload a matrix file to use it.")).to_be_visible()
+    wait_idle(page)
     _upload(data, "negative.csv", NEGATIVE)
     expect(data.get_by_role("alert").filter(has_text="negative")).to_contain_text(
         "The matrix has 1 negative entry (minimum -1); NMF needs nonnegative data.")
@@ -55,6 +58,7 @@ def test_negative_csv_offers_a_fix_that_loads_it(page, app_url):
     clip.click()
 
     expect(data.get_by_role("heading", name="negative", exact=True)).to_be_visible()
+    wait_idle(page)  # the faces preview of the previous render is gone
     expect(data.get_by_test_id("stMetric").filter(has_text="Rows (m)")).to_contain_text("4")
     expect(data.get_by_test_id("stMetric").filter(has_text="Values")).to_contain_text("0 – 7")
     expect(data.get_by_role("alert")).to_have_count(0)

@@ -55,7 +55,12 @@ def sidebar(page: Page) -> Locator:
 
 
 def wait_idle(page: Page, timeout: float | None = None) -> None:
-    """Wait until no script runs (call it after waiting for what the last action shows)."""
+    """Wait until no script runs.
+
+    Call it after waiting for something the last action shows (so the rerun has started), and
+    before asserting on elements the previous render also had: until a script run ends,
+    Streamlit keeps the previous render's elements (marked stale) next to the new ones, and a
+    locator matching both fails Playwright's strict mode at once instead of waiting."""
     expect(page.get_by_test_id("stApp")).to_have_attribute(
         "data-test-script-state", "notRunning", timeout=timeout)
 
@@ -73,12 +78,16 @@ def open_app(page: Page, url: str) -> None:
     wait_idle(page)
 
 
-def go_to(page: Page, title: str) -> Locator:
-    """Open a page from the sidebar's navigation; return the main area once its title shows."""
-    page.get_by_role("navigation").get_by_role("link", name=title, exact=True).click()
+def go_to(page: Page, title: str, *, link: Locator | None = None) -> Locator:
+    """Open a page from the sidebar's navigation (or by ``link``, a page link on the page);
+    return the main area once the page is drawn."""
+    if link is None:
+        link = page.get_by_role("navigation").get_by_role("link", name=title, exact=True)
+    link.click()
     m = main(page)
     expect(m.get_by_role("heading", name=title, exact=True)).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/{title.lower()}$"))
+    wait_idle(page)
     return m
 
 
