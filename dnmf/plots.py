@@ -877,6 +877,7 @@ def convergence(result, *, log_y: bool = True) -> go.Figure:
         xaxis_title="iteration",
         yaxis_title="error",
         yaxis_type="log" if log_y else "linear",
+        yaxis_tickformat=".3~g",  # full numbers at every tick, not bare mantissa digits
         height=340,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.25),
@@ -949,6 +950,7 @@ def error_ratio_curves(
         xaxis_title="iteration",
         yaxis_title="error ratio",
         yaxis_type="log",
+        yaxis_tickformat=".3~g",
         height=380,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.2),

@@ -137,5 +137,11 @@ def _page() -> None:
         st.caption("Columns of W_ℓ matched to the true ones (Hungarian matching on the spectral "
                    "angle); SAD in degrees and MRSA (0–100), lower is better.")
 
+    # ------------------------------------------------------------------------- downloads
+    st.subheader("Download the compared runs")
+    for i, (name, run) in enumerate(runs.items()):
+        st.markdown(f"**Download {name}**")
+        widgets.download_buttons(run, key=f"cmp_dl_{i}")
+
 
 _page()

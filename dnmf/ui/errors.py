@@ -17,7 +17,9 @@ import streamlit as st
 def message_of(exc: BaseException) -> str:
     """The message of an exception, as a sentence."""
     text = str(getattr(exc, "message", None) or exc).strip() or type(exc).__name__
-    text = text[0].upper() + text[1:]
+    first_word = text.split(maxsplit=1)[0]
+    if first_word.isalpha():  # leave file names ("ragged.csv …") and identifiers as they are
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
