@@ -58,7 +58,7 @@ def dtype_spy(monkeypatch):
 
 
 def _objective_trajectories(make, X):
-    # copies: check_data scales a float64 CSR input in place (reported to the lead)
+    # a copy per fit: fits must not share a sparse input (check_data once scaled it in place)
     h32 = make(np.float32).fit(X.copy())
     h64 = make(np.float64).fit(X.copy())
     return h32, h64
@@ -127,7 +127,7 @@ def test_seeded_sparse_fits_are_bit_identical():
     """The compiled sparse kernels (numba) on a larger problem, float64."""
     X = sp.random(400, 300, density=0.15, random_state=3, format="csr")
     X.data = 1.0 + np.floor(3 * X.data)
-    # a copy per fit: check_data scales a float64 CSR input in place (reported to the lead)
+    # a copy per fit: fits must not share a sparse input (check_data once scaled it in place)
     runs = [DeepNMF(ranks=(12, 6), n_init_iter=5, max_iter=5, random_state=0).fit(X.copy())
             for _ in range(2)]
     for x, y in zip(runs[0].W_ + runs[0].H_, runs[1].W_ + runs[1].H_):
