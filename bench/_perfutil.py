@@ -76,6 +76,21 @@ def limited_threads(n: int | None):
 CLOCK = {"fn": time.perf_counter, "name": "wall"}
 
 
+def add_machine_args(parser) -> None:
+    """The --threads and --cpu-time options every performance script shares."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS (and the compiled kernels) to this many threads")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU seconds (robust on a loaded machine with --threads 1)")
+
+
+def run_on_machine(args, run: Callable[[object], int]) -> int:
+    """Apply --cpu-time and --threads, then call ``run(args)``."""
+    use_cpu_time(args.cpu_time)
+    with limited_threads(args.threads):
+        return run(args)
+
+
 def use_cpu_time(flag: bool) -> None:
     CLOCK.update(fn=time.process_time if flag else time.perf_counter,
                  name="cpu" if flag else "wall")

@@ -22,7 +22,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 
 import numpy as np
-from _perfutil import CLOCK, environment_lines, limited_threads, load_cbcl, table, use_cpu_time
+from _perfutil import CLOCK, add_machine_args, environment_lines, load_cbcl, run_on_machine, table
 
 OCTAVE_SECONDS = 108.0
 
@@ -110,14 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--iters", type=int, default=500, help="init and deep iterations each")
     parser.add_argument("--plain-iters", type=int, default=40,
                         help="iterations of each phase for the same-run plain-formula comparison")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS (and the compiled kernels) to this many threads")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with CPU seconds (robust on a loaded machine with --threads 1)")
-    args = parser.parse_args(argv)
-    use_cpu_time(args.cpu_time)
-    with limited_threads(args.threads):
-        return run(args)
+    add_machine_args(parser)
+    return run_on_machine(parser.parse_args(argv), run)
 
 
 def run(args) -> int:

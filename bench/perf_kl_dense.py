@@ -21,17 +21,17 @@ import sys
 
 import numpy as np
 from _perfutil import (
+    add_machine_args,
     environment_lines,
     interleaved,
-    limited_threads,
     load_cbcl,
     median,
     median_ratio,
     ms,
     run_json,
+    run_on_machine,
     table,
     timed,  # noqa: F401  (used by the fresh-process snippet)
-    use_cpu_time,
 )
 
 
@@ -102,14 +102,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved warm rounds")
     parser.add_argument("--fresh", type=int, default=3, help="fresh processes per solver")
     parser.add_argument("--random", action="store_true", help="random data instead of CBCL")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS (and the compiled kernels) to this many threads")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with CPU seconds (robust on a loaded machine with --threads 1)")
-    args = parser.parse_args(argv)
-    use_cpu_time(args.cpu_time)
-    with limited_threads(args.threads):
-        return run(args)
+    add_machine_args(parser)
+    return run_on_machine(parser.parse_args(argv), run)
 
 
 def run(args) -> int:

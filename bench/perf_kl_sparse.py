@@ -20,15 +20,15 @@ import tempfile
 import numpy as np
 import scipy.sparse as sp
 from _perfutil import (
+    add_machine_args,
     environment_lines,
     interleaved,
-    limited_threads,
     median,
     median_ratio,
     ms,
     run_json,
+    run_on_machine,
     table,
-    use_cpu_time,
 )
 from perf_kl_dense import sklearn_kl_mu
 
@@ -71,14 +71,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=5, help="iterations per timed run")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS (and the compiled kernels) to this many threads")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with CPU seconds (robust on a loaded machine with --threads 1)")
-    args = parser.parse_args(argv)
-    use_cpu_time(args.cpu_time)
-    with limited_threads(args.threads):
-        return run(args)
+    add_machine_args(parser)
+    return run_on_machine(parser.parse_args(argv), run)
 
 
 def run(args) -> int:
