@@ -147,7 +147,7 @@ def test_stdlib_harvest_imports_nothing():
         "assert len(items) > 500, len(items)\n"
         "assert not bad, bad\n"
         "mods = {m for m, _, _ in items}\n"
-        "assert 'turtle' in mods and 'antigravity' not in mods or True\n"
+        "assert 'turtle' in mods\n"  # its docstrings are harvested although it is not imported
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
