@@ -158,6 +158,8 @@ def test_float32_stays_float32_and_converges_like_float64(positive_matrix):
     m32 = DeepNMF(ranks=(6, 3), dtype=np.float32, **FAST).fit(positive_matrix)
     m64 = DeepNMF(ranks=(6, 3), dtype=np.float64, **FAST).fit(positive_matrix)
     assert all(M.dtype == np.float32 for M in m32.W_ + m32.H_)
+    # float32 rounding (eps 1.2e-7) compounds over 50 multiplicative iterations; 1e-3 relative
+    # on the final errors says both paths converge to the same place, not to the same bits.
     np.testing.assert_allclose(m32.layer_errors_, m64.layer_errors_, rtol=1e-3)
 
 
