@@ -115,24 +115,24 @@ def _angles(A: np.ndarray, B: np.ndarray, centre: bool) -> np.ndarray:
     return np.arccos(np.clip(U.T @ V, -1.0, 1.0))
 
 
-def pairwise_mrsa(W_true, W_est) -> np.ndarray:
-    """MRSA (thesis eq. 2.9, in [0, 100]) between every pair of columns, (r_true, r_est)."""
+def _paired_matrices(W_true, W_est) -> tuple[np.ndarray, np.ndarray]:
+    """Both arguments as 2-D float arrays with the same number of rows."""
     A = _as_matrix(W_true, "W_true")
     B = _as_matrix(W_est, "W_est")
     if A.shape[0] != B.shape[0]:
         raise ValueError("W_true and W_est must have the same number of rows, got "
                          f"{A.shape[0]} and {B.shape[0]}.")
-    return _angles(A, B, centre=True) * (100.0 / np.pi)
+    return A, B
+
+
+def pairwise_mrsa(W_true, W_est) -> np.ndarray:
+    """MRSA (thesis eq. 2.9, in [0, 100]) between every pair of columns, (r_true, r_est)."""
+    return _angles(*_paired_matrices(W_true, W_est), centre=True) * (100.0 / np.pi)
 
 
 def pairwise_sad(W_true, W_est) -> np.ndarray:
     """Spectral angle (radians) between every pair of columns, (r_true, r_est)."""
-    A = _as_matrix(W_true, "W_true")
-    B = _as_matrix(W_est, "W_est")
-    if A.shape[0] != B.shape[0]:
-        raise ValueError("W_true and W_est must have the same number of rows, got "
-                         f"{A.shape[0]} and {B.shape[0]}.")
-    return _angles(A, B, centre=False)
+    return _angles(*_paired_matrices(W_true, W_est), centre=False)
 
 
 def _cost(A: np.ndarray, B: np.ndarray, metric: str) -> np.ndarray:

@@ -301,6 +301,13 @@ def _at_b(A: np.ndarray, X) -> np.ndarray:
     return A.T @ X
 
 
+def _data_terms(A: np.ndarray, X, D: np.ndarray | None, XD: np.ndarray | None):
+    """Gradient terms of ½‖X − A H D‖² in H: (Aᵀ X Dᵀ, D Dᵀ), with D = I on the first layer."""
+    if D is None:
+        return _at_b(A, X), None
+    return A.T @ XD, D @ D.T
+
+
 def _x_bt(X, B: np.ndarray) -> np.ndarray:
     """X Bᵀ for dense or sparse X."""
     if sp.issparse(X):
@@ -444,12 +451,7 @@ class _DeepProblem:
                 Ck = Ws[k] @ G
                 Csum = Csum + lam[k] * Ck
                 P = P + lam[k] * (Ck.T @ Ck)
-            if D is None:
-                B = _at_b(Csum, X)
-                R = None
-            else:
-                B = Csum.T @ XD
-                R = D @ D.T
+            B, R = _data_terms(Csum, X, D, XD)
             Hs[ell] = self._update(Hs[ell], B, P=P, R=R, project=self.projH[ell])
             Ht = Hs[ell] if D is None else Hs[ell] @ D
             # W_ℓ: λ_ℓ ½‖X − W H̃_ℓ‖²  (gradient eq. 5.7, + volume)
@@ -466,12 +468,7 @@ class _DeepProblem:
         for ell in range(L):
             # A_ℓ = W_L if ℓ = L else W_{ℓ+1} H_{ℓ+1} (previous iterates), B_ℓ = D_ℓ
             A = Ws[L - 1] if ell == L - 1 else Ws[ell + 1] @ Hs[ell + 1]
-            if D is None:
-                B = _at_b(A, X)
-                R = None
-            else:
-                B = A.T @ XD
-                R = D @ D.T
+            B, R = _data_terms(A, X, D, XD)
             Hs[ell] = self._update(Hs[ell], B, P=A.T @ A, R=R, project=self.projH[ell])
             Ht = Hs[ell] if D is None else Hs[ell] @ D
             XHt = _x_bt(X, Ht)
