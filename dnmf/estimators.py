@@ -469,7 +469,7 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
         elif self.min_vol is None:
             Ws, Hs, n_iter, seconds_deep = fit_deep(
                 Xs, Ws, Hs, beta, internal_weights, max_iter, progress=progress,
-                eval_every=eval_every, tol=self.tol,
+                eval_every=eval_every, tol=self.tol, initial_errors=initial_errors,
             )
         else:
             from .models.minvol import fit_minvol_deep
@@ -478,8 +478,8 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
                 Xs, Ws, Hs, internal_weights, max_iter, self.min_vol, progress=progress,
                 eval_every=eval_every, tol=self.tol,
             )
-        with np.errstate(over="ignore"):
-            errors = _to_user_units(all_layer_errors(Xs, Ws, Hs, beta), layer_scale)
+        # Every path records the errors of the final factors last (in the data's units).
+        errors = progress.latest.copy()
         if self.min_vol is None:
             Ws = [Wl * scale for Wl in Ws]
         else:

@@ -294,3 +294,24 @@ def test_errors_are_reported_in_the_units_of_the_data(positive_matrix):
         np.testing.assert_allclose(hist_b["error_layer_1"], 1000 * hist_a["error_layer_1"],
                                    rtol=1e-12)
         np.testing.assert_allclose(hist_b["error_layer_2"], hist_a["error_layer_2"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("eval_every", [0, 1, 7])
+def test_final_errors_are_those_of_the_returned_factors(positive_matrix, eval_every):
+    from dnmf.divergence import beta_divergence
+
+    def stop_at_12(info):
+        return info.iteration < 12 + 20
+
+    from dnmf import MinVol
+
+    for kwargs in ({}, {"callback": stop_at_12}, {"min_vol": MinVol()},
+                   {"min_vol": MinVol(), "callback": stop_at_12}):
+        model = DeepNMF(ranks=(6, 3), n_init_iter=10, max_iter=20, eval_every=eval_every,
+                        random_state=0, **kwargs).fit(positive_matrix)
+        direct = [beta_divergence(positive_matrix, model.W_[0], model.H_[0], 1.0),
+                  beta_divergence(model.W_[0], model.W_[1], model.H_[1], 1.0)]
+        np.testing.assert_allclose(model.layer_errors_, direct, rtol=1e-10)
+        last = model.history_.iloc[-1]
+        np.testing.assert_array_equal(model.layer_errors_,
+                                      [last["error_layer_1"], last["error_layer_2"]])

@@ -102,6 +102,7 @@ def fit_deep(
     progress: Progress,
     eval_every: int = 5,
     tol: float = 0.0,
+    initial_errors: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], int, float]:
     """Run Algorithm 1 from the given factors (rows of every H_ℓ summing to one).
 
@@ -115,6 +116,8 @@ def fit_deep(
     progress : Progress (records the history, calls the callback)
     eval_every : int
     tol : float
+    initial_errors : ndarray of shape (L,), optional
+        The layer errors of the given factors, when the caller has them already.
 
     Returns
     -------
@@ -125,7 +128,9 @@ def fit_deep(
     Hs = [np.array(H, order="C") for H in Hs]
     workspaces = make_workspaces(X, Ws)
     start = time.perf_counter()
-    errors = _all_layer_errors(X, Ws, Hs, beta, workspaces)
+    if initial_errors is None:
+        initial_errors = _all_layer_errors(X, Ws, Hs, beta, workspaces)
+    errors = initial_errors
     progress.record(0, errors, "deep")
     previous = deep_objective(errors, weights)
     n_iter = 0
