@@ -31,7 +31,6 @@ from _perfutil import (
     run_json,
     run_on_machine,
     table,
-    timed,  # noqa: F401  (used by the fresh-process snippet)
 )
 
 
@@ -85,13 +84,14 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, "bench")
 import perf_kl_dense as b
-b.use_cpu_time({cpu})
-with b.limited_threads({threads}):
+from _perfutil import interleaved, limited_threads, median, timed, use_cpu_time
+use_cpu_time({cpu})
+with limited_threads({threads}):
     X, W, H = b.problem({random}, {rank}, np.{dtype})
     solver = b.{solver}
-    per_iter = b.timed(lambda: solver(X, W, H, {iters})) / {iters}
-    times = b.interleaved(b.product_fns(X, W, H), 7)
-print(json.dumps({{"per_iter": per_iter, "floor": b.median(b.floor_of(times))}}))
+    per_iter = timed(lambda: solver(X, W, H, {iters})) / {iters}
+    times = interleaved(b.product_fns(X, W, H), 7)
+print(json.dumps({{"per_iter": per_iter, "floor": median(b.floor_of(times))}}))
 """
 
 
