@@ -103,11 +103,19 @@ def timed(fn: Callable[[], object]) -> float:
     return clock() - t0
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Seconds of every function in every round, the functions taking turns within a round."""
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int,
+                settle: float = 0.0) -> dict[str, list[float]]:
+    """Seconds of every function in every round, the functions taking turns within a round.
+
+    ``settle`` seconds of sleep (not timed) precede every call, so that each starts from an
+    idle machine: a multi-threaded BLAS keeps its threads spinning for about 0.1 s after
+    its last call, which would otherwise slow down whatever runs next on the other core.
+    """
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            if settle:
+                time.sleep(settle)
             times[name].append(timed(fn))
     return times
 

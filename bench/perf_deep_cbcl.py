@@ -4,7 +4,9 @@
     .venv/bin/python bench/perf_deep_cbcl.py --iters 100     # shorter (100 + 100)
 
 Prints, per dtype, the total time of ``DeepNMF.fit`` and its split: the multilayer warm start
-(H and W MU steps, error evaluations), then the deep phase (H_ℓ row-sum MU, W_ℓ closed-form
+(its MU iterations: the layers whose rows are split between threads, see
+:mod:`dnmf._rowsplit`, and the H and W MU steps of the one-thread layers; error
+evaluations), then the deep phase (H_ℓ row-sum MU, W_ℓ closed-form
 BSUM steps and inside them the ω kernel, W_L MU, error evaluations, the rest).
 
 Comparators: (1) in the same run, the plain formulas this issue started from — allocating
@@ -30,10 +32,12 @@ OCTAVE_SECONDS = 108.0
 @contextmanager
 def instrumented(timers: dict[str, float]):
     """Wrap the loops' building blocks with timers (about 1 µs per call)."""
-    from dnmf import estimators, updates
+    from dnmf import _rowsplit, estimators, updates
     from dnmf.models import deep, multilayer
 
     patches = [
+        (multilayer.LayerMU, "iterate", "init: MU iterations"),
+        (_rowsplit.RowSplitKL, "iterate", "init: rows split between threads"),
         (multilayer, "update_H_mu", "init: H MU"),
         (multilayer, "update_W_mu", "init: W MU"),
         (multilayer, "_rescale_columns_to_unit_max", "init: rescale W columns"),
@@ -70,7 +74,7 @@ def instrumented(timers: dict[str, float]):
 @contextmanager
 def plain_formulas():
     """The code paths before issue 7: allocating steps, scipy's wrightomega for ω."""
-    from dnmf import updates
+    from dnmf import _rowsplit, updates
     from dnmf.models import deep, multilayer
     from dnmf.updates import _omega_closed_form_kl
 
@@ -83,8 +87,10 @@ def plain_formulas():
 
     saved = [(updates._kernels, "deep_w_kl", updates._kernels.deep_w_kl),
              (deep, "make_workspaces", deep.make_workspaces),
-             (multilayer, "MUWorkspace", multilayer.MUWorkspace)]
+             (multilayer, "MUWorkspace", multilayer.MUWorkspace),
+             (_rowsplit, "MIN_ENTRIES", _rowsplit.MIN_ENTRIES)]
     updates._kernels.deep_w_kl = plain_deep_w_kl
+    _rowsplit.MIN_ENTRIES = 1 << 62  # no row split
     deep.make_workspaces = lambda X, Ws: None
     multilayer.MUWorkspace = lambda *a, **k: None
     try:
@@ -139,9 +145,14 @@ def run(args) -> int:
         deep_total = timers["fit: deep phase"]
         rows.append([f"{name}: total", f"{total:.2f}", "100%"])
         rows.append([f"{name}: multilayer warm start", f"{init:.2f}", f"{init / total:.0%}"])
-        for label in ("init: H MU", "init: W MU", "init: rescale W columns",
+        for label in ("init: MU iterations", "init: rows split between threads",
+                      "init: H MU", "init: W MU", "init: rescale W columns",
                       "init: error evaluation"):
-            rows.append([f"{name}:   {label[6:]}", f"{timers.get(label, 0):.2f}",
+            indent = "   " if label == "init: MU iterations" else "     "
+            shown = {"init: rows split between threads": "of which layers split between "
+                     "threads (MU, rescale, error)",
+                     "init: H MU": "of which one-thread layers: H MU"}.get(label, label[6:])
+            rows.append([f"{name}:{indent}{shown}", f"{timers.get(label, 0):.2f}",
                          f"{timers.get(label, 0) / total:.0%}"])
         rows.append([f"{name}: deep phase", f"{deep_total:.2f}", f"{deep_total / total:.0%}"])
         accounted = 0.0

@@ -9,15 +9,17 @@ unchanged). The layers are fitted one after the other; layer ℓ+1 factorises th
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _rowsplit
 from ..divergence import _kl_dense, beta_divergence_dense
 from ..updates import MUWorkspace, update_H_mu, update_W_mu
 from ._common import Progress, converged, layer_error, machine_eps, should_evaluate
 
-__all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
+__all__ = ["random_factors", "initial_factors", "nmf_mu", "LayerMU", "fit_multilayer"]
 
 
 def random_factors(Y, rank: int, rng: np.random.Generator, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -97,19 +99,77 @@ def nmf_mu(
     W, H : updated copies.
     """
     eps = machine_eps(W.dtype) if eps is None else eps
-    W = W.copy()
-    H = H.copy()
-    ws = MUWorkspace(X, W.dtype)
-    for _ in range(n_iter):
-        if order == "HW":
-            update_H_mu(X, W, H, beta, eps, out=H, workspace=ws)
-            update_W_mu(X, W, H, beta, eps, out=W, workspace=ws)
-        else:
-            update_W_mu(X, W, H, beta, eps, out=W, workspace=ws)
-            update_H_mu(X, W, H, beta, eps, out=H, workspace=ws)
-        if rescale:
-            _rescale_columns_to_unit_max(W, H)
+    W = np.array(W, order="C")
+    H = np.array(H, order="C")
+    layer = LayerMU(X, W, H, beta, eps, order=order, rescale=rescale)
+    with layer.threads():
+        for _ in range(n_iter):
+            layer.iterate()
     return W, H
+
+
+class LayerMU:
+    """MU iterations of one layer Y ≈ WH (W and H updated in place), with or without threads.
+
+    β = 1 on a large dense layer with a multi-threaded BLAS runs :class:`dnmf._rowsplit.
+    RowSplitKL` (rows split between threads, one BLAS thread each, inside :meth:`threads`);
+    everything else the workspace steps of :mod:`dnmf.updates` on the caller's thread.
+
+    Parameters
+    ----------
+    Y : ndarray or sparse of shape (m, n)
+    W : ndarray of shape (m, r), C-contiguous; H : ndarray of shape (r, n)
+    beta, eps : the divergence and the floor ε
+    order : {"HW", "WH"}, which factor is updated first
+    rescale : bool, divide W's columns by their maxima after each iteration (into H's rows)
+    n_threads : int, optional; default :func:`dnmf._rowsplit.blas_threads` now
+    """
+
+    def __init__(self, Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
+                 order: str = "HW", rescale: bool = False, n_threads: int | None = None):
+        if order not in ("HW", "WH"):
+            raise ValueError(f"order must be 'HW' or 'WH', got {order!r}")
+        self.Y, self.W, self.H, self.beta, self.eps = Y, W, H, beta, eps
+        self.order, self.rescale = order, rescale
+        n_threads = _rowsplit.blas_threads() if n_threads is None else n_threads
+        self.split = (_rowsplit.RowSplitKL(Y, W, H, eps, n_threads)
+                      if _rowsplit.use_row_split(Y, beta, n_threads) and W.flags.c_contiguous
+                      else None)
+        self.ws = None if self.split is not None else MUWorkspace(Y, W.dtype)
+        self._eval_seconds = 0.0
+
+    def threads(self):
+        """Context of the iterations: one BLAS thread per chunk when the rows are split."""
+        return _rowsplit.one_blas_thread() if self.split is not None else nullcontext()
+
+    @property
+    def eval_seconds(self) -> float:
+        """Seconds spent evaluating the error so far (with split rows: the caller's chunk)."""
+        return self.split.eval_seconds if self.split is not None else self._eval_seconds
+
+    def error(self) -> float:
+        """D_β(Y | WH) for the current factors."""
+        if self.split is not None:
+            return self.split.error()
+        t0 = time.perf_counter()
+        error = _layer_error(self.Y, self.W, self.H, self.beta, self.ws)
+        self._eval_seconds += time.perf_counter() - t0
+        return error
+
+    def iterate(self, evaluate: bool = False) -> float | None:
+        """One iteration; returns D_β(Y | WH) after it when ``evaluate``."""
+        if self.split is not None:
+            return self.split.iterate(self.order, self.rescale, evaluate)
+        Y, W, H, beta, eps, ws = self.Y, self.W, self.H, self.beta, self.eps, self.ws
+        if self.order == "HW":
+            update_H_mu(Y, W, H, beta, eps, out=H, workspace=ws)
+            update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
+        else:
+            update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
+            update_H_mu(Y, W, H, beta, eps, out=H, workspace=ws)
+        if self.rescale:
+            _rescale_columns_to_unit_max(W, H)
+        return self.error() if evaluate else None
 
 
 def fit_multilayer(
@@ -154,35 +214,36 @@ def fit_multilayer(
     for layer, rank in enumerate(ranks):
         Y = X if layer == 0 else Ws[-1]
         W, H = initial_factors(Y, rank, init, rng, dtype, eps)
-        ws = MUWorkspace(Y, W.dtype)  # the loop below updates W and H in place
+        W = np.ascontiguousarray(W)
+        fitter = LayerMU(Y, W, H, beta, eps, order="HW", rescale=True)  # updates W, H in place
         phase = f"{phase_name} {layer + 1}"
-        errors = np.full(n_layers, np.nan)
-        errors[layer] = _layer_error(Y, W, H, beta, ws)
-        progress.record(0, errors, phase, layer=layer + 1)
-        previous = errors[layer]
-        for it in range(1, max_iter + 1):
-            update_H_mu(Y, W, H, beta, eps, out=H, workspace=ws)
-            update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
-            _rescale_columns_to_unit_max(W, H)
-            stop = False
-            if should_evaluate(it, max_iter, eval_every):
-                t_eval = time.perf_counter()
-                errors = np.full(n_layers, np.nan)
-                errors[layer] = _layer_error(Y, W, H, beta, ws)
-                progress.eval_seconds += time.perf_counter() - t_eval
-                progress.record(it, errors, phase, layer=layer + 1)
-                stop = converged(previous, errors[layer], tol)
-                previous = errors[layer]
-            if not progress.step(phase):
-                if not should_evaluate(it, max_iter, eval_every):
+        with fitter.threads():
+            errors = np.full(n_layers, np.nan)
+            errors[layer] = fitter.error()
+            progress.record(0, errors, phase, layer=layer + 1)
+            previous = errors[layer]
+            for it in range(1, max_iter + 1):
+                evaluate = should_evaluate(it, max_iter, eval_every)
+                error = fitter.iterate(evaluate=evaluate)
+                stop = False
+                if evaluate:
                     errors = np.full(n_layers, np.nan)
-                    errors[layer] = _layer_error(Y, W, H, beta, ws)
+                    errors[layer] = error
                     progress.record(it, errors, phase, layer=layer + 1)
-                Ws.append(W)
-                Hs.append(H)
-                return Ws, Hs, progress.rows
-            if stop:
-                break
+                    stop = converged(previous, errors[layer], tol)
+                    previous = errors[layer]
+                if not progress.step(phase):
+                    if not evaluate:
+                        errors = np.full(n_layers, np.nan)
+                        errors[layer] = fitter.error()
+                        progress.record(it, errors, phase, layer=layer + 1)
+                    progress.eval_seconds += fitter.eval_seconds
+                    Ws.append(W)
+                    Hs.append(H)
+                    return Ws, Hs, progress.rows
+                if stop:
+                    break
+        progress.eval_seconds += fitter.eval_seconds
         Ws.append(W)
         Hs.append(H)
     return Ws, Hs, progress.rows

@@ -1,0 +1,290 @@
+"""Dense KL-MU iterations with the rows of the data split between threads.
+
+One KL-MU iteration on a dense layer Y ≈ WH (Y of shape m×n) is four matrix products and a few
+elementwise passes over m×n arrays (Y / WH twice). BLAS parallelises the products but not the
+passes between them, and a multi-threaded BLAS keeps its threads spinning after every product,
+so NumPy work split between Python threads in between only competes with them (measured here:
+7-10 % slower). This module splits the whole iteration instead: thread k owns the rows Y_k, W_k
+of its chunk and runs everything on them with a one-thread BLAS —
+
+    W_k ← W_k ⊙ ((Y_k ⊘ W_k H) Hᵀ) ⊘ (e Hᵀ)            (the W-update is row-separable)
+    N_k = W_kᵀ (Y_k ⊘ W_k H),  c_k = W_kᵀ e            (its share of the H numerator)
+
+— and the main thread then updates H from the sums Σ_k N_k and Σ_k c_k. NumPy and BLAS release
+the GIL, so the chunks run on separate cores; on this 2-core machine two such threads ran the
+products 1.96× and the divisions 1.95× faster than one.
+
+The iterates are the ones of :func:`dnmf.updates.update_H_mu` / :func:`update_W_mu` (β = 1) to
+rounding: the H numerator is summed chunk by chunk, so the last bits depend on the number of
+chunks (a run is reproducible bit for bit with the same number of threads).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = ["RowSplitKL", "blas_threads", "one_blas_thread", "use_row_split"]
+
+#: Smallest layer split between threads (entries of Y): below it the hand-over to a worker
+#: thread (tens of µs) outweighs what the second core saves.
+MIN_ENTRIES = 1 << 17
+#: Fewest rows per chunk (BLAS is inefficient on thinner blocks).
+MIN_ROWS = 128
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_BLAS: list = []  # threadpoolctl's controllers of the loaded BLAS libraries, looked up once
+
+
+def _controllers() -> list:
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append([c for c in ThreadpoolController().lib_controllers
+                          if c.user_api == "blas"])
+        except Exception:  # threadpoolctl missing or failing: behave as a one-thread BLAS
+            _BLAS.append([])
+    return _BLAS[0]
+
+
+def blas_threads() -> int:
+    """Threads numpy's BLAS would use now (threadpoolctl), at most ``os.cpu_count()``."""
+    counts = []
+    for controller in _controllers():
+        try:
+            counts.append(int(controller.num_threads))
+        except Exception:
+            pass
+    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread inside the block (restored after)."""
+    saved = []
+    for controller in _controllers():
+        try:
+            saved.append((controller, controller.num_threads))
+            controller.set_num_threads(1)
+        except Exception:
+            pass
+    try:
+        yield
+    finally:
+        for controller, n in saved:
+            try:
+                controller.set_num_threads(n)
+            except Exception:
+                pass
+
+
+def use_row_split(Y, beta: float, n_threads: int) -> bool:
+    """Whether :class:`RowSplitKL` applies to a layer and pays: β = 1, dense Y, two threads
+    or more, and a layer large enough."""
+    return (beta == 1 and isinstance(Y, np.ndarray) and Y.ndim == 2 and n_threads >= 2
+            and Y.size >= MIN_ENTRIES and Y.shape[0] >= 2 * MIN_ROWS)
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dnmf-rows")
+        return _POOL
+
+
+class RowSplitKL:
+    """KL-MU iterations (β = 1) on a dense layer Y ≈ WH, its rows split between threads.
+
+    ``W`` and ``H`` are updated in place. Call the iterations inside :func:`one_blas_thread`
+    (each chunk runs its products on one BLAS thread; the chunks are the parallelism).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (m, n), dense, nonnegative
+    W : ndarray of shape (m, r), C-contiguous, positive; updated in place
+    H : ndarray of shape (r, n), positive; updated in place
+    eps : float, floor of the factors (ε)
+    n_threads : int, number of row chunks (one per thread)
+    """
+
+    def __init__(self, Y: np.ndarray, W: np.ndarray, H: np.ndarray, eps: float,
+                 n_threads: int) -> None:
+        m, n = Y.shape
+        r = W.shape[1]
+        dtype = W.dtype
+        n_chunks = max(1, min(int(n_threads), m // MIN_ROWS))
+        bounds = np.linspace(0, m, n_chunks + 1).astype(int)
+        self.rows = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.Y, self.W, self.H, self.eps = Y, W, H, eps
+        self.tiny = np.finfo(dtype).tiny
+        self._V = [np.empty((s.stop - s.start, n), dtype=dtype) for s in self.rows]
+        self._QW = [np.empty((s.stop - s.start, r), dtype=dtype) for s in self.rows]
+        self._numerator = [np.empty((r, n), dtype=dtype) for _ in self.rows]
+        self._colsum = [np.empty(r, dtype=dtype) for _ in self.rows]
+        self._colmax = [np.empty(r, dtype=dtype) for _ in self.rows]
+        self._error_parts = [0.0] * len(self.rows)
+        self._log_buffers: list[np.ndarray] = []
+        self._Ht = np.empty((n, r), dtype=dtype)
+        self._row_sums_H = np.empty((1, r), dtype=dtype)
+        self._divide_W_by: np.ndarray | None = None  # column scaling still to apply to W
+        self._fresh = False  # whether the numerator chunks belong to the current W and H
+        self._sum_y = float(Y.sum())
+        #: seconds of the error's extra passes in the caller's chunk (about the wall time)
+        self.eval_seconds = 0.0
+
+    # --- the work of one chunk (runs in its thread) ----------------------------------------
+
+    def _w_update(self, k: int) -> None:
+        """W_k ← max(ε, W_k ⊙ ((Y_k ⊘ W_k H) Hᵀ) ⊘ max(e Hᵀ, tiny))."""
+        s = self.rows[k]
+        Wk, V, Q = self.W[s], self._V[k], self._QW[k]
+        np.matmul(Wk, self.H, out=V)
+        np.divide(self.Y[s], V, out=V)
+        np.matmul(V, self._Ht, out=Q)
+        np.divide(Q, self._row_sums_H, out=Q)
+        np.multiply(Wk, Q, out=Wk)
+        np.maximum(Wk, self.eps, out=Wk)
+
+    def _h_numerator(self, k: int, with_error: bool) -> None:
+        """N_k = W_kᵀ (Y_k ⊘ W_k H), c_k = W_kᵀ e, and with_error the chunk's share of
+        D_KL(Y | WH); first applies a pending column rescaling of W."""
+        s = self.rows[k]
+        Wk, V = self.W[s], self._V[k]
+        if self._divide_W_by is not None:
+            np.divide(Wk, self._divide_W_by, out=Wk)
+        np.matmul(Wk, self.H, out=V)
+        if with_error:
+            sum_v = float(V.sum())
+        Yk = self.Y[s]
+        np.divide(Yk, V, out=V)
+        if with_error:
+            t0 = time.perf_counter()
+            T = self._log_buffers[k]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.log(V, out=T)
+                np.multiply(T, Yk, out=T)
+            total = float(T.sum())
+            if not np.isfinite(total):  # zeros of Y (0 · log 0): those terms are 0
+                np.copyto(T, 0.0, where=(Yk == 0))
+                total = float(T.sum())
+            self._error_parts[k] = total + sum_v
+            if k == 0:  # the chunks run at once: the caller's chunk measures the wall time
+                self.eval_seconds += time.perf_counter() - t0
+        np.matmul(Wk.T, V, out=self._numerator[k])
+        np.sum(Wk, axis=0, out=self._colsum[k])
+
+    def _run(self, work: Callable[[int], None]) -> None:
+        """``work(k)`` for every chunk k, chunk 0 in this thread; waits for all of them."""
+        if len(self.rows) == 1:
+            work(0)
+            return
+        errstate = np.geterr()
+
+        def in_worker(k: int) -> None:
+            with np.errstate(**errstate):
+                work(k)
+
+        futures = [_pool(len(self.rows) - 1).submit(in_worker, k)
+                   for k in range(1, len(self.rows))]
+        try:
+            work(0)
+        finally:
+            for future in futures:  # every chunk finishes before anything is reported
+                future.exception()
+        for future in futures:
+            future.result()
+
+    # --- the main thread's part ------------------------------------------------------------
+
+    def _prepare_W_update(self) -> None:
+        np.copyto(self._Ht, self.H.T)
+        np.maximum(self.H.sum(axis=1)[None, :], self.tiny, out=self._row_sums_H)
+
+    def _refresh_numerator(self, with_error: bool) -> float | None:
+        if with_error and not self._log_buffers:
+            self._log_buffers = [np.empty_like(V) for V in self._V]
+        self._run(lambda k: self._h_numerator(k, with_error))
+        self._divide_W_by = None
+        self._fresh = True
+        return sum(self._error_parts) - self._sum_y if with_error else None
+
+    def _h_update(self) -> None:
+        """H ← max(ε, H ⊙ (Σ_k N_k) ⊘ max(Σ_k c_k, tiny))."""
+        numerator = self._numerator[0].copy()
+        colsum = self._colsum[0].copy()
+        for N, c in zip(self._numerator[1:], self._colsum[1:]):
+            numerator += N
+            colsum += c
+        np.maximum(colsum, self.tiny, out=colsum)
+        numerator /= colsum[:, None]
+        self.H *= numerator
+        np.maximum(self.H, self.eps, out=self.H)
+        self._fresh = False
+
+    def error(self) -> float:
+        """D_KL(Y | WH) for the current factors (also prepares the next H-update)."""
+        return float(self._refresh_numerator(with_error=True))
+
+    def iterate(self, order: str = "HW", rescale: bool = False,
+                evaluate: bool = False) -> float | None:
+        """One MU iteration; returns D_KL(Y | WH) after it when ``evaluate``.
+
+        Parameters
+        ----------
+        order : {"HW", "WH"}, which factor is updated first
+        rescale : bool
+            Afterwards, divide the columns of W by their maxima and multiply the rows of H by
+            them (WH unchanged), as :func:`dnmf.models.multilayer.fit_multilayer` does.
+        evaluate : bool, return the error of the factors after the iteration
+        """
+        if order == "HW":
+            if not self._fresh:
+                self._refresh_numerator(with_error=False)
+            self._h_update()
+            self._prepare_W_update()
+            if rescale:
+                self._run(self._w_update_and_colmax)
+                self._rescale()
+                return self._refresh_numerator(with_error=evaluate)
+            self._run(self._w_update)
+            return self._refresh_numerator(with_error=evaluate)
+        if order != "WH":
+            raise ValueError(f"order must be 'HW' or 'WH', got {order!r}")
+        self._prepare_W_update()
+        self._run(lambda k: (self._w_update(k), self._h_numerator(k, False)))
+        self._divide_W_by = None
+        self._h_update()
+        if rescale:
+            self._run(self._colmax_only)
+            self._rescale()
+            self._run(self._apply_pending_scale)
+            self._divide_W_by = None
+        return self.error() if evaluate else None
+
+    def _w_update_and_colmax(self, k: int) -> None:
+        self._w_update(k)
+        self._colmax_only(k)
+
+    def _colmax_only(self, k: int) -> None:
+        np.max(self.W[self.rows[k]], axis=0, out=self._colmax[k])
+
+    def _apply_pending_scale(self, k: int) -> None:
+        np.divide(self.W[self.rows[k]], self._divide_W_by, out=self.W[self.rows[k]])
+
+    def _rescale(self) -> None:
+        """Column maxima D of W: H ← D H now, W ← W D⁻¹ in the chunks' next pass."""
+        col_max = self._colmax[0].copy()
+        for c in self._colmax[1:]:
+            np.maximum(col_max, c, out=col_max)
+        col_max = np.where(col_max > 0, col_max, 1.0).astype(self.W.dtype, copy=False)
+        self.H *= col_max[:, None]
+        self._divide_W_by = col_max

@@ -1,0 +1,152 @@
+"""The row-split KL-MU (dnmf._rowsplit) against the one-thread workspace steps it replaces,
+and its threading contract: BLAS limits restored, worker errors raised, no stray warnings."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from dnmf import MultilayerNMF, _rowsplit
+from dnmf.divergence import beta_divergence_dense
+from dnmf.models.multilayer import LayerMU
+
+# 700 × 200 = 140 000 entries: just above the split threshold, 350 rows per chunk.
+M, N, R = 700, 200, 12
+# Tolerances: the split sums the H numerator chunk by chunk (other rounding than one BLAS
+# call); after 25 multiplicative iterations the gap stays a few hundred ulps.
+RTOL = {np.float64: 1e-11, np.float32: 2e-4}
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])
+def problem(request):
+    dtype = request.param
+    rng = np.random.default_rng(7)
+    W = rng.random((M, R)) + 0.1
+    H = rng.random((R, N)) + 0.1
+    X = (W @ H) * rng.uniform(0.5, 1.5, size=(M, N))
+    X[rng.random((M, N)) < 0.05] = 0.0  # zeros: the 0 · log 0 path of the error
+    X = (X / X.max()).astype(dtype)
+    W0 = (rng.random((M, R)) + 0.1).astype(dtype)
+    H0 = (rng.random((R, N)) + 0.1).astype(dtype)
+    return X, W0, H0
+
+
+def _iterate(X, W0, H0, n_threads, order, rescale, n_iter=25):
+    W, H = W0.copy(), H0.copy()
+    eps = float(np.finfo(X.dtype).eps)
+    layer = LayerMU(X, W, H, 1.0, eps, order=order, rescale=rescale, n_threads=n_threads)
+    errors = []
+    with layer.threads():
+        errors.append(layer.error())
+        for it in range(n_iter):
+            error = layer.iterate(evaluate=it % 5 == 4)
+            if error is not None:
+                errors.append(error)
+    return W, H, np.array(errors), layer
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+@pytest.mark.parametrize("order", ["HW", "WH"])
+@pytest.mark.parametrize("rescale", [False, True])
+def test_split_iterates_equal_the_one_thread_steps(problem, order, rescale):
+    X, W0, H0 = problem
+    W1, H1, e1, one = _iterate(X, W0, H0, 1, order, rescale)
+    W2, H2, e2, split = _iterate(X, W0, H0, 2, order, rescale)
+    assert one.split is None and split.split is not None
+    rtol = RTOL[X.dtype.type]
+    assert W2.dtype == X.dtype and H2.dtype == X.dtype
+    assert _rel(W2, W1) < rtol
+    assert _rel(H2, H1) < rtol
+    np.testing.assert_allclose(e2, e1, rtol=rtol)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_split_error_is_the_kl_divergence_and_decreases(problem, n_threads):
+    X, W0, H0 = problem
+    W, H, errors, _ = _iterate(X, W0, H0, n_threads, "HW", True)
+    reference = beta_divergence_dense(X.astype(np.float64), W.astype(np.float64)
+                                      @ H.astype(np.float64), 1.0)
+    assert np.isfinite(errors).all()
+    np.testing.assert_allclose(errors[-1], reference, rtol=RTOL[X.dtype.type] * 10)
+    # MU never increases the objective (up to the rounding of its evaluation)
+    assert np.all(np.diff(errors) <= 1e-6 * errors[:-1])
+
+
+def test_split_runs_are_bit_identical(problem):
+    X, W0, H0 = problem
+    Wa, Ha, ea, _ = _iterate(X, W0, H0, 2, "HW", True)
+    Wb, Hb, eb, _ = _iterate(X, W0, H0, 2, "HW", True)
+    assert np.array_equal(Wa, Wb) and np.array_equal(Ha, Hb) and np.array_equal(ea, eb)
+
+
+def test_blas_limit_is_restored_even_after_an_error(problem, monkeypatch):
+    X, W0, H0 = problem
+    before = _rowsplit.blas_threads()
+    layer = LayerMU(X, W0.copy(), H0.copy(), 1.0, 1e-12, n_threads=2)
+
+    def fail(k):
+        if k == 1:
+            raise RuntimeError("chunk 1 failed")
+        return original(k)
+
+    original = layer.split._w_update
+    monkeypatch.setattr(layer.split, "_w_update", fail)
+    with pytest.raises(RuntimeError, match="chunk 1 failed"):
+        with layer.threads():
+            assert _rowsplit.blas_threads() == 1
+            layer.iterate()  # the worker's exception reaches the caller
+    assert _rowsplit.blas_threads() == before
+
+
+def test_workers_keep_the_callers_error_state(problem):
+    X, W0, H0 = problem  # X has zeros: log 0 in the error's pass
+    layer = LayerMU(X, W0.copy(), H0.copy(), 1.0, 1e-12, n_threads=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with layer.threads():
+            assert np.isfinite(layer.error())
+
+
+@pytest.mark.parametrize("shape, beta, sparse, expected", [
+    ((700, 200), 1.0, False, True),
+    ((700, 200), 1.5, False, False),
+    ((700, 200), 1.0, True, False),
+    ((300, 200), 1.0, False, False),  # under the size threshold
+    ((200, 700), 1.0, False, False),  # too few rows for two chunks
+])
+def test_split_is_used_only_where_it_applies(shape, beta, sparse, expected):
+    import scipy.sparse as sp
+
+    Y = np.ones(shape)
+    Y = sp.csr_array(Y) if sparse else Y
+    assert _rowsplit.use_row_split(Y, beta, 2) is expected
+    assert _rowsplit.use_row_split(Y, beta, 1) is False
+
+
+def test_multilayer_fit_agrees_with_and_without_threads(monkeypatch):
+    rng = np.random.default_rng(3)
+    X = (rng.random((M, 20)) @ rng.random((20, N))) * rng.uniform(0.8, 1.2, size=(M, N))
+    model = dict(ranks=(12, 6), beta=1.0, max_iter=30, random_state=0)
+    used = []
+    original = _rowsplit.RowSplitKL.__init__
+
+    def spy(self, *args, **kwargs):
+        used.append(True)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_rowsplit.RowSplitKL, "__init__", spy)
+    monkeypatch.setattr(_rowsplit, "blas_threads", lambda: 2)
+    split = MultilayerNMF(**model).fit(X)
+    assert used  # layer 1 (700 × 200) ran split
+    monkeypatch.setattr(_rowsplit, "blas_threads", lambda: 1)
+    used.clear()
+    one = MultilayerNMF(**model).fit(X)
+    assert not used
+    np.testing.assert_allclose(split.layer_errors_, one.layer_errors_, rtol=1e-10)
+    for a, b in zip(split.W_, one.W_):
+        assert _rel(a, b) < 1e-9
