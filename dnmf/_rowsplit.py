@@ -14,6 +14,12 @@ of its chunk and runs everything on them with a one-thread BLAS —
 the GIL, so the chunks run on separate cores; on this 2-core machine two such threads ran the
 products 1.96× and the divisions 1.95× faster than one.
 
+The deep phase (Algorithm 1) is not split: its ω kernel is a chain of ~40 NumPy passes
+over blocks of 32 768 entries, each allocating its result, and two threads running it ran no
+faster than one (measured 0.98-1.06×: the allocator and the GIL between the short passes
+serialise them), so a split deep sweep measured slower than the one-thread sweep whose
+products use both BLAS threads.
+
 The iterates are the ones of :func:`dnmf.updates.update_H_mu` / :func:`update_W_mu` (β = 1) to
 rounding: the H numerator is summed chunk by chunk, so the last bits depend on the number of
 chunks (a run is reproducible bit for bit with the same number of threads).
@@ -101,6 +107,58 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOL
 
 
+def _row_chunks(m: int, n_threads: int) -> list[slice]:
+    """At most ``n_threads`` consecutive row ranges of ``m`` rows, each ≥ MIN_ROWS if possible."""
+    n_chunks = max(1, min(int(n_threads), m // MIN_ROWS))
+    bounds = np.linspace(0, m, n_chunks + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _run_chunks(work: Callable[[int], None], n_chunks: int) -> None:
+    """``work(k)`` for k < n_chunks at once, chunk 0 in this thread; waits for all of them.
+
+    NumPy's error state of the caller applies in the workers; an exception in any chunk is
+    raised here once every chunk has finished.
+    """
+    if n_chunks == 1:
+        work(0)
+        return
+    errstate = np.geterr()
+
+    def in_worker(k: int) -> None:
+        with np.errstate(**errstate):
+            work(k)
+
+    futures = [_pool(n_chunks - 1).submit(in_worker, k) for k in range(1, n_chunks)]
+    try:
+        work(0)
+    finally:
+        for future in futures:
+            future.exception()
+    for future in futures:
+        future.result()
+
+
+def _ratio_and_error(Yk: np.ndarray, Wk: np.ndarray, H: np.ndarray, V: np.ndarray,
+                     log_buffer: np.ndarray | None) -> float:
+    """V ← Y_k ⊘ (W_k H); with ``log_buffer``, returns Σ y log(y/v) + Σ v over the chunk
+    (its share of D_KL(Y | WH) + Σ y), else 0."""
+    np.matmul(Wk, H, out=V)
+    if log_buffer is None:
+        np.divide(Yk, V, out=V)
+        return 0.0
+    sum_v = float(V.sum())
+    np.divide(Yk, V, out=V)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(V, out=log_buffer)
+        np.multiply(log_buffer, Yk, out=log_buffer)
+    total = float(log_buffer.sum())
+    if not np.isfinite(total):  # zeros of Y (0 · log 0): those terms are 0
+        np.copyto(log_buffer, 0.0, where=(Yk == 0))
+        total = float(log_buffer.sum())
+    return total + sum_v
+
+
 class RowSplitKL:
     """KL-MU iterations (β = 1) on a dense layer Y ≈ WH, its rows split between threads.
 
@@ -121,9 +179,7 @@ class RowSplitKL:
         m, n = Y.shape
         r = W.shape[1]
         dtype = W.dtype
-        n_chunks = max(1, min(int(n_threads), m // MIN_ROWS))
-        bounds = np.linspace(0, m, n_chunks + 1).astype(int)
-        self.rows = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.rows = _row_chunks(m, n_threads)
         self.Y, self.W, self.H, self.eps = Y, W, H, eps
         self.tiny = np.finfo(dtype).tiny
         self._V = [np.empty((s.stop - s.start, n), dtype=dtype) for s in self.rows]
@@ -161,47 +217,16 @@ class RowSplitKL:
         Wk, V = self.W[s], self._V[k]
         if self._divide_W_by is not None:
             np.divide(Wk, self._divide_W_by, out=Wk)
-        np.matmul(Wk, self.H, out=V)
-        if with_error:
-            sum_v = float(V.sum())
-        Yk = self.Y[s]
-        np.divide(Yk, V, out=V)
-        if with_error:
-            t0 = time.perf_counter()
-            T = self._log_buffers[k]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                np.log(V, out=T)
-                np.multiply(T, Yk, out=T)
-            total = float(T.sum())
-            if not np.isfinite(total):  # zeros of Y (0 · log 0): those terms are 0
-                np.copyto(T, 0.0, where=(Yk == 0))
-                total = float(T.sum())
-            self._error_parts[k] = total + sum_v
-            if k == 0:  # the chunks run at once: the caller's chunk measures the wall time
-                self.eval_seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        log_buffer = self._log_buffers[k] if with_error else None
+        self._error_parts[k] = _ratio_and_error(self.Y[s], Wk, self.H, V, log_buffer)
+        if with_error and k == 0:  # the chunks run at once: the caller's chunk ≈ wall time
+            self.eval_seconds += time.perf_counter() - t0
         np.matmul(Wk.T, V, out=self._numerator[k])
         np.sum(Wk, axis=0, out=self._colsum[k])
 
     def _run(self, work: Callable[[int], None]) -> None:
-        """``work(k)`` for every chunk k, chunk 0 in this thread; waits for all of them."""
-        if len(self.rows) == 1:
-            work(0)
-            return
-        errstate = np.geterr()
-
-        def in_worker(k: int) -> None:
-            with np.errstate(**errstate):
-                work(k)
-
-        futures = [_pool(len(self.rows) - 1).submit(in_worker, k)
-                   for k in range(1, len(self.rows))]
-        try:
-            work(0)
-        finally:
-            for future in futures:  # every chunk finishes before anything is reported
-                future.exception()
-        for future in futures:
-            future.result()
+        _run_chunks(work, len(self.rows))
 
     # --- the main thread's part ------------------------------------------------------------
 
@@ -288,3 +313,4 @@ class RowSplitKL:
         col_max = np.where(col_max > 0, col_max, 1.0).astype(self.W.dtype, copy=False)
         self.H *= col_max[:, None]
         self._divide_W_by = col_max
+
