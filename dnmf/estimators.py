@@ -189,6 +189,8 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
     eval_every : int
         Evaluate the error every so many iterations (and at the end of each layer).
     random_state : int, Generator or None
+        Seeded fits are bit-for-bit reproducible for a given number of BLAS threads (see
+        :mod:`dnmf._rowsplit`; between thread counts they agree to rounding).
     dtype : float64 or float32
     callback : callable(IterationInfo) -> bool | None
         Returning False stops the fit, keeping what was computed.
@@ -319,6 +321,8 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
     eval_every : int
         Evaluate the errors every so many iterations (and at the start and the end).
     random_state : int, Generator or None
+        Seeded fits are bit-for-bit reproducible for a given number of BLAS threads (see
+        :mod:`dnmf._rowsplit`; between thread counts they agree to rounding).
     dtype : float64 or float32
     callback : callable(IterationInfo) -> bool | None
         Called every iteration; returning False stops the fit, keeping what was computed.
