@@ -45,6 +45,8 @@ MIN_ENTRIES = 1 << 17
 MIN_ROWS = 128
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PID = 0
+_POOL_SIZE = 0
 _POOL_LOCK = threading.Lock()
 _BLAS: list = []  # threadpoolctl's controllers of the loaded BLAS libraries, looked up once
 
@@ -100,10 +102,13 @@ def use_row_split(Y, beta: float, n_threads: int) -> bool:
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    global _POOL
+    """The worker threads (made anew after a fork: a forked child has none of its parent's
+    threads, and work submitted to the parent's pool would never run)."""
+    global _POOL, _POOL_PID, _POOL_SIZE
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < workers:
+        if _POOL is None or _POOL_PID != os.getpid() or _POOL_SIZE < workers:
             _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dnmf-rows")
+            _POOL_PID, _POOL_SIZE = os.getpid(), workers
         return _POOL
 
 

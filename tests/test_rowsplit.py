@@ -150,3 +150,25 @@ def test_multilayer_fit_agrees_with_and_without_threads(monkeypatch):
     np.testing.assert_allclose(split.layer_errors_, one.layer_errors_, rtol=1e-10)
     for a, b in zip(split.W_, one.W_):
         assert _rel(a, b) < 1e-9
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+# Python ≥ 3.12 warns about forking a process that has threads; forking one is the point here.
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_split_works_in_a_forked_child(problem):
+    """A child forked after the parent used the worker pool gets its own pool (the parent's
+    threads do not exist in the child: work given to them would never run)."""
+    import multiprocessing as mp
+
+    X, W0, H0 = problem
+    W, H, _, _ = _iterate(X, W0, H0, 2, "HW", True, n_iter=3)  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_iterate_in_child, (X, W0, H0))
+        W_child, H_child = result.get(timeout=60)  # a hang fails here instead
+    assert np.array_equal(W_child, W) and np.array_equal(H_child, H)
+
+
+def _iterate_in_child(X, W0, H0):
+    W, H, _, _ = _iterate(X, W0, H0, 2, "HW", True, n_iter=3)
+    return W, H
