@@ -76,7 +76,11 @@ def blas_threads() -> int:
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """BLAS limited to one thread inside the block (restored after)."""
+    """BLAS limited to one thread inside the block (restored after).
+
+    The setting is process-wide, as BLAS's: fits run at once in several threads of one process
+    share it (their results stay correct; the last to finish restores the count it found).
+    """
     saved = []
     for controller in _controllers():
         try:
