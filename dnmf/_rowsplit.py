@@ -74,28 +74,40 @@ def blas_threads() -> int:
     return max(1, min(max(counts, default=1), os.cpu_count() or 1))
 
 
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_USERS = 0
+_LIMIT_SAVED: list = []  # (controller, threads it had) from the first of the current users
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """BLAS limited to one thread inside the block (restored after).
 
     The setting is process-wide, as BLAS's: fits run at once in several threads of one process
-    share it (their results stay correct; the last to finish restores the count it found).
+    share it; the first to enter saves the thread counts and the last to leave restores them.
     """
-    saved = []
-    for controller in _controllers():
-        try:
-            saved.append((controller, controller.num_threads))
-            controller.set_num_threads(1)
-        except Exception:
-            pass
+    global _LIMIT_USERS
+    with _LIMIT_LOCK:
+        if _LIMIT_USERS == 0:
+            _LIMIT_SAVED.clear()
+            for controller in _controllers():
+                try:
+                    _LIMIT_SAVED.append((controller, controller.num_threads))
+                    controller.set_num_threads(1)
+                except Exception:
+                    pass
+        _LIMIT_USERS += 1
     try:
         yield
     finally:
-        for controller, n in saved:
-            try:
-                controller.set_num_threads(n)
-            except Exception:
-                pass
+        with _LIMIT_LOCK:
+            _LIMIT_USERS -= 1
+            if _LIMIT_USERS == 0:
+                for controller, n in _LIMIT_SAVED:
+                    try:
+                        controller.set_num_threads(n)
+                    except Exception:
+                        pass
 
 
 def use_row_split(Y, beta: float, n_threads: int) -> bool:

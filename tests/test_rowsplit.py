@@ -172,3 +172,24 @@ def test_split_works_in_a_forked_child(problem):
 def _iterate_in_child(X, W0, H0):
     W, H, _, _ = _iterate(X, W0, H0, 2, "HW", True, n_iter=3)
     return W, H
+
+
+def test_overlapping_limits_restore_the_original_thread_count():
+    """Two fits whose one-thread sections overlap (A enters, B enters, A leaves, B leaves)
+    leave BLAS as they found it, not at the one thread B saw when it entered."""
+    from threadpoolctl import threadpool_limits
+
+    def counts():
+        return [c.num_threads for c in _rowsplit._controllers()]
+
+    with threadpool_limits(limits=2, user_api="blas"):  # two even on a one-core machine
+        assert set(counts()) == {2}
+        a = _rowsplit.one_blas_thread()
+        b = _rowsplit.one_blas_thread()
+        a.__enter__()
+        b.__enter__()
+        assert set(counts()) == {1}
+        a.__exit__(None, None, None)
+        assert set(counts()) == {1}  # B is still inside
+        b.__exit__(None, None, None)
+        assert set(counts()) == {2}
