@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numpy as np
@@ -85,6 +85,9 @@ def one_blas_thread() -> Iterator[None]:
 
     The setting is process-wide, as BLAS's: fits run at once in several threads of one process
     share it; the first to enter saves the thread counts and the last to leave restores them.
+    A fit's callback runs inside it (with one BLAS thread). Interleaving it in other threads
+    with ``threadpoolctl.threadpool_limits`` blocks, which keep no such count, can leave
+    BLAS limited: limit a whole program to one thread rather than parts of it concurrently.
     """
     global _LIMIT_USERS
     with _LIMIT_LOCK:
@@ -154,10 +157,24 @@ def _run_chunks(work: Callable[[int], None], n_chunks: int) -> None:
     try:
         work(0)
     finally:
-        for future in futures:
-            future.exception()
+        _wait_for_all(futures)
     for future in futures:
         future.result()
+
+
+def _wait_for_all(futures: list) -> None:
+    """Wait until every future is done, even through a KeyboardInterrupt (re-raised after):
+    the caller must not go on while a worker still writes into its arrays."""
+    interrupt: BaseException | None = None
+    pending = list(futures)
+    while pending:
+        try:
+            wait(pending)
+        except BaseException as exc:  # Ctrl-C while waiting: wait again, then raise it
+            interrupt = interrupt or exc
+        pending = [future for future in pending if not future.done()]
+    if interrupt is not None:
+        raise interrupt
 
 
 def _ratio_and_error(Yk: np.ndarray, Wk: np.ndarray, H: np.ndarray, V: np.ndarray,
@@ -184,7 +201,10 @@ class RowSplitKL:
     """KL-MU iterations (β = 1) on a dense layer Y ≈ WH, its rows split between threads.
 
     ``W`` and ``H`` are updated in place. Call the iterations inside :func:`one_blas_thread`
-    (each chunk runs its products on one BLAS thread; the chunks are the parallelism).
+    (each chunk runs its products on one BLAS thread; the chunks are the parallelism). The
+    object keeps state between calls (the H numerator of the current factors, Σ Y): change
+    ``Y``, ``W`` or ``H`` only through it. After a step fails or is interrupted it refuses
+    further steps (the factors may be half-updated).
 
     Parameters
     ----------
@@ -214,6 +234,7 @@ class RowSplitKL:
         self._row_sums_H = np.empty((1, r), dtype=dtype)
         self._divide_W_by: np.ndarray | None = None  # column scaling still to apply to W
         self._fresh = False  # whether the numerator chunks belong to the current W and H
+        self._failed = False  # a step failed: W and H may be half-updated
         self._sum_y = float(Y.sum())
         #: seconds of the error's extra passes in the caller's chunk (about the wall time)
         self.eval_seconds = 0.0
@@ -247,7 +268,16 @@ class RowSplitKL:
         np.sum(Wk, axis=0, out=self._colsum[k])
 
     def _run(self, work: Callable[[int], None]) -> None:
-        _run_chunks(work, len(self.rows))
+        """``work`` on every chunk; after a failure (or Ctrl-C) in any chunk the factors may be
+        half-updated, so the object refuses further steps."""
+        if self._failed:
+            raise RuntimeError("a previous step of this RowSplitKL failed or was interrupted: "
+                               "W and H may be half-updated; start again from saved factors")
+        try:
+            _run_chunks(work, len(self.rows))
+        except BaseException:
+            self._failed = True
+            raise
 
     # --- the main thread's part ------------------------------------------------------------
 

@@ -3,6 +3,9 @@ and its threading contract: BLAS limits restored, worker errors raised, no stray
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -65,10 +68,13 @@ def test_split_iterates_equal_the_one_thread_steps(problem, order, rescale):
     np.testing.assert_allclose(e2, e1, rtol=rtol)
 
 
-@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("n_threads", [2, 3, 5])
 def test_split_error_is_the_kl_divergence_and_decreases(problem, n_threads):
     X, W0, H0 = problem
     W, H, errors, _ = _iterate(X, W0, H0, n_threads, "HW", True)
+    W1, H1, errors1, _ = _iterate(X, W0, H0, 1, "HW", True)  # uneven chunks: same iterates
+    assert _rel(W, W1) < RTOL[X.dtype.type] and _rel(H, H1) < RTOL[X.dtype.type]
+    np.testing.assert_allclose(errors, errors1, rtol=RTOL[X.dtype.type])
     reference = beta_divergence_dense(X.astype(np.float64), W.astype(np.float64)
                                       @ H.astype(np.float64), 1.0)
     assert np.isfinite(errors).all()
@@ -84,26 +90,79 @@ def test_split_runs_are_bit_identical(problem):
     assert np.array_equal(Wa, Wb) and np.array_equal(Ha, Hb) and np.array_equal(ea, eb)
 
 
-def test_blas_limit_is_restored_even_after_an_error(problem, monkeypatch):
+def _blas_counts():
+    return {c.num_threads for c in _rowsplit._controllers()}
+
+
+@pytest.mark.parametrize("failing_chunk", [0, 1])
+def test_a_failed_step_is_raised_after_every_chunk_and_restores_blas(problem, monkeypatch,
+                                                                     failing_chunk):
+    from threadpoolctl import threadpool_limits
+
     X, W0, H0 = problem
-    before = _rowsplit.blas_threads()
     layer = LayerMU(X, W0.copy(), H0.copy(), 1.0, 1e-12, n_threads=2)
+    original = layer.split._w_update
+    finished = []
 
     def fail(k):
-        if k == 1:
-            raise RuntimeError("chunk 1 failed")
-        return original(k)
+        if k == failing_chunk:
+            raise RuntimeError(f"chunk {k} failed")
+        time.sleep(0.3)  # the other chunk is still running when the failure happens
+        original(k)
+        finished.append(k)
 
-    original = layer.split._w_update
     monkeypatch.setattr(layer.split, "_w_update", fail)
-    with pytest.raises(RuntimeError, match="chunk 1 failed"):
-        with layer.threads():
-            assert _rowsplit.blas_threads() == 1
-            layer.iterate()  # the worker's exception reaches the caller
-    assert _rowsplit.blas_threads() == before
+    with threadpool_limits(limits=2, user_api="blas"):  # two even on a one-core machine
+        with pytest.raises(RuntimeError, match=f"chunk {failing_chunk} failed"):
+            with layer.threads():
+                assert _blas_counts() == {1}
+                layer.iterate()
+        assert finished == [1 - failing_chunk]  # the caller waited for the other chunk
+        assert _blas_counts() == {2}
+    with pytest.raises(RuntimeError, match="half-updated"):  # no further steps on that state
+        layer.iterate()
 
 
-def test_workers_keep_the_callers_error_state(problem):
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_ctrl_c_while_waiting_still_waits_for_the_workers(problem, monkeypatch):
+    X, W0, H0 = problem
+    layer = LayerMU(X, W0.copy(), H0.copy(), 1.0, 1e-12, n_threads=2)
+    original = layer.split._w_update
+    finished = []
+
+    def slow_second_chunk(k):
+        if k == 1:
+            time.sleep(0.6)
+        original(k)
+        finished.append(k)
+
+    monkeypatch.setattr(layer.split, "_w_update", slow_second_chunk)
+    main = threading.get_ident()
+    timer = threading.Timer(0.2, signal.pthread_kill, args=(main, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with layer.threads():
+                layer.iterate()  # chunk 0 is done at 0.2 s; the caller waits for chunk 1
+    finally:
+        timer.cancel()
+    assert sorted(finished) == [0, 1]  # the interrupt was raised only after chunk 1 ended
+
+
+def test_workers_apply_the_callers_error_state(problem):
+    """np.errstate(divide="raise") of the caller holds in the worker thread: a zero row
+    block of W in chunk 1 (ε = 0) makes WH zero there, and Y / 0 must raise."""
+    X, W0, H0 = problem
+    W = W0.copy()
+    W[M // 2:] = 0.0  # the rows of chunk 1
+    layer = LayerMU(X, W, H0.copy(), 1.0, 0.0, n_threads=2)
+    with np.errstate(divide="raise", invalid="raise"):
+        with pytest.raises(FloatingPointError):
+            with layer.threads():
+                layer.split._refresh_numerator(with_error=False)
+
+
+def test_the_error_pass_warns_nothing_on_zeros(problem):
     X, W0, H0 = problem  # X has zeros: log 0 in the error's pass
     layer = LayerMU(X, W0.copy(), H0.copy(), 1.0, 1e-12, n_threads=2)
     with warnings.catch_warnings():

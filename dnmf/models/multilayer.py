@@ -19,7 +19,7 @@ from ..divergence import _kl_dense, beta_divergence_dense
 from ..updates import MUWorkspace, update_H_mu, update_W_mu
 from ._common import Progress, converged, layer_error, machine_eps, should_evaluate
 
-__all__ = ["random_factors", "initial_factors", "nmf_mu", "LayerMU", "fit_multilayer"]
+__all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
 
 
 def random_factors(Y, rank: int, rng: np.random.Generator, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +113,8 @@ class LayerMU:
 
     β = 1 on a large dense layer with a multi-threaded BLAS runs :class:`dnmf._rowsplit.
     RowSplitKL` (rows split between threads, one BLAS thread each, inside :meth:`threads`);
-    everything else the workspace steps of :mod:`dnmf.updates` on the caller's thread.
+    everything else the workspace steps of :mod:`dnmf.updates` on the caller's thread. It
+    keeps state between calls: change Y, W and H only through it.
 
     Parameters
     ----------
