@@ -36,6 +36,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .divergence import _sum_xlog_ratio
+
 __all__ = ["RowSplitKL", "blas_threads", "one_blas_thread", "use_row_split"]
 
 #: Smallest layer split between threads (entries of Y): below it the hand-over to a worker
@@ -187,14 +189,7 @@ def _ratio_and_error(Yk: np.ndarray, Wk: np.ndarray, H: np.ndarray, V: np.ndarra
         return 0.0
     sum_v = float(V.sum())
     np.divide(Yk, V, out=V)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.log(V, out=log_buffer)
-        np.multiply(log_buffer, Yk, out=log_buffer)
-    total = float(log_buffer.sum())
-    if not np.isfinite(total):  # zeros of Y (0 · log 0): those terms are 0
-        np.copyto(log_buffer, 0.0, where=(Yk == 0))
-        total = float(log_buffer.sum())
-    return total + sum_v
+    return _sum_xlog_ratio(Yk, V, log_buffer) + sum_v
 
 
 class RowSplitKL:
@@ -228,6 +223,8 @@ class RowSplitKL:
         self._numerator = [np.empty((r, n), dtype=dtype) for _ in self.rows]
         self._colsum = [np.empty(r, dtype=dtype) for _ in self.rows]
         self._colmax = [np.empty(r, dtype=dtype) for _ in self.rows]
+        self._numerator_sum = np.empty((r, n), dtype=dtype)
+        self._colsum_sum = np.empty(r, dtype=dtype)
         self._error_parts = [0.0] * len(self.rows)
         self._log_buffers: list[np.ndarray] = []
         self._Ht = np.empty((n, r), dtype=dtype)
@@ -295,8 +292,9 @@ class RowSplitKL:
 
     def _h_update(self) -> None:
         """H ← max(ε, H ⊙ (Σ_k N_k) ⊘ max(Σ_k c_k, tiny))."""
-        numerator = self._numerator[0].copy()
-        colsum = self._colsum[0].copy()
+        numerator, colsum = self._numerator_sum, self._colsum_sum
+        np.copyto(numerator, self._numerator[0])
+        np.copyto(colsum, self._colsum[0])
         for N, c in zip(self._numerator[1:], self._colsum[1:]):
             numerator += N
             colsum += c

@@ -76,20 +76,30 @@ def _xlogx_over_y(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _kl_dense(X: np.ndarray, V: np.ndarray, work: np.ndarray | None = None) -> float:
     """Σ x log(x/v) − Σ x + Σ v with one m×n temporary (``work``, not aliasing X or V).
 
-    Fast path of ``np.sum(_xlogx_over_y(X, V)) - X.sum() + V.sum()``: when X has no zero
-    entry, x log(x/v) needs no mask; any non-finite sum falls back to the masked formula.
+    Equals ``np.sum(_xlogx_over_y(X, V)) - X.sum() + V.sum()`` (the reference formula) without
+    its mask when X has no zero entry (see :func:`_sum_xlog_ratio`).
     """
     sum_x = X.sum()
     sum_v = V.sum()
     buf = np.empty_like(V) if work is None else work
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(X, V, out=buf)
-        np.log(buf, out=buf)
-        np.multiply(buf, X, out=buf)
-    total = buf.sum()
-    if not np.isfinite(total):  # zeros in X (0 · log 0), or overflow: the masked formula
-        total = np.sum(_xlogx_over_y(X, V))
-    return float(total - sum_x + sum_v)
+    return float(_sum_xlog_ratio(X, buf, buf) - sum_x + sum_v)
+
+
+def _sum_xlog_ratio(X: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> float:
+    """Σ x log r, r = X ⊘ V given, with 0 log 0 = 0; ``out`` (may be ``ratio``) is scratch.
+
+    No mask in the usual case: only a non-finite sum (zeros of X) zeroes those terms.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(ratio, out=out)
+        np.multiply(out, X, out=out)
+    total = float(out.sum())
+    if not np.isfinite(total):  # zeros of X: 0 · log 0 is NaN or −∞·0, its term is 0
+        np.copyto(out, 0.0, where=(X == 0))
+        total = float(out.sum())
+    return total
 
 
 def beta_divergence_dense(X: np.ndarray, V: np.ndarray, beta: float) -> float:
