@@ -19,6 +19,7 @@ from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
 from .estimators import DeepNMF, MinVol, MultilayerNMF
 from .models.frobenius import FrobeniusDeepMF
+from .registry import ModelSpec, get_model, list_models, register_model
 from .result import FitResult, IterationInfo
 
 __version__ = "0.1.0"
@@ -29,6 +30,10 @@ __all__ = [
     "MinVol",
     "FrobeniusDeepMF",
     "FitResult",
+    "ModelSpec",
+    "get_model",
+    "list_models",
+    "register_model",
     "IterationInfo",
     "beta_divergence",
     "hoyer_sparsity",
