@@ -59,7 +59,6 @@ stationarity is not guaranteed (as the thesis notes).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -67,8 +66,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
+from .. import _threads
 from ..init import (
     INIT_METHODS,
     check_data,
@@ -257,24 +256,8 @@ def _make_projection(simplex: bool, sparsity: float | None) -> Callable[[np.ndar
 # --------------------------------------------------------------------------------------
 # linear algebra helpers (dense or sparse X)
 # --------------------------------------------------------------------------------------
-_SMALL_PROBLEM = 5e7  # m·n·r_1 below which BLAS runs single-threaded
-
-
-def _blas_context(shape: tuple[int, int], r1: int):
-    """Single-threaded BLAS for small problems.
-
-    The blocks are small products (r ≤ a few hundred) called thousands of times; BLAS
-    threads cost more in synchronisation than they gain there (measured 4–8× slower with 2
-    threads on a loaded 2-core machine for 3×1000 and 400×1000 data), so for
-    m·n·r_1 < 5·10⁷ the fit runs with one BLAS thread (restored afterwards).
-    """
-    if shape[0] * shape[1] * r1 < _SMALL_PROBLEM:
-        return threadpool_limits(limits=1, user_api="blas")
-    return contextlib.nullcontext()
-
-
 def _with_blas_limit(func):
-    """Run ``func(X, ranks, …)`` inside :func:`_blas_context` (same signature)."""
+    """Run ``func(X, ranks, …)`` inside :func:`dnmf._threads.for_small_blocks`."""
 
     @functools.wraps(func)
     def wrapper(X, ranks, *args, **kwargs):
@@ -284,7 +267,7 @@ def _with_blas_limit(func):
             m, n = int(shape[0]), int(shape[1])
         except (TypeError, ValueError, IndexError):
             return func(X, ranks, *args, **kwargs)  # invalid input: let func raise
-        with _blas_context((m, n), r1):
+        with _threads.for_small_blocks(m, n, r1):
             return func(X, ranks, *args, **kwargs)
 
     return wrapper

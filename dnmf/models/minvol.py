@@ -115,9 +115,10 @@ Z-minimisation (eq. 25, 28–30)
 :math:`\min_Z \lambda D(Z, \bar W) + \tfrac{\rho}{2}\|Z - V\|^2` with :math:`V = W + U`:
 entrywise :math:`\log z + \nu z = \log \bar w + \nu v`, ν = ρ/λ. With :math:`y = \nu z`,
 :math:`y + \log y = x := \log\nu + \log\bar w + \nu v`, i.e. :math:`y = \omega(x)` (Wright
-omega) and :math:`z = \omega(x)/\nu`, evaluated on the log-space argument x (never
-:math:`e^{-B}\nu` as printed in (30), which overflows). For x < -30, :math:`\omega(x) = e^x
-(1 + O(e^x))` and :math:`z = \bar w e^{\nu v}` is used.
+omega, :func:`dnmf._kernels.wright_omega`, the one the deep W-update uses) and
+:math:`z = \omega(x)/\nu`, evaluated on the log-space argument x (never :math:`e^{-B}\nu` as
+printed in (30), which overflows). Below the tail ``OMEGA_TAIL`` = -30,
+:math:`\omega(x) = e^x (1 + O(e^x))` and :math:`z = \bar w e^{\nu v}` is used.
 
 ADMM (Algorithm 2, lines 7–25)
 ------------------------------
@@ -171,8 +172,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import wrightomega
 
+from .._kernels import OMEGA_TAIL, wright_omega
 from ..updates import MUWorkspace, mu_terms_W, update_H_mu
 from ._common import all_layer_errors, machine_eps
 from ._driver import Phase, Progress, run_phase
@@ -194,7 +195,6 @@ __all__ = [
 ]
 
 _LOGDET_FLOOR = math.sqrt(np.finfo(np.float64).eps)
-_OMEGA_TAIL = -30.0
 _NEWTON_TOL = 1e-13
 _NEWTON_MAX_ITER = 100
 
@@ -387,12 +387,12 @@ def z_step(V: np.ndarray, log_nu_wbar: np.ndarray, nu: float) -> np.ndarray:
         omega of the log-space argument; :math:`\bar W e^{\nu V}` below the tail threshold).
     """
     x = log_nu_wbar + nu * V
-    tail = x < _OMEGA_TAIL
+    tail = x < OMEGA_TAIL
     if tail.any():
         out = np.exp(np.where(tail, x, 0.0))
-        out[~tail] = wrightomega(x[~tail]).real
+        out[~tail] = wright_omega(x[~tail])
     else:
-        out = wrightomega(x).real
+        out = wright_omega(x)
     out /= nu
     return out
 
