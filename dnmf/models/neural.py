@@ -1,0 +1,744 @@
+"""Neural NMF: hierarchical NMF trained by backpropagation through nonnegative least squares.
+
+Will, Zhang, Sadovnik, Gao, Vendrow, Haddock, Molitor, Needell, "Neural nonnegative matrix
+factorization for hierarchical multilayer topic modeling" (derivation: docs/neural_nmf.md).
+
+Orientation as everywhere in dnmf: X (m × n) ≈ W_1 H_1, W_1 ≈ W_2 H_2, …, W_0 = X. The free
+variables are the H_ℓ (r_ℓ × r_{ℓ-1}); every W_ℓ is a function of them,
+
+    W_ℓ = q(W_{ℓ-1}, H_ℓ) = argmin_{W ≥ 0} ‖W_{ℓ-1} − W H_ℓ‖_F,
+
+one nonnegative least-squares problem per row (the forward pass). The loss is
+
+    f = Σ_{ℓ ∈ S} ‖X − W_ℓ P_ℓ‖²_F / ‖X‖²_F + λ ‖L ⊙ (Y − B W_Lᵀ)‖²_F / ‖L ⊙ Y‖²_F,
+
+P_ℓ = H_ℓ ⋯ H_1, S = {1, …, L} (``loss_layers="all"``) or {L} (``"last"``), with the label
+term only when labels are given (Y: P × m one-hot labels of the rows of X, L: mask of the
+known entries, B ≥ 0: P × r_L classification layer). Gradients are exact (the derivative of q
+on its active set); the optimiser is projected gradient with an Armijo backtracking line
+search, so every accepted step decreases f.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "nnls_rows",
+    "nnls_rows_backward",
+    "forward",
+    "objective_and_gradient",
+    "fit_neural",
+]
+
+
+def _masked_solve(G: np.ndarray, C: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """For every row i: x_i with (x_i)_F = G_FF⁻¹ (c_i)_F on F = F[i] and 0 elsewhere.
+
+    One batched solve of the (k, r, r) systems D G D + s (I − D), D = diag(F[i]); the
+    diagonal s on the excluded indices (mean diagonal of G) keeps them well scaled.
+    """
+    k, r = C.shape
+    if k == 0:
+        return np.zeros_like(C)
+    s = float(np.mean(np.diag(G))) or 1.0
+    M = G[None, :, :] * (F[:, :, None] & F[:, None, :])
+    idx = np.arange(r)
+    M[:, idx, idx] += np.where(F, 0.0, s)
+    rhs = np.where(F, C, 0.0)
+    try:
+        x = np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:  # a dead topic (zero row of H) in F: least squares instead
+        x = (np.linalg.pinv(M) @ rhs[:, :, None])[:, :, 0]
+    x[~F] = 0.0
+    return x
+
+
+def nnls_rows(G: np.ndarray, C: np.ndarray, passive: np.ndarray | None = None,
+              max_iter: int | None = None) -> tuple[np.ndarray, int]:
+    """Solve min_{x_i ≥ 0} ½ x_iᵀ G x_i − c_iᵀ x_i for every row c_i of C at once.
+
+    Block principal pivoting (Kim & Park 2011) vectorised over the rows: every iteration
+    exchanges the infeasible indices of every unfinished row and solves all their systems in
+    one batched call; a row whose number of infeasible indices stops decreasing falls back to
+    exchanging one index (Murty's rule), which guarantees termination.
+
+    Parameters
+    ----------
+    G : ndarray of shape (r, r), symmetric positive semi-definite (H Hᵀ)
+    C : ndarray of shape (k, r) (rows W_{ℓ-1} Hᵀ)
+    passive : bool ndarray of shape (k, r) or None
+        Warm start: the indices believed positive (e.g. ``W_previous > 0``); all when None.
+    max_iter : int or None
+        Default 10 r + 50 exchanges.
+
+    Returns
+    -------
+    X : ndarray of shape (k, r), the exact solutions (to rounding)
+    n_iter : int, exchange iterations used
+    """
+    k, r = C.shape
+    F = np.ones((k, r), dtype=bool) if passive is None else np.array(passive, dtype=bool)
+    max_iter = 10 * r + 50 if max_iter is None else max_iter
+    scale = max(float(np.abs(C).max(initial=0.0)), float(np.abs(G).max(initial=0.0)), 1e-300)
+    tol = 64 * np.finfo(C.dtype).eps * scale
+    x = _masked_solve(G, C, F)
+    y = x @ G - C
+    ninf = np.full(k, r + 1)
+    backup = np.full(k, 3)
+    it = 0
+    for it in range(1, max_iter + 1):
+        V = (F & (x < 0)) | (~F & (y < -tol))
+        nV = V.sum(axis=1)
+        todo = np.flatnonzero(nV)
+        if todo.size == 0:
+            it -= 1
+            break
+        Vt, nVt = V[todo], nV[todo]
+        better = nVt < ninf[todo]
+        ninf[todo[better]] = nVt[better]
+        backup[todo[better]] = 3
+        tries = ~better & (backup[todo] >= 1)
+        backup[todo[tries]] -= 1
+        single = ~better & ~tries
+        if single.any():  # exchange only the largest infeasible index
+            last = r - 1 - np.argmax(Vt[single][:, ::-1], axis=1)
+            one = np.zeros_like(Vt[single])
+            one[np.arange(one.shape[0]), last] = True
+            Vt[single] = one
+        F[todo] ^= Vt
+        xt = _masked_solve(G, C[todo], F[todo])
+        x[todo] = xt
+        y[todo] = xt @ G - C[todo]
+    np.maximum(x, 0.0, out=x)
+    return x, it
+
+
+def nnls_rows_backward(grad_W: np.ndarray, W: np.ndarray, H: np.ndarray, Y,
+                       need_Y: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pull the gradient of W = q(Y, H) = argmin_{W ≥ 0} ‖Y − W H‖_F back to H and Y.
+
+    On the free set F_i = {j : W_ij > 0} of each row, (w_i)_F = (H_F H_Fᵀ)⁻¹ H_F y_i, so with
+    z_i = (H_F H_Fᵀ)⁻¹ (g_i)_F (zero off F) and R = Y − W H (docs/neural_nmf.md, eq. B):
+
+        ∂/∂H = Zᵀ R − Wᵀ (Z H),        ∂/∂Y = Z H.
+
+    Parameters
+    ----------
+    grad_W : ndarray (k, r); W : ndarray (k, r), the solution; H : ndarray (r, p)
+    Y : ndarray or sparse (k, p), the data of the layer
+    need_Y : bool, also return ∂/∂Y
+
+    Returns
+    -------
+    grad_H : ndarray (r, p); grad_Y : ndarray (k, p) or None
+    """
+    F = W > 0
+    Z = _masked_solve(H @ H.T, grad_W, F)
+    ZH = Z @ H
+    YtZ = (Y.T @ Z) if sp.issparse(Y) else Y.T @ Z
+    grad_H = np.asarray(YtZ).T - (Z.T @ W) @ H - W.T @ ZH
+    return grad_H, (ZH if need_Y else None)
+
+
+def _products(Hs: list[np.ndarray]) -> list[np.ndarray]:
+    """[P_1, …, P_L], P_ℓ = H_ℓ ⋯ H_1."""
+    P = [Hs[0]]
+    for H in Hs[1:]:
+        P.append(H @ P[-1])
+    return P
+
+
+def forward(X, Hs: list[np.ndarray], passive: list[np.ndarray] | None = None
+            ) -> tuple[list[np.ndarray], int]:
+    """W_ℓ = q(W_{ℓ-1}, H_ℓ) for ℓ = 1 … L (W_0 = X); ``passive`` warm-starts each NNLS."""
+    Ws, total = [], 0
+    Y = X
+    for ell, H in enumerate(Hs):
+        C = np.asarray(Y @ H.T)
+        W, it = nnls_rows(H @ H.T, C, None if passive is None else passive[ell])
+        Ws.append(W)
+        total += it
+        Y = W
+    return Ws, total
+
+
+def _sq_norm(X) -> float:
+    if sp.issparse(X):
+        return float(X.data @ X.data)
+    return float(np.vdot(X, X))
+
+
+def data_errors(X, Ws: list[np.ndarray], Hs: list[np.ndarray], x_norm2: float | None = None
+                ) -> np.ndarray:
+    """[‖X − W_ℓ H_ℓ ⋯ H_1‖²_F for every layer] through Gram products (sparse X stays sparse)."""
+    x_norm2 = _sq_norm(X) if x_norm2 is None else x_norm2
+    out = np.empty(len(Ws))
+    for ell, (W, P) in enumerate(zip(Ws, _products(Hs))):
+        XPt = np.asarray(X @ P.T)
+        value = x_norm2 - 2.0 * float(np.vdot(W, XPt)) + float(np.vdot(W.T @ W, P @ P.T))
+        out[ell] = max(value, 0.0)
+    return out
+
+
+class Labels:
+    """Supervision of the rows of X: one-hot Y (P × m), mask L (P × m), weight λ."""
+
+    def __init__(self, Y: np.ndarray, mask: np.ndarray, weight: float) -> None:
+        self.Y = Y
+        self.mask = mask
+        self.weight = weight
+        self.norm2 = max(float(np.sum((mask * Y) ** 2)), 1e-300)
+
+
+def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
+                           labels: Labels | None, layer_weights: np.ndarray, x_norm2: float,
+                           passive: list[np.ndarray] | None = None, gradient: bool = True):
+    """The loss f of the module docstring, its parts, and (optionally) its exact gradient.
+
+    Parameters
+    ----------
+    X : ndarray or sparse (m, n); Hs : list of L ndarrays; B : ndarray (P, r_L) or None
+    labels : Labels or None; layer_weights : ndarray (L,), 1 for the layers in the loss, else 0
+    x_norm2 : ‖X‖²_F; passive : warm start of the forward pass
+
+    Returns
+    -------
+    f : float; parts : dict (``Ws``, ``data_errors`` (L,), ``label_error``, ``nnls_iter``);
+    grads : list [∂f/∂H_1, …, ∂f/∂H_L] (+ [∂f/∂B] with labels) or None
+    """
+    Ws, nnls_iter = forward(X, Hs, passive)
+    P = _products(Hs)
+    n_layers = len(Hs)
+    XPt = [np.asarray(X @ Hs[0].T)]  # X P_ℓᵀ = X P_{ℓ-1}ᵀ H_ℓᵀ
+    for H in Hs[1:]:
+        XPt.append(XPt[-1] @ H.T)
+    errs = np.empty(n_layers)
+    for ell in range(n_layers):
+        W = Ws[ell]
+        value = x_norm2 - 2.0 * float(np.vdot(W, XPt[ell])) + float(np.vdot(W.T @ W,
+                                                                              P[ell] @ P[ell].T))
+        errs[ell] = max(value, 0.0)
+    f = float(np.dot(layer_weights, errs)) / x_norm2
+    label_error = np.nan
+    if labels is not None:
+        E = labels.mask * (labels.Y - B @ Ws[-1].T)
+        label_error = float(np.vdot(E, E))
+        f += labels.weight * label_error / labels.norm2
+    parts = {"Ws": Ws, "data_errors": errs, "label_error": label_error, "nnls_iter": nnls_iter}
+    if not gradient:
+        return f, parts, None
+
+    # Gradients of ½‖·‖² scaled by the loss' coefficients (2 / ‖X‖² per data term).
+    a = 2.0 * np.asarray(layer_weights, dtype=float) / x_norm2
+    gHs = [np.zeros_like(H) for H in Hs]
+    gWs = [np.zeros_like(W) for W in Ws]
+    gP = None
+    for ell in range(n_layers - 1, -1, -1):
+        W, Pl = Ws[ell], P[ell]
+        # direct terms of ½‖X − W_ℓ P_ℓ‖²: ∂/∂W = W P Pᵀ − X Pᵀ, ∂/∂P = WᵀW P − Wᵀ X
+        if a[ell] != 0:
+            gWs[ell] += a[ell] * (W @ (Pl @ Pl.T) - XPt[ell])
+            WtX = np.asarray((X.T @ W).T) if sp.issparse(X) else W.T @ X
+            gPl = a[ell] * ((W.T @ W) @ Pl - WtX)
+        else:
+            gPl = np.zeros_like(Pl)
+        if gP is not None:  # P_{ℓ+1} = H_{ℓ+1} P_ℓ
+            gPl += Hs[ell + 1].T @ gP
+        if ell == 0:
+            gHs[0] += gPl
+        else:
+            gHs[ell] += gPl @ P[ell - 1].T
+        gP = gPl
+    gB = None
+    if labels is not None:
+        c = 2.0 * labels.weight / labels.norm2
+        E = labels.mask * (labels.Y - B @ Ws[-1].T)
+        gB = -c * (E @ Ws[-1])
+        gWs[-1] += -c * (E.T @ B)
+    for ell in range(n_layers - 1, -1, -1):  # through the NNLS solves, top layer first
+        Y = X if ell == 0 else Ws[ell - 1]
+        gH, gY = nnls_rows_backward(gWs[ell], Ws[ell], Hs[ell], Y, need_Y=ell > 0)
+        gHs[ell] += gH
+        if ell > 0:
+            gWs[ell - 1] += gY
+    grads = gHs + ([gB] if gB is not None else [])
+    return f, parts, grads
+
+
+def _fit_B(W: np.ndarray, labels: Labels) -> np.ndarray:
+    """B = argmin_{B ≥ 0} ‖L ⊙ (Y − B Wᵀ)‖ for a row mask (the start of the label layer)."""
+    known = labels.mask.any(axis=0)
+    Wk = W[known]
+    Bt, _ = nnls_rows(Wk.T @ Wk, (labels.Y[:, known] @ Wk))
+    return Bt
+
+
+def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: Labels | None,
+               max_iter: int, tol: float, step_callback, record, armijo: float = 1e-4,
+               max_backtracks: int = 40):
+    """Projected gradient with backtracking on (H_1, …, H_L[, B]).
+
+    A step V⁺ = [V − t D ∇f]₊ (D: one positive scale per block, the inverse of a curvature
+    estimate) is accepted when f(V⁺) ≤ f(V) + σ⟨∇f, V⁺ − V⟩; otherwise t is halved. The
+    step doubles after every accepted step. The fit stops after ``max_iter`` steps, when the
+    relative decrease is below ``tol``, when no step is accepted (stationary to rounding) or
+    when ``step_callback(parts)`` returns False.
+
+    ``record(iteration, f, parts, t, Hs, B)`` stores a history row; returns (Hs, B, parts, n_iter).
+    """
+    x_norm2 = _sq_norm(X)
+    Hs = [np.array(H) for H in Hs]
+    B = None
+    if labels is not None:
+        Ws0, _ = forward(X, Hs)
+        B = _fit_B(Ws0[-1], labels)
+    V = Hs + ([B] if B is not None else [])
+    passive = None
+    f, parts, grads = objective_and_gradient(X, Hs, B, labels, layer_weights, x_norm2, passive)
+    record(0, f, parts, np.nan, Hs, B)
+    t = 1.0
+    n_iter = 0
+    for it in range(1, max_iter + 1):
+        passive = [W > 0 for W in parts["Ws"]]
+        D = _block_scales(X, parts["Ws"], Hs, B, labels, layer_weights, x_norm2)
+        accepted = False
+        for _ in range(max_backtracks):
+            V_new = [np.maximum(v - t * d * g, 0.0) for v, d, g in zip(V, D, grads)]
+            decrease = sum(float(np.vdot(g, vn - v)) for g, vn, v in zip(grads, V_new, V))
+            if decrease >= 0:  # the projected step is zero: stationary
+                break
+            Hn = V_new[:len(Hs)]
+            Bn = V_new[len(Hs)] if B is not None else None
+            f_new, parts_new, _ = objective_and_gradient(
+                X, Hn, Bn, labels, layer_weights, x_norm2, passive, gradient=False)
+            if f_new <= f + armijo * decrease:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            break
+        n_iter = it
+        V, Hs, B = V_new, Hn, Bn
+        f_prev = f
+        # the gradient at the accepted point (forward pass again: warm-started, cheap)
+        f, parts, grads = objective_and_gradient(
+            X, Hs, B, labels, layer_weights, x_norm2, [W > 0 for W in parts_new["Ws"]])
+        record(it, f, parts, t, Hs, B)
+        t *= 2.0
+        if not step_callback(parts):
+            break
+        if tol > 0 and f_prev - f <= tol * max(abs(f_prev), 1e-300):
+            break
+    return Hs, B, parts, n_iter
+
+
+def _sq_spectral(A: np.ndarray) -> float:
+    """‖A‖₂² as the largest eigenvalue of the smaller Gram matrix."""
+    G = A @ A.T if A.shape[0] <= A.shape[1] else A.T @ A
+    return float(np.linalg.eigvalsh(G)[-1]) if G.size else 0.0
+
+
+def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
+    """Inverse curvature of f along each block with the W's held fixed (a preconditioner).
+
+    For H_ℓ: Σ_{k ≥ ℓ in S} (2/‖X‖²) ‖W_kᵀW_k‖ ‖H_k⋯H_{ℓ+1}‖² ‖P_{ℓ-1}‖² (spectral norms
+    bounded by Frobenius norms); for B: 2λ/‖L⊙Y‖² ‖W_LᵀW_L‖.
+    """
+    n_layers = len(Hs)
+    P = _products(Hs)
+    out = []
+    for ell in range(n_layers):
+        prev = 1.0 if ell == 0 else _sq_spectral(P[ell - 1])
+        total, above = 0.0, 1.0
+        for k in range(ell, n_layers):
+            if k > ell:
+                above *= _sq_spectral(Hs[k])
+            if layer_weights[k]:
+                total += _sq_spectral(Ws[k]) * above
+        if labels is not None:
+            total += labels.weight * x_norm2 / labels.norm2 * _sq_spectral(B) * above
+        total *= 2.0 * prev / x_norm2
+        out.append(1.0 / total if total > 0 else 1.0)
+    if labels is not None:
+        c = 2.0 * labels.weight / labels.norm2 * _sq_spectral(Ws[-1])
+        out.append(1.0 / c if c > 0 else 1.0)
+    return out
+
+
+# -- the estimator ------------------------------------------------------------------------------
+
+import math  # noqa: E402
+import time  # noqa: E402
+
+from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
+from sklearn.utils._available_if import available_if  # noqa: E402
+
+from .._validation import check_data, check_dtype, check_int, check_ranks  # noqa: E402
+from ..result import FitResult  # noqa: E402
+from ._common import Progress, machine_eps  # noqa: E402
+from .multilayer import fit_multilayer, initial_factors, normalize_rows_of_H  # noqa: E402
+
+_LAYER_INITS = ("random", "nndsvd", "nndsvda", "nndsvdar", "snpa", "soda")
+
+
+def _rng(random_state) -> np.random.Generator:
+    from ..estimators import _rng as rng  # one definition of the seed handling
+
+    return rng(random_state)
+
+
+def encode_labels(y, m: int, label_mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Y one-hot P × m, mask P × m, classes) from labels of the rows of X.
+
+    ``y`` is either a 1-D array of m class labels with -1 marking an unknown label
+    (scikit-learn's semi-supervised convention), or a P × m label matrix (the slides'
+    orientation: one column per row of X) with an optional P × m mask of known entries.
+    """
+    y = np.asarray(y)
+    if y.ndim == 1:
+        if y.shape[0] != m:
+            raise ValueError(f"y must have one label per row of X ({m}), got {y.shape[0]}")
+        if label_mask is not None:
+            raise ValueError("label_mask goes with a label matrix; with 1-D labels mark "
+                             "unknown labels with -1")
+        known = ~((y == -1) if y.dtype.kind in "iuf" else (y.astype(str) == "-1"))
+        classes = np.unique(y[known])
+        Y = np.zeros((classes.size, m))
+        Y[np.searchsorted(classes, y[known]), np.flatnonzero(known)] = 1.0
+        mask = np.zeros_like(Y)
+        mask[:, known] = 1.0
+        return Y, mask, classes
+    if y.ndim == 2:
+        if y.shape[1] != m:
+            raise ValueError(f"a label matrix must be P × m with one column per row of X "
+                             f"(m = {m}), got shape {y.shape}; transpose it if it is m × P")
+        Y = np.asarray(y, dtype=float)
+        if not np.all(np.isfinite(Y)) or Y.min() < 0:
+            raise ValueError("the label matrix must be finite and nonnegative (one-hot columns)")
+        mask = np.ones_like(Y) if label_mask is None else np.asarray(label_mask, dtype=float)
+        if mask.shape != Y.shape:
+            raise ValueError(f"label_mask must have the label matrix' shape {Y.shape}, "
+                             f"got {mask.shape}")
+        if not np.all((mask == 0) | (mask == 1)):
+            raise ValueError("label_mask must contain only 0 (unknown) and 1 (known)")
+        return Y, mask, np.arange(Y.shape[0])
+    raise ValueError(f"y must be 1-D class labels or a 2-D P × m label matrix, got {y.ndim}-D")
+
+
+def _accuracy(W_L: np.ndarray, B: np.ndarray, known) -> float:
+    """Fraction of the rows ``known[1]`` whose argmax of W_L Bᵀ is the label ``known[0]``."""
+    truth, cols = known
+    return float(np.mean(np.argmax(W_L[cols] @ B.T, axis=1) == truth))
+
+
+def _has_labels(est) -> bool:
+    if not hasattr(est, "classes_"):
+        raise AttributeError("predict needs a model fitted with labels: call fit(X, y)")
+    return True
+
+
+class NeuralNMF(TransformerMixin, BaseEstimator):
+    """Neural NMF: hierarchical Frobenius NMF whose layers are trained jointly by backpropagation.
+
+    The H_ℓ are the weights; W_ℓ = argmin_{W ≥ 0} ‖W_{ℓ-1} − W H_ℓ‖_F is computed by batched
+    nonnegative least squares (forward pass) and differentiated exactly on its active set
+    (backward pass). Minimises Σ_{ℓ ∈ S} ‖X − W_ℓ H_ℓ ⋯ H_1‖²/‖X‖² (+ the label term
+    λ ‖L ⊙ (Y − B W_Lᵀ)‖²/‖L ⊙ Y‖² when ``fit`` gets labels) by projected gradient with
+    backtracking, from a multilayer Frobenius NMF start.
+
+    Parameters
+    ----------
+    ranks : sequence of int
+        r_1 > r_2 > … > r_L ≥ 1 with r_1 < n.
+    loss_layers : {"all", "last"}
+        S = every layer, or the last only (the paper's two losses).
+    label_weight : float ≥ 0
+        λ of the label term (relative: both terms are normalised).
+    init : {"multilayer", "custom"}
+        "multilayer": ``n_init_iter`` Frobenius MU iterations per layer of multilayer NMF
+        (each layer started by ``layer_init``); "custom": ``fit(X, H=[H_1, …, H_L])``.
+    layer_init : str
+    n_init_iter : int
+    max_iter : int
+        Accepted projected-gradient steps at most.
+    tol : float
+        Stop when f decreases by less than this fraction in one step.
+    eval_every : int
+        Store a history row every so many steps (and at the start and the end).
+    random_state : int, Generator or None
+    dtype : float64 or float32
+    callback : callable(IterationInfo) -> bool | None
+        Returning False stops the fit, keeping what was computed.
+
+    Attributes
+    ----------
+    W_ : list of L ndarrays (m, r_ℓ); H_ : list of L ndarrays (r_ℓ, r_{ℓ-1})
+    layer_errors_ : ndarray (L,), ½‖W_{ℓ-1} − W_ℓ H_ℓ‖²_F (D_2, as the other models report)
+    data_errors_ : ndarray (L,), relative errors ‖X − W_ℓ H_ℓ ⋯ H_1‖_F / ‖X‖_F
+    classes_ : ndarray (P,), when fitted with labels; B_ : ndarray (P, r_L), the
+        classification layer (scores of row i: W_L[i] B_ᵀ)
+    history_ : DataFrame: iteration, seconds, error_layer_ℓ, rel_error_layer_ℓ, objective,
+        label_error, accuracy (on the rows whose labels are known; NaN without labels), step,
+        phase
+    init_history_ : DataFrame of the warm start or None
+    n_iter_, stopped_early_, timings_, result_ (FitResult; B and classes in its config)
+    """
+
+    def __init__(self, ranks=(10,), loss_layers: str = "all", label_weight: float = 1.0,
+                 init: str = "multilayer", layer_init: str = "random", n_init_iter: int = 100,
+                 max_iter: int = 100, tol: float = 0.0, eval_every: int = 1,
+                 random_state=None, dtype=np.float64, callback=None) -> None:
+        self.ranks = ranks
+        self.loss_layers = loss_layers
+        self.label_weight = label_weight
+        self.init = init
+        self.layer_init = layer_init
+        self.n_init_iter = n_init_iter
+        self.max_iter = max_iter
+        self.tol = tol
+        self.eval_every = eval_every
+        self.random_state = random_state
+        self.dtype = dtype
+        self.callback = callback
+
+    # -- validation -----------------------------------------------------------------------
+
+    def _check_params(self):
+        dtype = check_dtype(self.dtype)
+        if self.loss_layers not in ("all", "last"):
+            raise ValueError(f"loss_layers must be 'all' or 'last', got {self.loss_layers!r}")
+        lam = self.label_weight
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (
+                math.isfinite(lam) and lam >= 0):
+            raise ValueError(f"label_weight must be a number ≥ 0, got {lam!r}")
+        if self.init not in ("multilayer", "custom"):
+            raise ValueError(f"init must be 'multilayer' or 'custom', got {self.init!r}")
+        if self.layer_init not in _LAYER_INITS:
+            raise ValueError(f"layer_init must be one of {_LAYER_INITS}, got {self.layer_init!r}")
+        if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol) and self.tol >= 0):
+            raise ValueError(f"tol must be a number ≥ 0, got {self.tol!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError("callback must be callable (info -> bool | None) or None")
+        return (dtype, check_int(self.n_init_iter, "n_init_iter", 0),
+                check_int(self.max_iter, "max_iter", 0),
+                check_int(self.eval_every, "eval_every", 0))
+
+    def _custom_H(self, H, ranks, n, dtype):
+        if H is None or len(H) != len(ranks):
+            raise ValueError(f"init='custom' needs H=[H_1, …, H_L] with {len(ranks)} matrices")
+        out, previous = [], n
+        for ell, (Hl, r) in enumerate(zip(H, ranks), start=1):
+            Hl = np.array(Hl, dtype=dtype)
+            if Hl.shape != (r, previous):
+                raise ValueError(f"H_{ell} must have shape {(r, previous)}, got {Hl.shape}")
+            if not np.all(np.isfinite(Hl)) or Hl.min() < 0:
+                raise ValueError(f"H_{ell} must be finite and nonnegative")
+            out.append(Hl)
+            previous = r
+        return out
+
+    # -- fit ------------------------------------------------------------------------------
+
+    def fit(self, X, y=None, *, label_mask=None, H=None) -> NeuralNMF:
+        """Fit to ``X`` (m × n, ndarray or scipy.sparse); ``y``: labels of the rows of X.
+
+        ``y``: None (unsupervised), m class labels with -1 for unknown ones, or a P × m
+        label matrix with an optional P × m ``label_mask``. ``H``: the starting H_ℓ when
+        ``init="custom"``.
+        """
+        t0 = time.perf_counter()
+        dtype, n_init_iter, max_iter, eval_every = self._check_params()
+        Xs, scale = check_data(X, 2.0, dtype)
+        m, n = Xs.shape
+        ranks = check_ranks(self.ranks, n)
+        n_layers = len(ranks)
+        labels, classes = None, None
+        if y is not None:
+            Y, mask, classes = encode_labels(y, m, label_mask)
+            if mask.any() and self.label_weight > 0 and Y.shape[0] > 0:
+                labels = Labels(Y.astype(dtype), mask.astype(dtype), float(self.label_weight))
+            elif mask.any() and Y.shape[0] > 0:
+                labels = None  # λ = 0: B is still fitted for predict (see below)
+            else:
+                classes = None
+        rng = _rng(self.random_state)
+        eps = machine_eps(dtype)
+        init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
+        progress = Progress(n_layers, init_iters + max_iter, self.callback,
+                            np.r_[scale ** 2, np.ones(n_layers - 1)])
+        init_history = None
+        if self.init == "custom":
+            Hs = self._custom_H(H, ranks, n, dtype)
+        else:
+            Ws, Hs, _ = fit_multilayer(Xs, ranks, 2.0, n_init_iter, init=self.layer_init,
+                                       rng=rng, dtype=dtype, progress=progress,
+                                       eval_every=max(eval_every, 1), phase_name="init layer")
+            init_history = progress.history(("layer",))
+            while len(Ws) < n_layers:  # stopped during the warm start
+                Wl, Hl = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
+                Ws.append(Wl)
+                Hs.append(Hl)
+            normalize_rows_of_H(Ws, Hs)
+        seconds_init = time.perf_counter() - t0
+        layer_weights = np.zeros(n_layers)
+        layer_weights[:] = 1.0 if self.loss_layers == "all" else 0.0
+        layer_weights[-1] = 1.0
+        if not sp.issparse(Xs) and np.count_nonzero(Xs) < 0.25 * Xs.size:
+            Xs = sp.csr_array(Xs)  # bag-of-words data: the products of the loss stay sparse
+        x_norm2 = _sq_norm(Xs)
+        rows: list[dict] = []
+
+        def layer_errors(Ws_, Hs_, errs_data):
+            """½‖W_{ℓ-1} − W_ℓ H_ℓ‖² in the units of X (layer 1 is the data error)."""
+            out = np.empty(n_layers)
+            out[0] = 0.5 * errs_data[0]
+            for ell in range(1, n_layers):
+                R = Ws_[ell - 1] - Ws_[ell] @ Hs_[ell]
+                out[ell] = 0.5 * float(np.vdot(R, R))
+            return out * scale ** 2
+
+        def record(iteration, f, parts, t, Hs_, B_, force=False):
+            progress.latest_objective = f
+            if not (force or iteration == 0 or iteration == max_iter
+                    or (eval_every > 0 and iteration % eval_every == 0)):
+                return
+            errs = layer_errors(parts["Ws"], Hs_, parts["data_errors"])
+            row = {"iteration": iteration, "seconds": progress.elapsed()}
+            for ell, e in enumerate(errs, start=1):
+                row[f"error_layer_{ell}"] = float(e)
+            for ell, e in enumerate(np.sqrt(parts["data_errors"] / x_norm2), start=1):
+                row[f"rel_error_layer_{ell}"] = float(e)
+            row["objective"] = f
+            row["label_error"] = parts["label_error"]
+            row["accuracy"] = (_accuracy(parts["Ws"][-1], B_, known)
+                               if known is not None and B_ is not None else np.nan)
+            row["step"] = t
+            row["phase"] = "neural"
+            rows.append(row)
+            progress.latest = errs
+
+        known = None
+        if classes is not None:
+            cols = mask.any(axis=0)
+            known = (np.argmax(Y[:, cols], axis=0), cols)
+        t_neural = time.perf_counter()
+        if progress.stopped or max_iter == 0:
+            B = _fit_B(forward(Xs, Hs)[0][-1], labels) if labels is not None else None
+            f, parts, _ = objective_and_gradient(Xs, Hs, B, labels, layer_weights, x_norm2,
+                                                 gradient=False)
+            record(0, f, parts, np.nan, Hs, B)
+            n_iter = 0
+        else:
+            Hs, B, parts, n_iter = fit_neural(
+                Xs, Hs, layer_weights=layer_weights, labels=labels, max_iter=max_iter,
+                tol=self.tol, step_callback=lambda parts: progress.step("neural"),
+                record=record)
+        Ws = parts["Ws"]
+        if classes is not None and labels is None:  # λ = 0: B fitted afterwards for predict
+            B = _fit_B(Ws[-1], Labels(Y.astype(dtype), mask.astype(dtype), 1.0))
+        if rows[-1]["iteration"] != n_iter:  # the last step fell between two history rows
+            record(n_iter, progress.latest_objective, parts, np.nan, Hs, B, force=True)
+        errors = layer_errors(Ws, Hs, parts["data_errors"])
+        seconds_neural = time.perf_counter() - t_neural
+        Ws_user = [W * scale for W in Ws]
+        config = {
+            "model": "neural",
+            "ranks": list(ranks),
+            "beta": 2.0,
+            "loss_layers": self.loss_layers,
+            "label_weight": float(self.label_weight),
+            "init": self.init,
+            "layer_init": self.layer_init,
+            "n_init_iter": n_init_iter,
+            "max_iter": max_iter,
+            "tol": self.tol,
+            "eval_every": eval_every,
+            "random_state": self.random_state
+            if isinstance(self.random_state, (int, type(None))) else "generator",
+            "dtype": dtype.name,
+            "data_shape": [m, n],
+            "data_scale": scale,
+        }
+        if classes is not None:
+            config["labels"] = {
+                "classes": classes.tolist(),
+                "B": (B / scale).tolist(),
+                "n_known": int(mask.any(axis=0).sum()),
+            }
+        history = pd_frame(rows, n_layers)
+        result = FitResult(
+            W=Ws_user, H=Hs, history=history, config=config, weights=None,
+            layer_errors=errors, n_iter=n_iter, stopped_early=progress.stopped,
+            timings={"init": seconds_init, "neural": seconds_neural,
+                     "total": time.perf_counter() - t0},
+            init_history=init_history,
+        )
+        self.result_ = result
+        self.W_, self.H_ = result.W, result.H
+        self.layer_errors_ = errors
+        self.data_errors_ = np.sqrt(parts["data_errors"] / x_norm2)
+        self.history_ = history
+        self.init_history_ = init_history
+        self.n_iter_ = n_iter
+        self.stopped_early_ = progress.stopped
+        self.timings_ = result.timings
+        self.weights_ = None
+        self.n_features_in_ = n
+        for attr in ("classes_", "B_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if classes is not None:
+            self.classes_ = classes
+            self.B_ = B / scale
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
+        """Fit and return W_1, shape (m, r_1)."""
+        return self.fit(X, y, **fit_params).W_[0]
+
+    # -- using a fitted model -------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "W_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def features(self, layer: int) -> np.ndarray:
+        """Layer-ℓ features H_ℓ ⋯ H_1, shape (r_ℓ, n); ``layer`` counts from 1."""
+        self._check_fitted()
+        from ..result import features_product
+
+        return features_product(self.H_, layer)
+
+    def forward(self, X) -> list[np.ndarray]:
+        """[W_1, …, W_L] of new data (m_new × n) by the forward pass with the fitted H_ℓ."""
+        self._check_fitted()
+        Xs, scale = check_data(X, 2.0, check_dtype(self.dtype))
+        n = self.H_[0].shape[1]
+        if Xs.shape[1] != n:
+            raise ValueError(f"X must have {n} columns like the data the model was fitted on, "
+                             f"got {Xs.shape[1]}")
+        Ws, _ = forward(Xs, [np.asarray(H, dtype=Xs.dtype) for H in self.H_])
+        return [W * scale for W in Ws]
+
+    def transform(self, X) -> np.ndarray:
+        """W_1 of new data, shape (m_new, r_1) (nonnegative least squares with H_1 fixed)."""
+        return self.forward(X)[0]
+
+    @available_if(_has_labels)
+    def predict(self, X) -> np.ndarray:
+        """Class of every row of X: argmax of W_L B_ᵀ (models fitted with labels)."""
+        W_L = self.forward(X)[-1]
+        return self.classes_[np.argmax(W_L @ self.B_.T, axis=1)]
+
+
+def pd_frame(rows: list[dict], n_layers: int):
+    import pandas as pd
+
+    if rows:
+        return pd.DataFrame(rows)
+    cols = ["iteration", "seconds", *[f"error_layer_{i}" for i in range(1, n_layers + 1)],
+            *[f"rel_error_layer_{i}" for i in range(1, n_layers + 1)],
+            "objective", "label_error", "accuracy", "step", "phase"]
+    return pd.DataFrame(columns=cols)
