@@ -64,3 +64,7 @@ register_model(ModelSpec(
     capabilities=Capabilities(beta_range=None, fixed_beta=2.0, sparse=True),
     description="The thesis' Frobenius baselines (ch. 5).",
 ))
+
+from .models.neural import register as _register_neural  # noqa: E402
+
+_register_neural()

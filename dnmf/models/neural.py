@@ -374,6 +374,7 @@ import time  # noqa: E402
 
 from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
 from sklearn.utils._available_if import available_if  # noqa: E402
+from sklearn.utils.validation import validate_data  # noqa: E402
 
 from .._validation import check_data, check_dtype, check_int, check_ranks  # noqa: E402
 from ..result import FitResult  # noqa: E402
@@ -431,6 +432,18 @@ def _accuracy(W_L: np.ndarray, B: np.ndarray, known) -> float:
     """Fraction of the rows ``known[1]`` whose argmax of W_L Bᵀ is the label ``known[0]``."""
     truth, cols = known
     return float(np.mean(np.argmax(W_L[cols] @ B.T, axis=1) == truth))
+
+
+def _check_X(est, X, dtype, reset: bool):
+    """scikit-learn's checks of shape and type (its messages), then dnmf's (scale)."""
+    X = validate_data(est, X, reset=reset, accept_sparse=("csr", "csc", "coo"),
+                      dtype=(np.float64, np.float32))
+    data = X.data if sp.issparse(X) else X
+    if data.size and data.min() < 0:
+        raise ValueError(f"Negative values in data passed to {type(est).__name__} (min "
+                         f"{data.min():.3g}); NMF needs X ≥ 0 — clip them at 0 or shift the "
+                         "data by its minimum")
+    return check_data(X, 2.0, dtype)
 
 
 def _has_labels(est) -> bool:
@@ -503,6 +516,12 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.callback = callback
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        return tags
+
     # -- validation -----------------------------------------------------------------------
 
     def _check_params(self):
@@ -550,8 +569,13 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         """
         t0 = time.perf_counter()
         dtype, n_init_iter, max_iter, eval_every = self._check_params()
-        Xs, scale = check_data(X, 2.0, dtype)
+        Xs, scale = _check_X(self, X, dtype, reset=True)
         m, n = Xs.shape
+        r_first = check_ranks(self.ranks)[0]
+        if r_first >= n:
+            raise ValueError(f"the first rank r_1 = {r_first} must be smaller than the number "
+                             f"of columns of X (n_features = {n}); with r_1 ≥ n the "
+                             "factorisation X = W_1 H_1 is trivial")
         ranks = check_ranks(self.ranks, n)
         n_layers = len(ranks)
         labels, classes = None, None
@@ -685,7 +709,6 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         self.stopped_early_ = progress.stopped
         self.timings_ = result.timings
         self.weights_ = None
-        self.n_features_in_ = n
         for attr in ("classes_", "B_"):
             if hasattr(self, attr):
                 delattr(self, attr)
@@ -714,11 +737,7 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
     def forward(self, X) -> list[np.ndarray]:
         """[W_1, …, W_L] of new data (m_new × n) by the forward pass with the fitted H_ℓ."""
         self._check_fitted()
-        Xs, scale = check_data(X, 2.0, check_dtype(self.dtype))
-        n = self.H_[0].shape[1]
-        if Xs.shape[1] != n:
-            raise ValueError(f"X must have {n} columns like the data the model was fitted on, "
-                             f"got {Xs.shape[1]}")
+        Xs, scale = _check_X(self, X, check_dtype(self.dtype), reset=False)
         Ws, _ = forward(Xs, [np.asarray(H, dtype=Xs.dtype) for H in self.H_])
         return [W * scale for W in Ws]
 
@@ -742,3 +761,35 @@ def pd_frame(rows: list[dict], n_layers: int):
             *[f"rel_error_layer_{i}" for i in range(1, n_layers + 1)],
             "objective", "label_error", "accuracy", "step", "phase"]
     return pd.DataFrame(columns=cols)
+
+
+def register() -> None:
+    """Register Neural NMF in :mod:`dnmf.registry` (called by dnmf's built-in models)."""
+    from ..registry import Capabilities, ModelSpec, ParamSpec, register_model
+
+    register_model(ModelSpec(
+        key="neural", label="Neural NMF (backpropagation)", estimator=NeuralNMF,
+        params=(
+            ParamSpec("ranks", "ints", (9, 4, 2), "r_1 > r_2 > … > r_L, one per layer",
+                      label="ranks", low=1),
+            ParamSpec("loss_layers", "choice", "all", "reconstruction errors in the loss",
+                      label="loss", choices=("all", "last")),
+            ParamSpec("label_weight", "float", 1.0,
+                      "λ of the label term (used when the data carry labels)",
+                      label="label weight λ", low=0.0),
+            ParamSpec("n_init_iter", "int", 100,
+                      "multilayer Frobenius warm-start iterations per layer",
+                      label="warm-start iterations per layer", low=0),
+            ParamSpec("max_iter", "int", 100, "projected-gradient steps",
+                      label="backpropagation steps", low=0),
+            ParamSpec("random_state", "int", 0, "seed of the initial factors", label="seed",
+                      low=0),
+            ParamSpec("dtype", "choice", "float64", "working precision",
+                      choices=("float64", "float32")),
+        ),
+        capabilities=Capabilities(beta_range=None, fixed_beta=2.0, sparse=True, labels=True,
+                                  ground_truth=True),
+        description="Hierarchical Frobenius NMF whose layers are trained together by "
+                    "backpropagating through the nonnegative least-squares solves (Will et "
+                    "al.); semi-supervised when the data carry labels.",
+    ))
