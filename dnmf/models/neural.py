@@ -367,27 +367,33 @@ def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
     return out
 
 
+
+
 # -- the estimator ------------------------------------------------------------------------------
 
-import math  # noqa: E402
 import time  # noqa: E402
+from numbers import Integral, Real  # noqa: E402
 
-from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.base import _fit_context  # noqa: E402
 from sklearn.utils._available_if import available_if  # noqa: E402
-from sklearn.utils.validation import validate_data  # noqa: E402
+from sklearn.utils._param_validation import Interval, StrOptions  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
-from .._validation import check_data, check_dtype, check_int, check_ranks  # noqa: E402
+from .._validation import check_data  # noqa: E402
+from ..estimators._base import LayeredEstimator  # noqa: E402
+from ..init import INIT_METHODS, SPARSE_INIT_METHODS  # noqa: E402
 from ..result import FitResult  # noqa: E402
 from ._common import Progress, machine_eps  # noqa: E402
 from .multilayer import fit_multilayer, initial_factors, normalize_rows_of_H  # noqa: E402
 
-_LAYER_INITS = ("random", "nndsvd", "nndsvda", "nndsvdar", "snpa", "soda")
-
 
 def _rng(random_state) -> np.random.Generator:
-    from ..estimators import _rng as rng  # one definition of the seed handling
-
-    return rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(random_state)
 
 
 def encode_labels(y, m: int, label_mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -434,37 +440,34 @@ def _accuracy(W_L: np.ndarray, B: np.ndarray, known) -> float:
     return float(np.mean(np.argmax(W_L[cols] @ B.T, axis=1) == truth))
 
 
-def _check_X(est, X, dtype, reset: bool):
-    """scikit-learn's checks of shape and type (its messages), then dnmf's (scale)."""
-    X = validate_data(est, X, reset=reset, accept_sparse=("csr", "csc", "coo"),
-                      dtype=(np.float64, np.float32))
-    data = X.data if sp.issparse(X) else X
-    if data.size and data.min() < 0:
-        raise ValueError(f"Negative values in data passed to {type(est).__name__} (min "
-                         f"{data.min():.3g}); NMF needs X ≥ 0 — clip them at 0 or shift the "
-                         "data by its minimum")
-    return check_data(X, 2.0, dtype)
-
-
 def _has_labels(est) -> bool:
     if not hasattr(est, "classes_"):
         raise AttributeError("predict needs a model fitted with labels: call fit(X, y)")
     return True
 
 
-class NeuralNMF(TransformerMixin, BaseEstimator):
+def _history_frame(rows: list[dict], n_layers: int) -> pd.DataFrame:
+    if rows:
+        return pd.DataFrame(rows)
+    cols = ["iteration", "seconds", *[f"error_layer_{i}" for i in range(1, n_layers + 1)],
+            *[f"rel_error_layer_{i}" for i in range(1, n_layers + 1)],
+            "objective", "label_error", "accuracy", "step", "phase"]
+    return pd.DataFrame(columns=cols)
+
+
+class NeuralNMF(LayeredEstimator):
     """Neural NMF: hierarchical Frobenius NMF whose layers are trained jointly by backpropagation.
 
     The H_ℓ are the weights; W_ℓ = argmin_{W ≥ 0} ‖W_{ℓ-1} − W H_ℓ‖_F is computed by batched
     nonnegative least squares (forward pass) and differentiated exactly on its active set
     (backward pass). Minimises Σ_{ℓ ∈ S} ‖X − W_ℓ H_ℓ ⋯ H_1‖²/‖X‖² (+ the label term
     λ ‖L ⊙ (Y − B W_Lᵀ)‖²/‖L ⊙ Y‖² when ``fit`` gets labels) by projected gradient with
-    backtracking, from a multilayer Frobenius NMF start.
+    backtracking, from a multilayer Frobenius NMF start (docs/neural_nmf.md).
 
     Parameters
     ----------
     ranks : sequence of int
-        r_1 > r_2 > … > r_L ≥ 1 with r_1 < n.
+        r_1 > r_2 > … > r_L ≥ 1.
     loss_layers : {"all", "last"}
         S = every layer, or the last only (the paper's two losses).
     label_weight : float ≥ 0
@@ -499,6 +502,16 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
     n_iter_, stopped_early_, timings_, result_ (FitResult; B and classes in its config)
     """
 
+    _parameter_constraints = {
+        **LayeredEstimator._parameter_constraints,
+        "loss_layers": [StrOptions({"all", "last"})],
+        "label_weight": [Interval(Real, 0, None, closed="left")],
+        "init": [StrOptions({"multilayer", "custom"})],
+        "layer_init": [StrOptions(set(INIT_METHODS))],
+        "n_init_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+    _accepts_sparse = True
+
     def __init__(self, ranks=(10,), loss_layers: str = "all", label_weight: float = 1.0,
                  init: str = "multilayer", layer_init: str = "random", n_init_iter: int = 100,
                  max_iter: int = 100, tol: float = 0.0, eval_every: int = 1,
@@ -516,33 +529,8 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.callback = callback
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = True
-        tags.input_tags.sparse = True
-        return tags
-
-    # -- validation -----------------------------------------------------------------------
-
-    def _check_params(self):
-        dtype = check_dtype(self.dtype)
-        if self.loss_layers not in ("all", "last"):
-            raise ValueError(f"loss_layers must be 'all' or 'last', got {self.loss_layers!r}")
-        lam = self.label_weight
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (
-                math.isfinite(lam) and lam >= 0):
-            raise ValueError(f"label_weight must be a number ≥ 0, got {lam!r}")
-        if self.init not in ("multilayer", "custom"):
-            raise ValueError(f"init must be 'multilayer' or 'custom', got {self.init!r}")
-        if self.layer_init not in _LAYER_INITS:
-            raise ValueError(f"layer_init must be one of {_LAYER_INITS}, got {self.layer_init!r}")
-        if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol) and self.tol >= 0):
-            raise ValueError(f"tol must be a number ≥ 0, got {self.tol!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError("callback must be callable (info -> bool | None) or None")
-        return (dtype, check_int(self.n_init_iter, "n_init_iter", 0),
-                check_int(self.max_iter, "max_iter", 0),
-                check_int(self.eval_every, "eval_every", 0))
+    def _sparse_input(self) -> bool:
+        return self.init == "custom" or self.layer_init in SPARSE_INIT_METHODS
 
     def _custom_H(self, H, ranks, n, dtype):
         if H is None or len(H) != len(ranks):
@@ -558,8 +546,7 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
             previous = r
         return out
 
-    # -- fit ------------------------------------------------------------------------------
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, label_mask=None, H=None) -> NeuralNMF:
         """Fit to ``X`` (m × n, ndarray or scipy.sparse); ``y``: labels of the rows of X.
 
@@ -567,29 +554,41 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         label matrix with an optional P × m ``label_mask``. ``H``: the starting H_ℓ when
         ``init="custom"``.
         """
+        X = self._validate_X(X, reset=True, where="fit")
+        result, classes, B, data_errors = self._fit(X, y=y, label_mask=label_mask, H=H)
+        self._set_result(result)
+        self.data_errors_ = data_errors
+        for attr in ("classes_", "B_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if classes is not None:
+            self.classes_ = classes
+            self.B_ = B
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
+        """Fit and return W_1, shape (m, r_1)."""
+        return self.fit(X, y, **fit_params).W_[0]
+
+    def _fit(self, X, y=None, label_mask=None, H=None):
         t0 = time.perf_counter()
-        dtype, n_init_iter, max_iter, eval_every = self._check_params()
-        Xs, scale = _check_X(self, X, dtype, reset=True)
+        dtype = self._working_dtype()
+        Xs, scale = check_data(X, 2.0, dtype)
         m, n = Xs.shape
-        r_first = check_ranks(self.ranks)[0]
-        if r_first >= n:
-            raise ValueError(f"the first rank r_1 = {r_first} must be smaller than the number "
-                             f"of columns of X (n_features = {n}); with r_1 ≥ n the "
-                             "factorisation X = W_1 H_1 is trivial")
-        ranks = check_ranks(self.ranks, n)
+        ranks = self._check_params(n)
         n_layers = len(ranks)
+        max_iter, n_init_iter, eval_every = self.max_iter, self.n_init_iter, self.eval_every
         labels, classes = None, None
         if y is not None:
             Y, mask, classes = encode_labels(y, m, label_mask)
-            if mask.any() and self.label_weight > 0 and Y.shape[0] > 0:
+            if not mask.any() or Y.shape[0] == 0:
+                classes = None  # every label unknown: unsupervised
+            elif self.label_weight > 0:
                 labels = Labels(Y.astype(dtype), mask.astype(dtype), float(self.label_weight))
-            elif mask.any() and Y.shape[0] > 0:
-                labels = None  # λ = 0: B is still fitted for predict (see below)
-            else:
-                classes = None
         rng = _rng(self.random_state)
         eps = machine_eps(dtype)
         init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
+        # the warm start reports layer ℓ ≥ 2 on unit-max columns: only layer 1 carries s²
         progress = Progress(n_layers, init_iters + max_iter, self.callback,
                             np.r_[scale ** 2, np.ones(n_layers - 1)])
         init_history = None
@@ -606,13 +605,16 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
                 Hs.append(Hl)
             normalize_rows_of_H(Ws, Hs)
         seconds_init = time.perf_counter() - t0
-        layer_weights = np.zeros(n_layers)
-        layer_weights[:] = 1.0 if self.loss_layers == "all" else 0.0
+        layer_weights = np.full(n_layers, 1.0 if self.loss_layers == "all" else 0.0)
         layer_weights[-1] = 1.0
         if not sp.issparse(Xs) and np.count_nonzero(Xs) < 0.25 * Xs.size:
             Xs = sp.csr_array(Xs)  # bag-of-words data: the products of the loss stay sparse
         x_norm2 = _sq_norm(Xs)
         rows: list[dict] = []
+        known = None
+        if classes is not None:
+            cols = mask.any(axis=0)
+            known = (np.argmax(Y[:, cols], axis=0), cols)
 
         def layer_errors(Ws_, Hs_, errs_data):
             """½‖W_{ℓ-1} − W_ℓ H_ℓ‖² in the units of X (layer 1 is the data error)."""
@@ -643,10 +645,6 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
             rows.append(row)
             progress.latest = errs
 
-        known = None
-        if classes is not None:
-            cols = mask.any(axis=0)
-            known = (np.argmax(Y[:, cols], axis=0), cols)
         t_neural = time.perf_counter()
         if progress.stopped or max_iter == 0:
             B = _fit_B(forward(Xs, Hs)[0][-1], labels) if labels is not None else None
@@ -665,8 +663,6 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         if rows[-1]["iteration"] != n_iter:  # the last step fell between two history rows
             record(n_iter, progress.latest_objective, parts, np.nan, Hs, B, force=True)
         errors = layer_errors(Ws, Hs, parts["data_errors"])
-        seconds_neural = time.perf_counter() - t_neural
-        Ws_user = [W * scale for W in Ws]
         config = {
             "model": "neural",
             "ranks": list(ranks),
@@ -685,65 +681,35 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
             "data_shape": [m, n],
             "data_scale": scale,
         }
+        B_user = None
         if classes is not None:
-            config["labels"] = {
-                "classes": classes.tolist(),
-                "B": (B / scale).tolist(),
-                "n_known": int(mask.any(axis=0).sum()),
-            }
-        history = pd_frame(rows, n_layers)
+            B_user = B / scale  # W_ℓ carry the data scale s: B W_Lᵀ unchanged
+            config["labels"] = {"classes": classes.tolist(), "B": B_user.tolist(),
+                                "n_known": int(mask.any(axis=0).sum())}
         result = FitResult(
-            W=Ws_user, H=Hs, history=history, config=config, weights=None,
-            layer_errors=errors, n_iter=n_iter, stopped_early=progress.stopped,
-            timings={"init": seconds_init, "neural": seconds_neural,
+            W=[W * scale for W in Ws], H=Hs, history=_history_frame(rows, n_layers),
+            config=config, weights=None, layer_errors=errors, n_iter=n_iter,
+            stopped_early=progress.stopped,
+            timings={"init": seconds_init, "neural": time.perf_counter() - t_neural,
                      "total": time.perf_counter() - t0},
             init_history=init_history,
         )
-        self.result_ = result
-        self.W_, self.H_ = result.W, result.H
-        self.layer_errors_ = errors
-        self.data_errors_ = np.sqrt(parts["data_errors"] / x_norm2)
-        self.history_ = history
-        self.init_history_ = init_history
-        self.n_iter_ = n_iter
-        self.stopped_early_ = progress.stopped
-        self.timings_ = result.timings
-        self.weights_ = None
-        for attr in ("classes_", "B_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        if classes is not None:
-            self.classes_ = classes
-            self.B_ = B / scale
-        return self
-
-    def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
-        """Fit and return W_1, shape (m, r_1)."""
-        return self.fit(X, y, **fit_params).W_[0]
+        return result, classes, B_user, np.sqrt(parts["data_errors"] / x_norm2)
 
     # -- using a fitted model -------------------------------------------------------------
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "W_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+    def _transform(self, X) -> np.ndarray:
+        return self._forward(X)[0]
 
-    def features(self, layer: int) -> np.ndarray:
-        """Layer-ℓ features H_ℓ ⋯ H_1, shape (r_ℓ, n); ``layer`` counts from 1."""
-        self._check_fitted()
-        from ..result import features_product
-
-        return features_product(self.H_, layer)
-
-    def forward(self, X) -> list[np.ndarray]:
-        """[W_1, …, W_L] of new data (m_new × n) by the forward pass with the fitted H_ℓ."""
-        self._check_fitted()
-        Xs, scale = _check_X(self, X, check_dtype(self.dtype), reset=False)
+    def _forward(self, X) -> list[np.ndarray]:
+        Xs, scale = check_data(X, 2.0, self._working_dtype())
         Ws, _ = forward(Xs, [np.asarray(H, dtype=Xs.dtype) for H in self.H_])
         return [W * scale for W in Ws]
 
-    def transform(self, X) -> np.ndarray:
-        """W_1 of new data, shape (m_new, r_1) (nonnegative least squares with H_1 fixed)."""
-        return self.forward(X)[0]
+    def forward(self, X) -> list[np.ndarray]:
+        """[W_1, …, W_L] of new rows (m_new × n) by the forward pass with the fitted H_ℓ."""
+        check_is_fitted(self)
+        return self._forward(self._validate_X(X, reset=False, where="forward"))
 
     @available_if(_has_labels)
     def predict(self, X) -> np.ndarray:
@@ -752,15 +718,16 @@ class NeuralNMF(TransformerMixin, BaseEstimator):
         return self.classes_[np.argmax(W_L @ self.B_.T, axis=1)]
 
 
-def pd_frame(rows: list[dict], n_layers: int):
-    import pandas as pd
-
-    if rows:
-        return pd.DataFrame(rows)
-    cols = ["iteration", "seconds", *[f"error_layer_{i}" for i in range(1, n_layers + 1)],
-            *[f"rel_error_layer_{i}" for i in range(1, n_layers + 1)],
-            "objective", "label_error", "accuracy", "step", "phase"]
-    return pd.DataFrame(columns=cols)
+def _multilayer_start(values) -> tuple[str, dict]:
+    """The multilayer Frobenius NMF Neural NMF starts from (same ranks, seed, iterations)."""
+    return "multilayer", {
+        "ranks": values.get("ranks", (9, 4, 2)),
+        "beta": 2.0,
+        "init": values.get("layer_init", "random"),
+        "max_iter": max(1, int(values.get("n_init_iter", 100))),
+        "random_state": values.get("random_state", 0),
+        "dtype": values.get("dtype", "float64"),
+    }
 
 
 def register() -> None:
@@ -787,8 +754,10 @@ def register() -> None:
             ParamSpec("dtype", "choice", "float64", "working precision",
                       choices=("float64", "float32")),
         ),
-        capabilities=Capabilities(beta_range=None, fixed_beta=2.0, sparse=True, labels=True,
-                                  ground_truth=True),
+        capabilities=Capabilities(beta_range=None, fixed_beta=2.0, sparse=True, labels=True),
+        short="neural",
+        baseline=_multilayer_start,
+        check_params={"ranks": (2,), "n_init_iter": 10, "max_iter": 10},
         description="Hierarchical Frobenius NMF whose layers are trained together by "
                     "backpropagating through the nonnegative least-squares solves (Will et "
                     "al.); semi-supervised when the data carry labels.",
