@@ -77,17 +77,18 @@ def test_backward_of_one_nnls_matches_finite_differences():
     assert _rel([gA, gH], _fd_gradient(fun, [A, H])) < 1e-6
 
 
-@pytest.mark.parametrize("supervised", [False, True])
+@pytest.mark.parametrize("supervised", [None, 0, 1])
 @pytest.mark.parametrize("loss_layers", ["all", "last"])
 def test_gradient_matches_central_differences(supervised, loss_layers):
+    """Labels of none, of the rows (classified by W_L) or of the columns (by H_L⋯H_1)."""
     rng, X, Hs = _problem()
     labels, B = None, None
-    if supervised:
-        y = rng.integers(0, 3, X.shape[0])
+    if supervised is not None:
+        y = rng.integers(0, 3, X.shape[supervised])
         Y = np.eye(3)[y].T
         mask = np.ones_like(Y)
         mask[:, :4] = 0  # four unknown labels
-        labels, B = Labels(Y, mask, 0.7), rng.random((3, 2))
+        labels, B = Labels(Y, mask, 0.7, axis=supervised), rng.random((3, 2))
     weights = np.ones(3) if loss_layers == "all" else np.array([0.0, 0.0, 1.0])
     x2 = float(np.vdot(X, X))
     f, parts, grads = objective_and_gradient(X, Hs, B, labels, weights, x2)
@@ -96,10 +97,10 @@ def test_gradient_matches_central_differences(supervised, loss_layers):
     n_h = len(Hs)
 
     def fun(V):
-        return objective_and_gradient(X, V[:n_h], V[n_h] if supervised else None, labels,
+        return objective_and_gradient(X, V[:n_h], V[n_h] if labels else None, labels,
                                       weights, x2, gradient=False)[0]
 
-    V = Hs + ([B] if supervised else [])
+    V = Hs + ([B] if labels else [])
     assert _rel(grads, _fd_gradient(fun, V)) < 1e-6
 
 
@@ -177,6 +178,20 @@ def test_semi_supervised_labels_and_predict():
         np.testing.assert_array_equal(a, b)
 
 
+def test_labels_of_the_columns_classify_documents_of_a_words_by_documents_matrix():
+    X, y = _bow(seed=5)
+    y_known = y.copy()
+    y_known[::3] = -1
+    model = NeuralNMF(ranks=(4, 3), n_init_iter=30, max_iter=40, random_state=0).fit(
+        X.T, y_known, label_axis=1)
+    assert model.label_axis_ == 1 and not hasattr(model, "predict")
+    assert np.mean(model.transduction_[::3] == y[::3]) > 0.9
+    assert model.result_.config["labels"]["axis"] == 1
+    assert model.result_.config["labels"]["known"] == np.flatnonzero(y_known != -1).tolist()
+    with pytest.raises(ValueError, match="one label per row"):
+        NeuralNMF(ranks=(4, 3)).fit(X.T, y_known)  # label_axis=0 expects one per row
+
+
 def test_label_matrix_with_mask_equals_minus_one_labels():
     X, y = _bow(seed=6)
     y_known = y.copy()
@@ -249,9 +264,9 @@ def test_registered_with_labels_capability():
 
 
 def test_scikit_learn_estimator_checks():
-    from sklearn.utils.estimator_checks import check_estimator
-
     import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # r_1 = 2 on the checks' 1- and 2-feature data: due

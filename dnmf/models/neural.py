@@ -183,13 +183,23 @@ def data_errors(X, Ws: list[np.ndarray], Hs: list[np.ndarray], x_norm2: float | 
 
 
 class Labels:
-    """Supervision of the rows of X: one-hot Y (P × m), mask L (P × m), weight λ."""
+    """Supervision: one-hot Y (P × k), mask L (P × k), weight λ, and which samples.
 
-    def __init__(self, Y: np.ndarray, mask: np.ndarray, weight: float) -> None:
+    ``axis=0``: the k = m rows of X, whose layer-L coordinates are the rows of W_L (the
+    slides' S⁽ᴸ⁾ = W_Lᵀ); ``axis=1``: the k = n columns of X (documents of a words × documents
+    matrix), whose coordinates are the columns of P_L = H_L ⋯ H_1.
+    """
+
+    def __init__(self, Y: np.ndarray, mask: np.ndarray, weight: float, axis: int = 0) -> None:
         self.Y = Y
         self.mask = mask
         self.weight = weight
+        self.axis = axis
         self.norm2 = max(float(np.sum((mask * Y) ** 2)), 1e-300)
+
+    def coordinates(self, Ws: list[np.ndarray], P_L: np.ndarray) -> np.ndarray:
+        """S (r_L × k): the labelled samples' layer-L coordinates."""
+        return Ws[-1].T if self.axis == 0 else P_L
 
 
 def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
@@ -223,7 +233,8 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
     f = float(np.dot(layer_weights, errs)) / x_norm2
     label_error = np.nan
     if labels is not None:
-        E = labels.mask * (labels.Y - B @ Ws[-1].T)
+        S = labels.coordinates(Ws, P[-1])
+        E = labels.mask * (labels.Y - B @ S)
         label_error = float(np.vdot(E, E))
         f += labels.weight * label_error / labels.norm2
     parts = {"Ws": Ws, "data_errors": errs, "label_error": label_error, "nnls_iter": nnls_iter}
@@ -235,6 +246,15 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
     gHs = [np.zeros_like(H) for H in Hs]
     gWs = [np.zeros_like(W) for W in Ws]
     gP = None
+    gB = None
+    gS_P = None
+    if labels is not None:  # ½‖L ⊙ (Y − B S)‖²: ∂/∂B = −E Sᵀ, ∂/∂S = −Bᵀ E
+        c = 2.0 * labels.weight / labels.norm2
+        gB = -c * (E @ S.T)
+        if labels.axis == 0:
+            gWs[-1] += -c * (E.T @ B)
+        else:
+            gS_P = -c * (B.T @ E)
     for ell in range(n_layers - 1, -1, -1):
         W, Pl = Ws[ell], P[ell]
         # direct terms of ½‖X − W_ℓ P_ℓ‖²: ∂/∂W = W P Pᵀ − X Pᵀ, ∂/∂P = WᵀW P − Wᵀ X
@@ -246,17 +266,13 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
             gPl = np.zeros_like(Pl)
         if gP is not None:  # P_{ℓ+1} = H_{ℓ+1} P_ℓ
             gPl += Hs[ell + 1].T @ gP
+        elif gS_P is not None:  # the top layer: the label term on P_L
+            gPl = gPl + gS_P
         if ell == 0:
             gHs[0] += gPl
         else:
             gHs[ell] += gPl @ P[ell - 1].T
         gP = gPl
-    gB = None
-    if labels is not None:
-        c = 2.0 * labels.weight / labels.norm2
-        E = labels.mask * (labels.Y - B @ Ws[-1].T)
-        gB = -c * (E @ Ws[-1])
-        gWs[-1] += -c * (E.T @ B)
     for ell in range(n_layers - 1, -1, -1):  # through the NNLS solves, top layer first
         Y = X if ell == 0 else Ws[ell - 1]
         gH, gY = nnls_rows_backward(gWs[ell], Ws[ell], Hs[ell], Y, need_Y=ell > 0)
@@ -267,12 +283,15 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
     return f, parts, grads
 
 
-def _fit_B(W: np.ndarray, labels: Labels) -> np.ndarray:
-    """B = argmin_{B ≥ 0} ‖L ⊙ (Y − B Wᵀ)‖ for a row mask (the start of the label layer)."""
+def _fit_B(S: np.ndarray, labels: Labels) -> np.ndarray:
+    """B = argmin_{B ≥ 0} ‖L ⊙ (Y − B S)‖ for a sample mask (the start of the label layer).
+
+    ``S`` (r_L × k): the samples' coordinates, :meth:`Labels.coordinates`.
+    """
     known = labels.mask.any(axis=0)
-    Wk = W[known]
-    Bt, _ = nnls_rows(Wk.T @ Wk, (labels.Y[:, known] @ Wk))
-    return Bt
+    Sk = S[:, known]
+    B, _ = nnls_rows(Sk @ Sk.T, labels.Y[:, known] @ Sk.T)
+    return B
 
 
 def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: Labels | None,
@@ -293,7 +312,7 @@ def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: La
     B = None
     if labels is not None:
         Ws0, _ = forward(X, Hs)
-        B = _fit_B(Ws0[-1], labels)
+        B = _fit_B(labels.coordinates(Ws0, _products(Hs)[-1]), labels)
     V = Hs + ([B] if B is not None else [])
     passive = None
     f, parts, grads = objective_and_gradient(X, Hs, B, labels, layer_weights, x_norm2, passive)
@@ -343,8 +362,9 @@ def _sq_spectral(A: np.ndarray) -> float:
 def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
     """Inverse curvature of f along each block with the W's held fixed (a preconditioner).
 
-    For H_ℓ: Σ_{k ≥ ℓ in S} (2/‖X‖²) ‖W_kᵀW_k‖ ‖H_k⋯H_{ℓ+1}‖² ‖P_{ℓ-1}‖² (spectral norms
-    bounded by Frobenius norms); for B: 2λ/‖L⊙Y‖² ‖W_LᵀW_L‖.
+    For H_ℓ: Σ_{k ≥ ℓ in S} (2/‖X‖²) ‖W_k‖² ‖H_k⋯H_{ℓ+1}‖² ‖P_{ℓ-1}‖² (+ the label term's
+    2λ/‖L⊙Y‖² ‖B‖² ‖…‖²), spectral norms; for B: 2λ/‖L⊙Y‖² ‖S‖², S the samples'
+    coordinates.
     """
     n_layers = len(Hs)
     P = _products(Hs)
@@ -362,7 +382,7 @@ def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
         total *= 2.0 * prev / x_norm2
         out.append(1.0 / total if total > 0 else 1.0)
     if labels is not None:
-        c = 2.0 * labels.weight / labels.norm2 * _sq_spectral(Ws[-1])
+        c = 2.0 * labels.weight / labels.norm2 * _sq_spectral(labels.coordinates(Ws, P[-1]))
         out.append(1.0 / c if c > 0 else 1.0)
     return out
 
@@ -434,15 +454,18 @@ def encode_labels(y, m: int, label_mask=None) -> tuple[np.ndarray, np.ndarray, n
     raise ValueError(f"y must be 1-D class labels or a 2-D P × m label matrix, got {y.ndim}-D")
 
 
-def _accuracy(W_L: np.ndarray, B: np.ndarray, known) -> float:
-    """Fraction of the rows ``known[1]`` whose argmax of W_L Bᵀ is the label ``known[0]``."""
+def _accuracy(S: np.ndarray, B: np.ndarray, known) -> float:
+    """Fraction of the samples ``known[1]`` whose argmax of B S is the label ``known[0]``."""
     truth, cols = known
-    return float(np.mean(np.argmax(W_L[cols] @ B.T, axis=1) == truth))
+    return float(np.mean(np.argmax(B @ S[:, cols], axis=0) == truth))
 
 
 def _has_labels(est) -> bool:
     if not hasattr(est, "classes_"):
         raise AttributeError("predict needs a model fitted with labels: call fit(X, y)")
+    if est.label_axis_ != 0:
+        raise AttributeError("predict classifies new rows; this model was fitted with labels "
+                             "of the columns of X (label_axis=1): read transduction_")
     return True
 
 
@@ -547,30 +570,38 @@ class NeuralNMF(LayeredEstimator):
         return out
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, *, label_mask=None, H=None) -> NeuralNMF:
-        """Fit to ``X`` (m × n, ndarray or scipy.sparse); ``y``: labels of the rows of X.
+    def fit(self, X, y=None, *, label_mask=None, H=None, label_axis: int = 0) -> NeuralNMF:
+        """Fit to ``X`` (m × n, ndarray or scipy.sparse); ``y``: labels of the samples.
 
-        ``y``: None (unsupervised), m class labels with -1 for unknown ones, or a P × m
-        label matrix with an optional P × m ``label_mask``. ``H``: the starting H_ℓ when
+        ``y``: None (unsupervised), k class labels with -1 for unknown ones, or a P × k
+        label matrix with an optional P × k ``label_mask``; the samples are the k = m rows of
+        X (``label_axis=0``, scikit-learn's convention; classified by W_L) or the k = n
+        columns (``label_axis=1``, e.g. the documents of a words × documents matrix;
+        classified by the columns of H_L ⋯ H_1). ``H``: the starting H_ℓ when
         ``init="custom"``.
         """
         X = self._validate_X(X, reset=True, where="fit")
-        result, classes, B, data_errors = self._fit(X, y=y, label_mask=label_mask, H=H)
+        if label_axis not in (0, 1):
+            raise ValueError(f"label_axis must be 0 (rows of X) or 1 (columns), got {label_axis!r}")
+        result, classes, B, data_errors, predicted = self._fit(
+            X, y=y, label_mask=label_mask, H=H, label_axis=label_axis)
         self._set_result(result)
         self.data_errors_ = data_errors
-        for attr in ("classes_", "B_"):
+        for attr in ("classes_", "B_", "transduction_", "label_axis_"):
             if hasattr(self, attr):
                 delattr(self, attr)
         if classes is not None:
             self.classes_ = classes
             self.B_ = B
+            self.label_axis_ = label_axis
+            self.transduction_ = classes[predicted]
         return self
 
     def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
         """Fit and return W_1, shape (m, r_1)."""
         return self.fit(X, y, **fit_params).W_[0]
 
-    def _fit(self, X, y=None, label_mask=None, H=None):
+    def _fit(self, X, y=None, label_mask=None, H=None, label_axis=0):
         t0 = time.perf_counter()
         dtype = self._working_dtype()
         Xs, scale = check_data(X, 2.0, dtype)
@@ -580,11 +611,12 @@ class NeuralNMF(LayeredEstimator):
         max_iter, n_init_iter, eval_every = self.max_iter, self.n_init_iter, self.eval_every
         labels, classes = None, None
         if y is not None:
-            Y, mask, classes = encode_labels(y, m, label_mask)
+            Y, mask, classes = encode_labels(y, (m, n)[label_axis], label_mask)
             if not mask.any() or Y.shape[0] == 0:
                 classes = None  # every label unknown: unsupervised
-            elif self.label_weight > 0:
-                labels = Labels(Y.astype(dtype), mask.astype(dtype), float(self.label_weight))
+            else:
+                labels = Labels(Y.astype(dtype), mask.astype(dtype), float(self.label_weight),
+                                label_axis)
         rng = _rng(self.random_state)
         eps = machine_eps(dtype)
         init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
@@ -638,7 +670,8 @@ class NeuralNMF(LayeredEstimator):
                 row[f"rel_error_layer_{ell}"] = float(e)
             row["objective"] = f
             row["label_error"] = parts["label_error"]
-            row["accuracy"] = (_accuracy(parts["Ws"][-1], B_, known)
+            row["accuracy"] = (_accuracy(labels.coordinates(parts["Ws"], _products(Hs_)[-1]),
+                                         B_, known)
                                if known is not None and B_ is not None else np.nan)
             row["step"] = t
             row["phase"] = "neural"
@@ -647,7 +680,8 @@ class NeuralNMF(LayeredEstimator):
 
         t_neural = time.perf_counter()
         if progress.stopped or max_iter == 0:
-            B = _fit_B(forward(Xs, Hs)[0][-1], labels) if labels is not None else None
+            B = (_fit_B(labels.coordinates(forward(Xs, Hs)[0], _products(Hs)[-1]), labels)
+                 if labels is not None else None)
             f, parts, _ = objective_and_gradient(Xs, Hs, B, labels, layer_weights, x_norm2,
                                                  gradient=False)
             record(0, f, parts, np.nan, Hs, B)
@@ -658,8 +692,12 @@ class NeuralNMF(LayeredEstimator):
                 tol=self.tol, step_callback=lambda parts: progress.step("neural"),
                 record=record)
         Ws = parts["Ws"]
-        if classes is not None and labels is None:  # λ = 0: B fitted afterwards for predict
-            B = _fit_B(Ws[-1], Labels(Y.astype(dtype), mask.astype(dtype), 1.0))
+        predicted = None
+        if labels is not None:
+            S = labels.coordinates(Ws, _products(Hs)[-1])
+            if self.label_weight == 0:  # λ = 0: B did not move; fit it to the final factors
+                B = _fit_B(S, labels)
+            predicted = np.argmax(B @ S, axis=0)
         if rows[-1]["iteration"] != n_iter:  # the last step fell between two history rows
             record(n_iter, progress.latest_objective, parts, np.nan, Hs, B, force=True)
         errors = layer_errors(Ws, Hs, parts["data_errors"])
@@ -683,9 +721,12 @@ class NeuralNMF(LayeredEstimator):
         }
         B_user = None
         if classes is not None:
-            B_user = B / scale  # W_ℓ carry the data scale s: B W_Lᵀ unchanged
+            # W_ℓ carry the data scale s (the H_ℓ do not): B W_Lᵀ unchanged
+            B_user = B / scale if label_axis == 0 else B
             config["labels"] = {"classes": classes.tolist(), "B": B_user.tolist(),
-                                "n_known": int(mask.any(axis=0).sum())}
+                                "axis": label_axis,
+                                "known": np.flatnonzero(mask.any(axis=0)).tolist(),
+                                "predicted": predicted.tolist()}
         result = FitResult(
             W=[W * scale for W in Ws], H=Hs, history=_history_frame(rows, n_layers),
             config=config, weights=None, layer_errors=errors, n_iter=n_iter,
@@ -694,7 +735,7 @@ class NeuralNMF(LayeredEstimator):
                      "total": time.perf_counter() - t0},
             init_history=init_history,
         )
-        return result, classes, B_user, np.sqrt(parts["data_errors"] / x_norm2)
+        return (result, classes, B_user, np.sqrt(parts["data_errors"] / x_norm2), predicted)
 
     # -- using a fitted model -------------------------------------------------------------
 
