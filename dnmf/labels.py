@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LayerAccuracy", "known_mask", "layer_accuracies", "confusion_matrix", "purity"]
+__all__ = ["LayerAccuracy", "known_mask", "layer_accuracies", "confusion_matrix", "purity",
+           "semi_supervised_fit_args"]
 
 
 def known_mask(n_rows: int, fraction: float, seed: int = 0, y=None) -> np.ndarray:
@@ -110,3 +111,19 @@ def purity(W: np.ndarray, y) -> float:
     clusters = np.argmax(np.asarray(W), axis=1)
     C = confusion_matrix(clusters, codes, max(clusters.max(), codes.max()) + 1)
     return float(C.max(axis=1).sum() / codes.size)
+
+
+def semi_supervised_fit_args(dataset, known_fraction: float, seed: int = 0) -> dict:
+    """``fit`` keywords giving a labelled model the dataset's labels with a share hidden.
+
+    ``{"y": labels with -1 for the hidden ones, "label_axis": the dataset's sample axis}``
+    (a stratified draw of ``known_fraction`` of every class is kept); ``{}`` when the
+    dataset has no labels or ``known_fraction`` is 0.
+    """
+    labels = getattr(dataset, "labels", None)
+    if labels is None or known_fraction <= 0:
+        return {}
+    _, codes = np.unique(np.asarray(labels), return_inverse=True)
+    y = codes.astype(np.int64)
+    y[~known_mask(y.size, known_fraction, seed=seed, y=y)] = -1
+    return {"y": y, "label_axis": int(getattr(dataset, "sample_axis", 1))}
