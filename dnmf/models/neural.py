@@ -237,10 +237,23 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
         E = labels.mask * (labels.Y - B @ S)
         label_error = float(np.vdot(E, E))
         f += labels.weight * label_error / labels.norm2
-    parts = {"Ws": Ws, "data_errors": errs, "label_error": label_error, "nnls_iter": nnls_iter}
+    parts = {"Ws": Ws, "data_errors": errs, "label_error": label_error, "nnls_iter": nnls_iter,
+             "_P": P, "_XPt": XPt}
+    if labels is not None:
+        parts["_S"], parts["_E"] = S, E
     if not gradient:
         return f, parts, None
+    return f, parts, gradient_at(X, Hs, B, labels, layer_weights, x_norm2, parts)
 
+
+def gradient_at(X, Hs: list[np.ndarray], B: np.ndarray | None, labels: Labels | None,
+                layer_weights: np.ndarray, x_norm2: float, parts: dict) -> list[np.ndarray]:
+    """The exact gradient of f at the point ``parts`` was evaluated at (by
+    :func:`objective_and_gradient`): [∂f/∂H_1, …, ∂f/∂H_L] (+ [∂f/∂B] with labels)."""
+    Ws, P, XPt = parts["Ws"], parts["_P"], parts["_XPt"]
+    n_layers = len(Hs)
+    if labels is not None:
+        S, E = parts["_S"], parts["_E"]
     # Gradients of ½‖·‖² scaled by the loss' coefficients (2 / ‖X‖² per data term).
     a = 2.0 * np.asarray(layer_weights, dtype=float) / x_norm2
     gHs = [np.zeros_like(H) for H in Hs]
@@ -279,8 +292,7 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
         gHs[ell] += gH
         if ell > 0:
             gWs[ell - 1] += gY
-    grads = gHs + ([gB] if gB is not None else [])
-    return f, parts, grads
+    return gHs + ([gB] if gB is not None else [])
 
 
 def _fit_B(S: np.ndarray, labels: Labels) -> np.ndarray:
@@ -340,10 +352,8 @@ def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: La
             break
         n_iter = it
         V, Hs, B = V_new, Hn, Bn
-        f_prev = f
-        # the gradient at the accepted point (forward pass again: warm-started, cheap)
-        f, parts, grads = objective_and_gradient(
-            X, Hs, B, labels, layer_weights, x_norm2, [W > 0 for W in parts_new["Ws"]])
+        f_prev, f, parts = f, f_new, parts_new
+        grads = gradient_at(X, Hs, B, labels, layer_weights, x_norm2, parts)
         record(it, f, parts, t, Hs, B)
         t *= 2.0
         if not step_callback(parts):
