@@ -117,17 +117,27 @@ def accuracy_figure(accuracies: Sequence[LayerAccuracy], title: str = "") -> go.
     return fig
 
 
-def confusion_figure(accuracy: LayerAccuracy, dataset=None) -> go.Figure:
-    """Heatmap of one layer's confusion matrix (true class × predicted class)."""
-    names = _class_names(dataset, accuracy.classes)
+def confusion_figure(accuracy: LayerAccuracy, dataset=None, max_classes: int = 12
+                     ) -> go.Figure:
+    """Heatmap of one layer's confusion matrix (true class × predicted class).
+
+    With more than ``max_classes`` classes only the largest ones (by scored samples) are
+    drawn; the title says so.
+    """
     C = accuracy.confusion
-    fig = go.Figure(go.Heatmap(z=C, x=names, y=names, colorscale="Blues", text=C,
+    order = np.argsort(-C.sum(axis=1), kind="stable")
+    shown = np.sort(order[: int(max_classes)])
+    names = _class_names(dataset, accuracy.classes[shown])
+    Cs = C[np.ix_(shown, shown)]
+    note = (f", the {shown.size} largest of {C.shape[0]} classes" if shown.size < C.shape[0]
+            else "")
+    fig = go.Figure(go.Heatmap(z=Cs, x=names, y=names, colorscale="Blues", text=Cs,
                                texttemplate="%{text}", showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(title=f"Layer {accuracy.layer}: confusion ({accuracy.accuracy:.0%} right)",
-                      xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
-                      height=max(300, 28 * len(names) + 140), margin=dict(l=10, r=10, t=50,
-                                                                          b=10))
+    fig.update_layout(title=f"Layer {accuracy.layer}: confusion ({accuracy.accuracy:.0%} "
+                      f"right{note})", xaxis_title="predicted", yaxis_title="true",
+                      yaxis_autorange="reversed", height=max(320, 26 * len(names) + 160),
+                      margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
 

@@ -101,3 +101,12 @@ def test_no_labels_gives_none():
     assert run_layer_accuracies(ml.result_, ds) is None
     assert accuracy_table({"ml": ml.result_}, ds) is None
     assert semi_supervised_fit_args(ds, 0.4) == {}
+
+
+def test_confusion_of_many_classes_shows_the_largest():
+    y = np.repeat(np.arange(20), np.arange(1, 21))  # class c has c + 1 samples
+    W = np.eye(20)[y]
+    (acc,) = layer_accuracies([W], y)
+    fig = confusion_figure(acc, max_classes=5)
+    assert list(fig.data[0].x) == ["15", "16", "17", "18", "19"]
+    assert "5 largest of 20 classes" in fig.layout.title.text
