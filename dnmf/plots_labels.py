@@ -27,6 +27,7 @@ __all__ = [
     "accuracy_figure",
     "confusion_figure",
     "accuracy_table",
+    "accuracy_note",
 ]
 
 #: The fraction of known labels a run without its own is scored with (the slides' 40 %).
@@ -85,6 +86,18 @@ def run_layer_accuracies(result, dataset, known_fraction: float = DEFAULT_KNOWN_
     if not known.any():
         known = known_mask(y.size, DEFAULT_KNOWN_FRACTION, seed=seed, y=y)
     return layer_accuracies(coords, y, known, B_last=B_last)
+
+
+def accuracy_note(result, known_fraction: float = DEFAULT_KNOWN_FRACTION) -> str:
+    """One sentence saying how :func:`run_layer_accuracies` scored ``result``."""
+    info = _run_labels(result)
+    if info is not None and info.get("known") is not None:
+        return (f"The fit saw {len(info['known'])} labels; accuracy is on the others. Each "
+                "layer's samples are classified by a nonnegative linear classifier fitted on "
+                "the known labels; the last layer by the model's own classification layer B.")
+    return (f"This run saw no labels: each layer's samples are classified by a nonnegative "
+            f"linear classifier fitted on {known_fraction:.0%} of the labels (stratified, "
+            "seed 0) and scored on the others, so runs of every model are scored alike.")
 
 
 def _class_names(dataset, classes: np.ndarray) -> list[str]:
