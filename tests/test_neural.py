@@ -274,3 +274,13 @@ def test_scikit_learn_estimator_checks():
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
               if r["status"] == "failed"]
     assert failed == []
+
+
+def test_no_step_empties_a_topic():
+    """A spectral scene where an unguarded step made a column of W_2 zero (seen in the app)."""
+    from dnmf.datasets import load_sample
+
+    X = load_sample("spectral-scene").X
+    model = NeuralNMF(ranks=(6, 3), n_init_iter=5, max_iter=5, random_state=0).fit(X)
+    assert all(np.all(W.max(axis=0) > 0) for W in model.W_)
+    assert model.n_iter_ == 5

@@ -313,7 +313,8 @@ def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: La
 
     A step V⁺ = [V − t D ∇f]₊ (D: one positive scale per block, the inverse of a curvature
     estimate) is accepted when f(V⁺) ≤ f(V) + σ⟨∇f, V⁺ − V⟩; otherwise t is halved. The
-    step doubles after every accepted step. The fit stops after ``max_iter`` steps, when the
+    step doubles after every accepted step; a step that would empty a topic (make a column of
+    some W_ℓ zero) is halved as well. The fit stops after ``max_iter`` steps, when the
     relative decrease is below ``tol``, when no step is accepted (stationary to rounding) or
     when ``step_callback(parts)`` returns False.
 
@@ -344,7 +345,11 @@ def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: La
             Bn = V_new[len(Hs)] if B is not None else None
             f_new, parts_new, _ = objective_and_gradient(
                 X, Hn, Bn, labels, layer_weights, x_norm2, passive, gradient=False)
-            if f_new <= f + armijo * decrease:
+            # A step that empties a topic (a zero column of some W_ℓ that was not zero) is
+            # shortened like one that does not decrease f: a dead topic gets no gradient and
+            # never comes back.
+            if f_new <= f + armijo * decrease and not _kills_a_topic(parts["Ws"],
+                                                                     parts_new["Ws"]):
                 accepted = True
                 break
             t *= 0.5
@@ -361,6 +366,12 @@ def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: La
         if tol > 0 and f_prev - f <= tol * max(abs(f_prev), 1e-300):
             break
     return Hs, B, parts, n_iter
+
+
+def _kills_a_topic(Ws_old: list[np.ndarray], Ws_new: list[np.ndarray]) -> bool:
+    """Whether some column of a W_ℓ is zero in ``Ws_new`` and was not in ``Ws_old``."""
+    return any(bool(np.any((new.max(axis=0, initial=0) <= 0) & (old.max(axis=0, initial=0) > 0)))
+               for old, new in zip(Ws_old, Ws_new))
 
 
 def _sq_spectral(A: np.ndarray) -> float:

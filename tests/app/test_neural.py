@@ -78,3 +78,23 @@ def test_neural_nmf_model_layers_compare_journey():
     (accuracy,) = [t for t in tables if "layer 1" in t.columns]
     assert list(accuracy["run"]) == list(runs)
     assert accuracy[["layer 1", "layer 2"]].notna().all().all()
+
+
+def test_neural_nmf_on_unlabelled_data_has_no_label_widgets():
+    at = new_app(timeout=300)
+    choose_sample(at, "spectral-scene")
+    goto(at, "model")
+    at.selectbox(key="cfg_model").set_value("neural").run()
+    assert not [s for s in at.slider if s.key == "cfg_known_labels"]
+    for name in ("n_init_iter", "max_iter"):
+        at.number_input(key=f"cfg_neural_{name}").set_value(5)
+    at.run()
+    at.button(key="run_fit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not errors(at)
+    (run,) = at.session_state["runs"].values()
+    assert "labels" not in run.result.config
+    goto(at, "layers")
+    assert not at.exception, [e.value for e in at.exception]
+    assert not _by_title(at, "Accuracy per layer")
+    assert any("MRSA" in df.value.columns for df in at.dataframe)  # ground truth still scored
