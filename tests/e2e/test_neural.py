@@ -41,8 +41,13 @@ def test_neural_nmf_with_labels_journey(page, app_url):
     wait_idle(page)
     for i, r in enumerate(RANKS, start=1):
         set_number(model, f"r_{i}", r)
-    set_number(model, "warm-start iterations per layer", 10)
-    set_number(model, "backpropagation steps", 10)
+    # (the accessible name of the first is "warm\\-start …": the page escapes markdown)
+    for label in (re.compile(r"^warm\\?-start iterations per layer$"),
+                  re.compile(r"^backpropagation steps$")):
+        box = model.get_by_role("spinbutton", name=label)
+        box.fill("10")
+        box.press("Enter")
+        expect(box).to_have_value("10")
     wait_idle(page)
     expect(model.get_by_text("Labels known to the fit (%)")).to_be_visible()
     shot(page, "neural-1-model")
