@@ -2,7 +2,8 @@
 
 The solver package under the dnmf workbench: β-divergence multiplicative updates, multilayer
 NMF, deep β-NMF (Leplat, Hien, Onwunta, Gillis; Algorithm 1), minimum-volume deep KL-NMF
-(Algorithm 2) and the Frobenius deep MF baselines, with scikit-learn style estimators.
+(Algorithm 2), the Frobenius deep MF baselines and Neural NMF (hierarchical NMF trained by
+backpropagation, optionally semi-supervised; Will et al.), with scikit-learn style estimators.
 
     >>> import numpy as np
     >>> from dnmf import DeepNMF
