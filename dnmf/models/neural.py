@@ -425,7 +425,8 @@ from .._validation import check_data  # noqa: E402
 from ..estimators._base import LayeredEstimator  # noqa: E402
 from ..init import INIT_METHODS, SPARSE_INIT_METHODS  # noqa: E402
 from ..result import FitResult  # noqa: E402
-from ._common import Progress, machine_eps  # noqa: E402
+from ._common import machine_eps  # noqa: E402
+from ._driver import Progress  # noqa: E402
 from .multilayer import fit_multilayer, initial_factors, normalize_rows_of_H  # noqa: E402
 
 
@@ -648,7 +649,7 @@ class NeuralNMF(LayeredEstimator):
         if self.init == "custom":
             Hs = self._custom_H(H, ranks, n, dtype)
         else:
-            Ws, Hs, _ = fit_multilayer(Xs, ranks, 2.0, n_init_iter, init=self.layer_init,
+            Ws, Hs = fit_multilayer(Xs, ranks, 2.0, n_init_iter, init=self.layer_init,
                                        rng=rng, dtype=dtype, progress=progress,
                                        eval_every=max(eval_every, 1), phase_name="init layer")
             init_history = progress.history(("layer",))
