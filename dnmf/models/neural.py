@@ -24,12 +24,16 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._driver import Phase, Progress, run_phase
+
 __all__ = [
     "nnls_rows",
     "nnls_rows_backward",
     "forward",
     "objective_and_gradient",
-    "fit_neural",
+    "gradient_at",
+    "NeuralPhase",
+    "NeuralNMF",
 ]
 
 
@@ -306,66 +310,103 @@ def _fit_B(S: np.ndarray, labels: Labels) -> np.ndarray:
     return B
 
 
-def fit_neural(X, Hs: list[np.ndarray], *, layer_weights: np.ndarray, labels: Labels | None,
-               max_iter: int, tol: float, step_callback, record, armijo: float = 1e-4,
-               max_backtracks: int = 40):
-    """Projected gradient with backtracking on (H_1, …, H_L[, B]).
+class NeuralPhase(Phase):
+    """Projected gradient with backtracking on (H_1, …, H_L[, B]), one step per sweep of
+    :func:`~._driver.run_phase`.
 
     A step V⁺ = [V − t D ∇f]₊ (D: one positive scale per block, the inverse of a curvature
     estimate) is accepted when f(V⁺) ≤ f(V) + σ⟨∇f, V⁺ − V⟩; otherwise t is halved. The
     step doubles after every accepted step; a step that would empty a topic (make a column of
-    some W_ℓ zero) is halved as well. The fit stops after ``max_iter`` steps, when the
-    relative decrease is below ``tol``, when no step is accepted (stationary to rounding) or
-    when ``step_callback(parts)`` returns False.
-
-    ``record(iteration, f, parts, t, Hs, B)`` stores a history row; returns (Hs, B, parts, n_iter).
+    some W_ℓ zero) is halved as well. When no step is accepted the point is stationary to
+    rounding and the remaining sweeps leave it as it is (``stationary``; ``n_steps`` counts
+    the accepted steps). Errors are ½‖W_{ℓ-1} − W_ℓ H_ℓ‖² (scaled data); the objective is f.
     """
-    x_norm2 = _sq_norm(X)
-    Hs = [np.array(H) for H in Hs]
-    B = None
-    if labels is not None:
-        Ws0, _ = forward(X, Hs)
-        B = _fit_B(labels.coordinates(Ws0, _products(Hs)[-1]), labels)
-    V = Hs + ([B] if B is not None else [])
-    passive = None
-    f, parts, grads = objective_and_gradient(X, Hs, B, labels, layer_weights, x_norm2, passive)
-    record(0, f, parts, np.nan, Hs, B)
-    t = 1.0
-    n_iter = 0
-    for it in range(1, max_iter + 1):
+
+    name = "neural"
+
+    def __init__(self, X, Hs: list[np.ndarray], *, layer_weights: np.ndarray,
+                 labels: Labels | None, x_norm2: float, known=None, armijo: float = 1e-4,
+                 max_backtracks: int = 40) -> None:
+        self.X, self.labels, self.layer_weights, self.x_norm2 = X, labels, layer_weights, x_norm2
+        self.known, self.armijo, self.max_backtracks = known, armijo, max_backtracks
+        self.Hs = [np.array(H) for H in Hs]
+        self.B = None
+        if labels is not None:
+            Ws0, _ = forward(X, self.Hs)
+            self.B = _fit_B(labels.coordinates(Ws0, _products(self.Hs)[-1]), labels)
+        self.f, self.parts, self.grads = objective_and_gradient(
+            X, self.Hs, self.B, labels, layer_weights, x_norm2)
+        self.t = 1.0
+        self.last_step = np.nan
+        self.n_steps = 0
+        self.stationary = False
+
+    def _args(self):
+        return self.labels, self.layer_weights, self.x_norm2
+
+    def step(self) -> bool:
+        """One accepted step (True), or False when none decreases f (stationary)."""
+        X, parts, grads = self.X, self.parts, self.grads
+        V = self.Hs + ([self.B] if self.B is not None else [])
         passive = [W > 0 for W in parts["Ws"]]
-        D = _block_scales(X, parts["Ws"], Hs, B, labels, layer_weights, x_norm2)
-        accepted = False
-        for _ in range(max_backtracks):
-            V_new = [np.maximum(v - t * d * g, 0.0) for v, d, g in zip(V, D, grads)]
+        D = _block_scales(X, parts["Ws"], self.Hs, self.B, *self._args())
+        n_h = len(self.Hs)
+        for _ in range(self.max_backtracks):
+            V_new = [np.maximum(v - self.t * d * g, 0.0) for v, d, g in zip(V, D, grads)]
             decrease = sum(float(np.vdot(g, vn - v)) for g, vn, v in zip(grads, V_new, V))
             if decrease >= 0:  # the projected step is zero: stationary
-                break
-            Hn = V_new[:len(Hs)]
-            Bn = V_new[len(Hs)] if B is not None else None
-            f_new, parts_new, _ = objective_and_gradient(
-                X, Hn, Bn, labels, layer_weights, x_norm2, passive, gradient=False)
+                return False
+            Hn, Bn = V_new[:n_h], (V_new[n_h] if self.B is not None else None)
+            f_new, parts_new, _ = objective_and_gradient(X, Hn, Bn, *self._args(), passive,
+                                                         gradient=False)
             # A step that empties a topic (a zero column of some W_ℓ that was not zero) is
             # shortened like one that does not decrease f: a dead topic gets no gradient and
             # never comes back.
-            if f_new <= f + armijo * decrease and not _kills_a_topic(parts["Ws"],
-                                                                     parts_new["Ws"]):
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            break
-        n_iter = it
-        V, Hs, B = V_new, Hn, Bn
-        f_prev, f, parts = f, f_new, parts_new
-        grads = gradient_at(X, Hs, B, labels, layer_weights, x_norm2, parts)
-        record(it, f, parts, t, Hs, B)
-        t *= 2.0
-        if not step_callback(parts):
-            break
-        if tol > 0 and f_prev - f <= tol * max(abs(f_prev), 1e-300):
-            break
-    return Hs, B, parts, n_iter
+            if f_new <= self.f + self.armijo * decrease and not _kills_a_topic(
+                    parts["Ws"], parts_new["Ws"]):
+                self.Hs, self.B, self.f, self.parts = Hn, Bn, f_new, parts_new
+                self.grads = gradient_at(X, Hn, Bn, *self._args(), parts_new)
+                self.last_step = self.t
+                self.t *= 2.0
+                self.n_steps += 1
+                return True
+            self.t *= 0.5
+        return False
+
+    # -- the driver's protocol --------------------------------------------------------------
+
+    def iterate(self, evaluate: bool):
+        if not self.stationary and not self.step():
+            self.stationary = True
+            self.last_step = np.nan
+        return self.errors() if evaluate else None
+
+    def errors(self) -> np.ndarray:
+        Ws, Hs = self.parts["Ws"], self.Hs
+        out = np.empty(len(Hs))
+        out[0] = 0.5 * self.parts["data_errors"][0]
+        for ell in range(1, len(Hs)):
+            R = Ws[ell - 1] - Ws[ell] @ Hs[ell]
+            out[ell] = 0.5 * float(np.vdot(R, R))
+        return out
+
+    def objective(self, errors: np.ndarray) -> float:
+        return self.f
+
+    def extra(self) -> dict:
+        row = {f"rel_error_layer_{ell}": float(e) for ell, e in
+               enumerate(np.sqrt(self.parts["data_errors"] / self.x_norm2), start=1)}
+        row["label_error"] = self.parts["label_error"]
+        row["accuracy"] = np.nan
+        if self.known is not None and self.B is not None:
+            S = self.labels.coordinates(self.parts["Ws"], _products(self.Hs)[-1])
+            row["accuracy"] = _accuracy(S, self.B, self.known)
+        row["step"] = self.last_step
+        return row
+
+    def record(self, progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name, **self.extra())
+        progress.set_objective(self.f)
 
 
 def _kills_a_topic(Ws_old: list[np.ndarray], Ws_new: list[np.ndarray]) -> bool:
@@ -415,7 +456,6 @@ def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
 import time  # noqa: E402
 from numbers import Integral, Real  # noqa: E402
 
-import pandas as pd  # noqa: E402
 from sklearn.base import _fit_context  # noqa: E402
 from sklearn.utils._available_if import available_if  # noqa: E402
 from sklearn.utils._param_validation import Interval, StrOptions  # noqa: E402
@@ -426,7 +466,6 @@ from ..estimators._base import LayeredEstimator  # noqa: E402
 from ..init import INIT_METHODS, SPARSE_INIT_METHODS  # noqa: E402
 from ..result import FitResult  # noqa: E402
 from ._common import machine_eps  # noqa: E402
-from ._driver import Progress  # noqa: E402
 from .multilayer import fit_multilayer, initial_factors, normalize_rows_of_H  # noqa: E402
 
 
@@ -489,15 +528,6 @@ def _has_labels(est) -> bool:
         raise AttributeError("predict classifies new rows; this model was fitted with labels "
                              "of the columns of X (label_axis=1): read transduction_")
     return True
-
-
-def _history_frame(rows: list[dict], n_layers: int) -> pd.DataFrame:
-    if rows:
-        return pd.DataFrame(rows)
-    cols = ["iteration", "seconds", *[f"error_layer_{i}" for i in range(1, n_layers + 1)],
-            *[f"rel_error_layer_{i}" for i in range(1, n_layers + 1)],
-            "objective", "label_error", "accuracy", "step", "phase"]
-    return pd.DataFrame(columns=cols)
 
 
 class NeuralNMF(LayeredEstimator):
@@ -650,9 +680,9 @@ class NeuralNMF(LayeredEstimator):
             Hs = self._custom_H(H, ranks, n, dtype)
         else:
             Ws, Hs = fit_multilayer(Xs, ranks, 2.0, n_init_iter, init=self.layer_init,
-                                       rng=rng, dtype=dtype, progress=progress,
-                                       eval_every=max(eval_every, 1), phase_name="init layer")
-            init_history = progress.history(("layer",))
+                                    rng=rng, dtype=dtype, progress=progress,
+                                    eval_every=max(eval_every, 1), phase_name="init layer")
+            init_history = progress.take_history(("layer",), forget_errors=True)
             while len(Ws) < n_layers:  # stopped during the warm start
                 Wl, Hl = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
                 Ws.append(Wl)
@@ -664,55 +694,16 @@ class NeuralNMF(LayeredEstimator):
         if not sp.issparse(Xs) and np.count_nonzero(Xs) < 0.25 * Xs.size:
             Xs = sp.csr_array(Xs)  # bag-of-words data: the products of the loss stay sparse
         x_norm2 = _sq_norm(Xs)
-        rows: list[dict] = []
         known = None
         if classes is not None:
             cols = mask.any(axis=0)
             known = (np.argmax(Y[:, cols], axis=0), cols)
-
-        def layer_errors(Ws_, Hs_, errs_data):
-            """½‖W_{ℓ-1} − W_ℓ H_ℓ‖² in the units of X (layer 1 is the data error)."""
-            out = np.empty(n_layers)
-            out[0] = 0.5 * errs_data[0]
-            for ell in range(1, n_layers):
-                R = Ws_[ell - 1] - Ws_[ell] @ Hs_[ell]
-                out[ell] = 0.5 * float(np.vdot(R, R))
-            return out * scale ** 2
-
-        def record(iteration, f, parts, t, Hs_, B_, force=False):
-            progress.latest_objective = f
-            if not (force or iteration == 0 or iteration == max_iter
-                    or (eval_every > 0 and iteration % eval_every == 0)):
-                return
-            errs = layer_errors(parts["Ws"], Hs_, parts["data_errors"])
-            row = {"iteration": iteration, "seconds": progress.elapsed()}
-            for ell, e in enumerate(errs, start=1):
-                row[f"error_layer_{ell}"] = float(e)
-            for ell, e in enumerate(np.sqrt(parts["data_errors"] / x_norm2), start=1):
-                row[f"rel_error_layer_{ell}"] = float(e)
-            row["objective"] = f
-            row["label_error"] = parts["label_error"]
-            row["accuracy"] = (_accuracy(labels.coordinates(parts["Ws"], _products(Hs_)[-1]),
-                                         B_, known)
-                               if known is not None and B_ is not None else np.nan)
-            row["step"] = t
-            row["phase"] = "neural"
-            rows.append(row)
-            progress.latest = errs
-
         t_neural = time.perf_counter()
-        if progress.stopped or max_iter == 0:
-            B = (_fit_B(labels.coordinates(forward(Xs, Hs)[0], _products(Hs)[-1]), labels)
-                 if labels is not None else None)
-            f, parts, _ = objective_and_gradient(Xs, Hs, B, labels, layer_weights, x_norm2,
-                                                 gradient=False)
-            record(0, f, parts, np.nan, Hs, B)
-            n_iter = 0
-        else:
-            Hs, B, parts, n_iter = fit_neural(
-                Xs, Hs, layer_weights=layer_weights, labels=labels, max_iter=max_iter,
-                tol=self.tol, step_callback=lambda parts: progress.step("neural"),
-                record=record)
+        phase = NeuralPhase(Xs, Hs, layer_weights=layer_weights, labels=labels,
+                            x_norm2=x_norm2, known=known)
+        progress.configure(error_scale=scale ** 2)  # every W_ℓ carries the data scale now
+        outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=self.tol)
+        Hs, B, parts, n_iter = phase.Hs, phase.B, phase.parts, phase.n_steps
         Ws = parts["Ws"]
         predicted = None
         if labels is not None:
@@ -720,9 +711,7 @@ class NeuralNMF(LayeredEstimator):
             if self.label_weight == 0:  # λ = 0: B did not move; fit it to the final factors
                 B = _fit_B(S, labels)
             predicted = np.argmax(B @ S, axis=0)
-        if rows[-1]["iteration"] != n_iter:  # the last step fell between two history rows
-            record(n_iter, progress.latest_objective, parts, np.nan, Hs, B, force=True)
-        errors = layer_errors(Ws, Hs, parts["data_errors"])
+        errors = outcome.errors * scale ** 2
         config = {
             "model": "neural",
             "ranks": list(ranks),
@@ -750,7 +739,7 @@ class NeuralNMF(LayeredEstimator):
                                 "known": np.flatnonzero(mask.any(axis=0)).tolist(),
                                 "predicted": predicted.tolist()}
         result = FitResult(
-            W=[W * scale for W in Ws], H=Hs, history=_history_frame(rows, n_layers),
+            W=[W * scale for W in Ws], H=Hs, history=progress.history(),
             config=config, weights=None, layer_errors=errors, n_iter=n_iter,
             stopped_early=progress.stopped,
             timings={"init": seconds_init, "neural": time.perf_counter() - t_neural,
