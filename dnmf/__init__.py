@@ -19,6 +19,7 @@ from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
 from .estimators import DeepNMF, MinVol, MultilayerNMF
 from .models.frobenius import FrobeniusDeepMF
+from .models.nmf import NMF
 from .registry import ModelSpec, get_model, list_models, register_model
 from .result import FitResult, IterationInfo
 
@@ -29,6 +30,7 @@ __all__ = [
     "MultilayerNMF",
     "MinVol",
     "FrobeniusDeepMF",
+    "NMF",
     "FitResult",
     "ModelSpec",
     "get_model",

@@ -64,3 +64,7 @@ register_model(ModelSpec(
     capabilities=Capabilities(beta_range=None, fixed_beta=2.0, sparse=True),
     description="The thesis' Frobenius baselines (ch. 5).",
 ))
+
+from .models.nmf import register as _register_nmf  # noqa: E402  (single-layer teaching NMF)
+
+_register_nmf()

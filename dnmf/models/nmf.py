@@ -485,3 +485,29 @@ class NMF(TransformerMixin, BaseEstimator):
         for _ in range(200):
             _hals_rows(A, B, Wt)
         return Wt.T * scale
+
+
+def register() -> None:
+    """Register :class:`NMF` as the model ``"nmf"`` (called by :mod:`dnmf._builtin_models`)."""
+    from ..registry import Capabilities, ModelSpec, ParamSpec, register_model
+
+    register_model(ModelSpec(
+        key="nmf", label="NMF (one layer, classic solvers)", estimator=NMF,
+        params=(
+            ParamSpec("n_components", "int", 10, "the rank r", label="rank", low=1),
+            ParamSpec("solver", "choice", "mu", "the algorithm (all but MU need β = 2)",
+                      choices=SOLVERS),
+            ParamSpec("beta", "float", 2.0, "β of the divergence (MU only; others use 2)",
+                      label="β", low=0.0, high=2.0, applies_when={"solver": ("mu",)}),
+            ParamSpec("init", "choice", "random", "initial factors",
+                      choices=("random", "nndsvd", "nndsvda", "nndsvdar", "snpa")),
+            ParamSpec("max_iter", "int", 200, "iterations", label="iterations", low=0),
+            ParamSpec("eps", "float", 1e-16, "MU's floor ε (0: zeros stay zero)", label="ε",
+                      low=0.0, applies_when={"solver": ("mu",)}, log=True),
+            ParamSpec("random_state", "int", 0, "seed of the initial factors", label="seed",
+                      low=0),
+        ),
+        capabilities=Capabilities(beta_range=(0.0, 2.0), sparse=True, layered=False),
+        description="Single-layer NMF X ≈ W H by ALS, projected gradient, OPL, IPG, HALS or "
+                    "multiplicative updates (a teaching model; not scikit-learn's NMF).",
+    ))
