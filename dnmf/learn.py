@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import init as init_module
 from . import metrics
+from ._rowsplit import one_blas_thread
 from .datasets.samples import load_sample
 from .models._common import Progress
 from .models.nmf import DESCENT_SOLVERS, SOLVERS, fit_nmf
@@ -81,7 +82,8 @@ def svd_vs_nmf(name: str = "swimmer", rank: int = 17,
     ds = learn_dataset(name)
     X, _ = _scaled(np.asarray(ds.X, dtype=float))
     rank = int(min(rank, min(X.shape) - 1))
-    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    with one_blas_thread():  # see dnmf.models.nmf.fit_nmf
+        _, s, Vt = np.linalg.svd(X, full_matrices=False)
     total = float(np.sum(s**2))
     rows = []
     for r in ranks:
