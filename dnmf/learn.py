@@ -66,14 +66,15 @@ def _scaled(X: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def svd_vs_nmf(name: str = "swimmer", rank: int = 17,
-               ranks: tuple[int, ...] = (1, 2, 4, 8, 12, 17), n_iter: int = 100,
+               ranks: tuple[int, ...] = (1, 4, 8, 13, 17), n_iter: int = 60,
                seed: int = 0) -> dict:
     """SVD (= uncentred PCA) against NMF on one data set.
 
     Returns
     -------
     dict with
-        ``svd`` (rank, n) the leading right singular vectors (signed, holistic),
+        ``svd`` (k, n) the leading right singular vectors (signed, holistic), k = min(rank,
+        numerical rank of X),
         ``nmf`` (rank, n) the rows of H of a rank-``rank`` NMF (HALS, ``n_iter`` sweeps),
         ``image_shape``, ``errors`` a DataFrame rank / method / relative error
         ‖X − X̂‖_F / ‖X‖_F (SVD: Eckart–Young optimum, a lower bound for NMF),
@@ -101,9 +102,12 @@ def svd_vs_nmf(name: str = "swimmer", rank: int = 17,
             H_show = H
         if r in ranks:
             rows.append({"rank": r, "method": "NMF", "relative error": _relative_error(X, W, H)})
-    Vr = Vt[:rank] * np.sign(Vt[:rank].sum(axis=1, keepdims=True) + 1e-300)
+    numerical_rank = int(np.sum(s > 1e-10 * s[0]))  # beyond it the "components" are noise
+    k = min(rank, numerical_rank)
+    Vr = Vt[:k] * np.sign(Vt[:k].sum(axis=1, keepdims=True) + 1e-300)
     return {
         "svd": Vr, "nmf": H_show, "image_shape": ds.image_shape, "name": name,
+        "numerical_rank": numerical_rank,
         "errors": pd.DataFrame(rows),
         "negative_share": {"SVD / PCA": float(np.mean(Vr < -1e-12)),
                            "NMF": float(np.mean(H_show < 0))},
@@ -135,7 +139,7 @@ def non_uniqueness(a: float = 0.5) -> dict:
             "nonnegative": bool(W2.min() >= 0 and H2.min() >= -1e-12)}
 
 
-def zero_locking(eps: float = 1e-4, n_iter: int = 200, seed: int = 0) -> dict:
+def zero_locking(eps: float = 1e-4, n_iter: int = 400, seed: int = 0) -> dict:
     """MU from the exact factors of a small matrix with one entry of W set to 0.
 
     The entry W[0, 0] is 1 in the truth; with ε = 0 it stays 0 (MU multiplies it) and the
@@ -283,17 +287,31 @@ def geometry_cones(kind: str = "separable", seed: int = 0, n_iter: int = 300) ->
     return ex
 
 
-def layer_cones(noise: float = 0.01, n_iter: int = 100, seed: int = 0) -> dict:
-    """Multilayer and deep NMF (β = 2) of the thesis' §5.3 example: W_1 (6 columns) and W_2
-    (3 columns) in the simplex of R³; the truth has cone(W_1*) ⊂ cone(W_2*)."""
+def layer_cones(noise: float = 0.01, n_iter: int = 500, deep_iter: int = 200,
+                seed: int = 0) -> dict:
+    """Multilayer and deep NMF (β = 2, random start) of the thesis' §5.3 example: W_1 (6
+    columns) and W_2 (3 columns) in the simplex of R³; the truth has cone(W_1*) ⊂ cone(W_2*).
+
+    ``n_iter`` MU iterations per layer (multilayer, and the deep model's warm start), then
+    ``deep_iter`` deep iterations. ``cone_residual`` is, per model, the largest relative
+    distance of a column of W_1 from cone(W_2) (nonnegative least squares): 0 when nested.
+    """
+    from scipy.optimize import nnls
+
     from .estimators import DeepNMF, MultilayerNMF
 
     ds = load_sample("synthetic-thesis", noise=noise, seed=seed)
     X = ds.X
-    common = dict(ranks=(6, 3), beta=2.0, random_state=seed, eval_every=1)
+    common = dict(ranks=(6, 3), beta=2.0, random_state=seed, eval_every=0)
     ml = MultilayerNMF(max_iter=n_iter, **common).fit(X)
-    deep = DeepNMF(n_init_iter=n_iter, max_iter=n_iter, **common).fit(X)
-    return {"X": X, "truth": ds.ground_truth["W"], "multilayer": ml.W_, "deep": deep.W_}
+    deep = DeepNMF(n_init_iter=n_iter, max_iter=deep_iter, **common).fit(X)
+    residual = {}
+    for key, est in (("multilayer", ml), ("deep", deep)):
+        W1, W2 = est.W_
+        residual[key] = max(nnls(W2, W1[:, k])[1] / np.linalg.norm(W1[:, k])
+                            for k in range(W1.shape[1]))
+    return {"X": X, "truth": ds.ground_truth["W"], "multilayer": ml.W_, "deep": deep.W_,
+            "cone_residual": residual}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +332,8 @@ def deep_vs_multilayer(example: str = "thesis", noise: float = 0.05, n_iter: int
     Returns
     -------
     dict with ``table`` (seed / model / layer / MRSA in [0, 100], lower is better),
-    ``summary`` (mean over seeds), ``balance`` (the deep model's per-layer errors over its
+    ``summary`` (mean over seeds), ``best`` (layer -> the model of lowest mean MRSA),
+    ``balance`` (the deep model's per-layer errors over its
     deep iterations divided by their starting values, first seed), ``seconds``.
     """
     from .estimators import DeepNMF, MinVol, MultilayerNMF
@@ -358,7 +377,10 @@ def deep_vs_multilayer(example: str = "thesis", noise: float = 0.05, n_iter: int
                 balance[f"layer {c.rsplit('_', 1)[1]}"] = hist[c] / hist[c].iloc[0]
     table = pd.DataFrame(rows)
     summary = table.groupby(["model", "layer"], as_index=False, sort=False)["MRSA"].mean()
-    return {"table": table, "summary": summary, "balance": balance, "example": example,
+    best = {int(layer): str(part.loc[part["MRSA"].idxmin(), "model"])
+            for layer, part in summary.groupby("layer")}
+    return {"table": table, "summary": summary, "best": best, "balance": balance,
+            "example": example,
             "seconds": time.perf_counter() - t0}
 
 

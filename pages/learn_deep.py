@@ -50,11 +50,13 @@ def _deep(example: str, noise: float, n_seeds: int) -> dict:
 demo, _ = attempt(_deep, example, noise, n_seeds)
 if demo is not None:
     st.plotly_chart(lp.mrsa_bars(demo, presenter), key="learn_deep_mrsa")
-    st.dataframe(demo["summary"].round(3), hide_index=True)
+    st.markdown("Closest to the truth: " + "; ".join(
+        f"layer {layer}: **{model}**" for layer, model in demo["best"].items()) + ".")
     st.markdown(
         "**How the deep model balances its layers.** Starting from the multilayer solution, "
-        "the deep iterations trade some error at one layer for less at another — the curves "
-        "below are each layer's error divided by its value at the start of the deep phase."
+        "the deep iterations lower the weighted sum of the layers' errors; one layer's error "
+        "may rise while another's falls. The curves are each layer's error divided by its "
+        "value at the start of the deep phase (first seed)."
     )
     st.plotly_chart(lp.balance_curves(demo, presenter), key="learn_deep_balance")
     st.caption(f"Computed in {demo['seconds']:.1f} s (cached for these options).")

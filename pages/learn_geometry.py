@@ -46,22 +46,26 @@ if ex is not None:
     st.caption(f"The fitted W (HALS from a random start) reproduces X to a relative error of "
                f"{ex['fit_error']:.1e}.")
     st.markdown(
-        "- **Separable** data contain the columns of W: the NMF is unique and **SNPA** finds "
-        "it greedily — it takes the column of largest norm, projects the others onto what it "
-        "has chosen, and takes the largest residual next (stars, in order).\n"
-        "- **Sufficiently scattered** data contain no vertex, but spread so far that the only "
-        "triangle around them is the true one: still unique (up to scaling and order), though "
-        "SNPA's picks are no longer W.\n"
-        "- Data **near the centre** fit inside many triangles: the fitted polygon is one of "
-        "them, not the truth."
+        "- Any triangle inside the simplex that contains the data is an exact NMF — the dashed "
+        "one, found by HALS from a random start, is one: **plain NMF is not unique** here "
+        "(it would be only if W itself had zeros enough to touch the simplex's edges).\n"
+        "- **Separable** data contain the columns of W, so W can be found among the data: "
+        "**SNPA** takes the column of largest norm, projects the others onto what it has chosen, "
+        "and takes the largest residual next (stars, in order) — and returns the true vertices.\n"
+        "- **Sufficiently scattered** data contain no vertex, but reach every edge of conv(W): "
+        "the *smallest* triangle around them is still the true one, so minimum-volume NMF "
+        "identifies W; SNPA's picks are data points, inside it.\n"
+        "- Data **near the centre** fit inside many small triangles: not even the minimum "
+        "volume identifies W."
     )
 
 st.subheader("Deep factorisations: cones inside cones")
 st.markdown(
     "A second layer factorises W₁ ≈ W₂ H₂ with H₂ ≥ 0: the columns of W₁ (6 vertices, a "
     "hexagon) must lie in cone(W₂) (a triangle). The thesis' §5.3 example has exactly this "
-    "structure; below, multilayer and deep NMF (β = 2, 100 iterations per phase) fitted to "
-    "it. Red: the truth, blue: the fit; solid: layer 1, dotted: layer 2."
+    "structure; below, multilayer and deep NMF (β = 2, random start, 500 iterations per "
+    "layer, then 200 deep iterations) fitted to it. Red: the truth, blue: the fit; solid: "
+    "layer 1, dotted: layer 2."
 )
 
 
@@ -73,3 +77,8 @@ def _layer_cones() -> dict:
 lc, _ = attempt(_layer_cones)
 if lc is not None:
     st.plotly_chart(lp.layer_cones_figure(lc, presenter), key="learn_geo_layers")
+    res = lc["cone_residual"]
+    st.caption(f"Farthest column of W₁ from cone(W₂), relative: multilayer "
+               f"{res['multilayer']:.1e}, deep {res['deep']:.1e}. With r₁ = 6 > m = 3 the "
+               "first layer alone is far from unique: the fitted hexagon need not be the true "
+               "one.")

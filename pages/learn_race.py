@@ -36,9 +36,11 @@ rank = c3.slider("Rank r", 2, 24, 17 if name == "swimmer" else 16,
                  key=f"learn_race_rank_{name}")
 c4, c5, c6 = st.columns(3)
 max_iter = c4.slider("Iterations", 10, 300, 60, 10, key="learn_race_iters")
-eps = c5.select_slider("MU's floor ε", options=[0.0, 1e-16, 1e-12, 1e-8, 1e-4],
-                       value=1e-16, format_func=lambda v: "0" if v == 0 else f"{v:.0e}",
-                       key="learn_race_eps")
+# Labels as options: Streamlit matches float options approximately (1e-16 would select 0).
+_FLOORS = {"0": 0.0, "1e-16": 1e-16, "1e-12": 1e-12, "1e-8": 1e-8, "1e-4": 1e-4}
+eps = _FLOORS[c5.select_slider("MU's floor ε", options=list(_FLOORS), value="1e-16",
+                               key="learn_race_eps",
+                               help="0: entries that are 0 stay 0 (try it with NNDSVD)")]
 fixed = c6.toggle("PGD with a fixed step 2.5 / L⁰ (diverges)", key="learn_race_fixed",
                   help="Off: Armijo backtracking. On: the fixed step 2.5 / L with L the "
                        "Lipschitz constant at the start; beyond 2 / L the iteration diverges")

@@ -45,8 +45,9 @@ if demo is not None:
     st.plotly_chart(f_nmf, key="learn_what_nmf")
     share = demo["negative_share"]
     st.caption(f"Negative entries: {share['SVD / PCA']:.0%} of the SVD components, "
-               f"{share['NMF']:.0%} of NMF's. On Swimmer the rows of H are the torso and the "
-               "limbs — the parts the images were made of.")
+               f"{share['NMF']:.0%} of NMF's. X has numerical rank {demo['numerical_rank']}, "
+               "so the SVD shows at most that many components. On Swimmer the rows of H are "
+               "the torso and the limbs — the parts the images were made of.")
     st.markdown(
         "**The price of nonnegativity.** The SVD's error is the smallest any rank-r "
         "approximation can have (Eckart–Young), so NMF's curve lies above it. On Swimmer "
@@ -74,7 +75,10 @@ st.markdown(
     "but with one entry of W set to 0 (its true value is 1): with ε = 0 the error stalls; "
     "the floor max(·, ε) lets the entry grow back — slowly when ε is tiny."
 )
-eps = st.select_slider("Floor ε", options=[1e-16, 1e-12, 1e-8, 1e-6, 1e-4, 1e-2], value=1e-4,
-                       format_func=lambda v: f"{v:.0e}", key="learn_what_eps")
+# Labels as options: Streamlit matches float options approximately (1e-16 would select 1e-12).
+_FLOORS = {"1e-16": 1e-16, "1e-12": 1e-12, "1e-8": 1e-8, "1e-6": 1e-6, "1e-4": 1e-4,
+           "1e-2": 1e-2}
+eps = _FLOORS[st.select_slider("Floor ε", options=list(_FLOORS), value="1e-4",
+                               key="learn_what_eps")]
 st.plotly_chart(lp.zero_locking_figure(learn.zero_locking(eps), presenter),
                 key="learn_what_zero")
