@@ -175,8 +175,21 @@ def race_curves(race, presenter: bool = False) -> go.Figure:
         fig.add_trace(go.Scatter(x=timed["seconds"], y=timed["relative error"],
                                  name=_solver_name(race, solver), line=style,
                                  legendgroup=solver, showlegend=False), row=1, col=2)
-    fig.update_yaxes(type="log", dtick=1, exponentformat="power")
+    # A diverging solver (fixed-step PGD) would stretch the axis over dozens of decades: show
+    # up to 100x the starting error and say that the rest is off the chart.
+    err = race.history["relative error"].to_numpy()
+    err = err[np.isfinite(err) & (err > 0)]
+    start = float(race.history.loc[race.history["iteration"] == 0, "relative error"].max())
+    top = min(float(err.max()), 100 * start) if err.size else 1.0
+    bottom = float(err.min()) if err.size else 1e-3
+    y_range = [np.log10(bottom) - 0.2, np.log10(top) + 0.2]
+    fig.update_yaxes(type="log", dtick=1 if y_range[1] - y_range[0] < 12 else 2,
+                     exponentformat="power", range=y_range)
     fig.update_yaxes(title_text="‖X − WH‖ / ‖X‖", row=1, col=1)
+    if err.size and float(err.max()) > top:
+        fig.add_annotation(text="above: off the chart (diverged)", xref="x domain",
+                           yref="y domain", x=0.02, y=0.98, showarrow=False,
+                           font=dict(color="#9467bd"))
     fig.update_xaxes(title_text="iteration", row=1, col=1)
     fig.update_xaxes(type="log", dtick=1, exponentformat="power", title_text="seconds",
                      row=1, col=2)
@@ -223,12 +236,21 @@ def to_simplex(M: np.ndarray) -> np.ndarray:
 
 def _polygon(points: np.ndarray, name: str, color: str, dash: str = "solid",
              width: float = 2.5, size: float = 12, symbol: str = "diamond") -> go.Scatter:
-    """The convex polygon through ``points`` (closed), vertices marked."""
-    centre = points.mean(axis=0)
-    order = np.argsort(np.arctan2(points[:, 1] - centre[1], points[:, 0] - centre[0]))
-    p = points[order]
-    p = np.vstack([p, p[:1]])
-    return go.Scatter(x=p[:, 0], y=p[:, 1], mode="lines+markers", name=name,
+    """The convex hull of ``points`` (closed), every point marked (interior ones too)."""
+    hull = points
+    if len(points) > 3:
+        from scipy.spatial import ConvexHull, QhullError
+
+        try:
+            hull = points[ConvexHull(points).vertices]
+        except QhullError:  # collinear points: draw them in order
+            hull = points
+    else:
+        centre = points.mean(axis=0)
+        hull = points[np.argsort(np.arctan2(points[:, 1] - centre[1],
+                                            points[:, 0] - centre[0]))]
+    closed = np.vstack([hull, hull[:1], [[np.nan, np.nan]], points])
+    return go.Scatter(x=closed[:, 0], y=closed[:, 1], mode="lines+markers", name=name,
                       line=dict(color=color, dash=dash, width=width),
                       marker=dict(size=size, symbol=symbol, color=color))
 
@@ -302,9 +324,10 @@ def layer_cones_figure(lc: dict, presenter: bool = False) -> go.Figure:
                                  showlegend=first), row=1, col=col)
         for layer, (W_true, W_fit) in enumerate(zip(lc["truth"], lc[key]), start=1):
             dash = "dot" if layer == 2 else "solid"
-            t = _polygon(to_simplex(W_true), f"true cone(W_{layer}*)", _TRUTH, dash=dash,
+            sub = "₁₂₃"[layer - 1]
+            t = _polygon(to_simplex(W_true), f"true cone(W{sub}*)", _TRUTH, dash=dash,
                          width=1.5, size=7)
-            f = _polygon(to_simplex(W_fit), f"fitted cone(W_{layer})", _FIT, dash=dash,
+            f = _polygon(to_simplex(W_fit), f"fitted cone(W{sub})", _FIT, dash=dash,
                          symbol="circle")
             for tr in (t, f):
                 tr.showlegend = first
@@ -314,7 +337,7 @@ def layer_cones_figure(lc: dict, presenter: bool = False) -> go.Figure:
     fig.update_yaxes(visible=False, range=[-0.05, 0.92])
     fig.update_yaxes(scaleanchor="x", row=1, col=1)
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig.update_layout(title="Layer 2's cone contains layer 1's: W_1 = W_2 H_2 with H_2 ≥ 0",
+    fig.update_layout(title="Layer 2's cone contains layer 1's: W₁ = W₂ H₂ with H₂ ≥ 0",
                       legend=dict(orientation="h", y=-0.05), plot_bgcolor="white")
     return _style(fig, presenter, 480)
 

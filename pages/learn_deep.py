@@ -51,7 +51,8 @@ demo, _ = attempt(_deep, example, noise, n_seeds)
 if demo is not None:
     st.plotly_chart(lp.mrsa_bars(demo, presenter), key="learn_deep_mrsa")
     st.markdown("Closest to the truth: " + "; ".join(
-        f"layer {layer}: **{model}**" for layer, model in demo["best"].items()) + ".")
+        f"layer {layer}: **{model}**" for layer, model in demo["best"].items()) + ". "
+        "A smaller error is not a closer truth: compare the bars with the curves below.")
     st.markdown(
         "**How the deep model balances its layers.** Starting from the multilayer solution, "
         "the deep iterations lower the weighted sum of the layers' errors; one layer's error "
