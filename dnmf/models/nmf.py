@@ -39,14 +39,16 @@ from __future__ import annotations
 
 import math
 import time
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._rowsplit import one_blas_thread
-from .._validation import check_beta, check_data, check_dtype, check_int
+from .._validation import check_beta, check_data, check_dtype
 from ..divergence import beta_divergence
+from ..estimators._base import DTYPE_CONSTRAINT, LayeredEstimator
 from ..result import FitResult
 from ..updates import MUWorkspace, update_H_mu, update_W_mu
 from ._common import Progress
@@ -310,25 +312,17 @@ def fit_nmf(X, W: np.ndarray, H: np.ndarray, *, solver: str = "mu", beta: float 
     return W, H, n_iter, solver_seconds, kept
 
 
-def _check_solver_beta(solver: str, beta: float) -> None:
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-    if solver != "mu" and beta != 2:
-        raise ValueError(f"solver {solver!r} minimises the Frobenius loss (beta = 2); "
-                         f"only 'mu' handles beta = {beta:g}")
-
-
 def initial_nmf_factors(Xs, r: int, init: str, random_state, dtype) -> tuple[np.ndarray,
                                                                                np.ndarray]:
     """Starting (W, H) on the scaled data by name (``random`` is :func:`dnmf.init.random_init`)."""
     from .. import init as init_module
 
-    X = Xs if init not in ("snpa",) or not sp.issparse(Xs) else Xs.toarray()
+    X = Xs.toarray() if init == "snpa" and sp.issparse(Xs) else Xs
     W, H = init_module.initialize(X, r, method=init, random_state=random_state, dtype=dtype)
     return np.array(W, dtype=dtype, order="C"), np.array(H, dtype=dtype, order="C")
 
 
-class NMF(TransformerMixin, BaseEstimator):
+class NMF(LayeredEstimator):
     """Single-layer NMF X ≈ W H with a choice of classic solvers (a teaching model).
 
     Not :class:`sklearn.decomposition.NMF`: this one offers the algorithms of an NMF course
@@ -341,7 +335,7 @@ class NMF(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int
-        The rank r (1 ≤ r ≤ min(m, n)).
+        The rank r ≥ 1.
     solver : {"mu", "hals", "als", "pgd", "opl", "ipg"}
         See :mod:`dnmf.models.nmf`. All but "mu" need ``beta=2``; "als" is not a descent
         method and its error may rise.
@@ -378,6 +372,22 @@ class NMF(TransformerMixin, BaseEstimator):
     result_ : FitResult
     """
 
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions(set(SOLVERS))],
+        "beta": [Interval(Real, 0.0, 2.0, closed="both")],
+        "init": [StrOptions(set(INITS))],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "step": [Interval(Real, 0, None, closed="neither"), None],
+        "tau": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state", np.random.Generator],
+        "dtype": DTYPE_CONSTRAINT,
+        "callback": [callable, None],
+    }
+    _accepts_sparse = True
+
     def __init__(self, n_components: int = 10, solver: str = "mu", beta: float = 2.0,
                  init: str = "random", max_iter: int = 200, tol: float = 0.0,
                  eps: float = 1e-16, step: float | None = None, tau: float = 0.99,
@@ -395,41 +405,27 @@ class NMF(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.callback = callback
 
-    def _validate(self):
-        beta = check_beta(self.beta)
-        _check_solver_beta(self.solver, beta)
-        dtype = check_dtype(self.dtype)
-        max_iter = check_int(self.max_iter, "max_iter", 0)
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
-        for name, value in (("tol", self.tol), ("eps", self.eps)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a number ≥ 0, got {value!r}")
-        if self.step is not None and (isinstance(self.step, bool) or not isinstance(
-                self.step, (int, float)) or not (math.isfinite(self.step) and self.step > 0)):
-            raise ValueError(f"step must be None (Armijo) or a number > 0, got {self.step!r}")
-        if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) or not (
-                0 < self.tau < 1):
-            raise ValueError(f"tau must be in (0, 1), got {self.tau!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError("callback must be callable (info -> bool | None) or None")
-        return beta, dtype, max_iter
+    def _check_params(self, n_features: int | None):
+        """The rank, after the Frobenius-only solvers are checked against β."""
+        if self.solver != "mu" and float(self.beta) != 2:
+            raise ValueError(f"solver {self.solver!r} minimises the Frobenius loss (beta = 2); "
+                             f"only 'mu' handles beta = {float(self.beta):g}")
+        return int(self.n_components)
 
-    def fit(self, X, y=None, W=None, H=None) -> NMF:
-        """Fit to X of shape (m, n) (ndarray or scipy.sparse); ``W``, ``H`` with init="custom"."""
+    def _fit(self, X, W=None, H=None) -> FitResult:
+        """Fit to validated X (m, n); ``W`` (m, r) and ``H`` (r, n) with init="custom"."""
         t0 = time.perf_counter()
-        beta, dtype, max_iter = self._validate()
+        r = self._check_params(X.shape[1])
+        beta = check_beta(self.beta)
+        dtype = check_dtype(self.dtype)
+        max_iter = int(self.max_iter)
         Xs, scale = check_data(X, beta, dtype)
         m, n = Xs.shape
-        r = check_int(self.n_components, "n_components", 1)
-        if r > min(m, n):
-            raise ValueError(f"n_components = {r} exceeds min(m, n) = {min(m, n)}")
         if self.init == "custom":
             W0, H0 = self._custom(W, H, m, n, r, dtype)
             W0 /= scale  # the fit runs on X / s: W H must scale the same way
         else:
-            from ..estimators import _rng
+            from ..estimators._beta import _rng
 
             W0, H0 = initial_nmf_factors(Xs, r, self.init, _rng(self.random_state), dtype)
         if self.solver == "mu" and self.eps > 0:
@@ -455,20 +451,9 @@ class NMF(TransformerMixin, BaseEstimator):
         t_end = time.perf_counter()
         timings = {"init": t_fit - t0, "solver": solver_seconds,
                    "evaluation": t_end - t_fit - solver_seconds, "total": t_end - t0}
-        result = FitResult(W=[Wf], H=[Hf], history=progress.history(), config=config,
-                           weights=None, layer_errors=errors, n_iter=n_iter, timings=timings,
-                           stopped_early=progress.stopped)
-        self.result_ = result
-        self.W_ = result.W
-        self.H_ = result.H
-        self.components_ = Hf
-        self.layer_errors_ = errors
-        self.weights_ = None
-        self.history_ = result.history
-        self.n_iter_ = n_iter
-        self.stopped_early_ = progress.stopped
-        self.timings_ = timings
-        return self
+        return FitResult(W=[Wf], H=[Hf], history=progress.history(), config=config,
+                         weights=None, layer_errors=errors, n_iter=n_iter, timings=timings,
+                         stopped_early=progress.stopped)
 
     @staticmethod
     def _custom(W, H, m, n, r, dtype):
@@ -483,27 +468,6 @@ class NMF(TransformerMixin, BaseEstimator):
         if W.min() < 0 or H.min() < 0:
             raise ValueError("the given W and H must be nonnegative")
         return W, H
-
-    def fit_transform(self, X, y=None, W=None, H=None) -> np.ndarray:
-        """Fit and return W, shape (m, r)."""
-        return self.fit(X, W=W, H=H).W_[0]
-
-    def transform(self, X) -> np.ndarray:
-        """W for new rows of data with H fixed: nonnegative least squares by HALS (200 sweeps).
-
-        X : (m_new, n) → ndarray of shape (m_new, r)
-        """
-        if not hasattr(self, "H_"):
-            raise ValueError("this NMF is not fitted yet; call fit(X) first")
-        Hf = self.H_[0]
-        Xs, scale = check_data(X, 2.0, check_dtype(self.dtype))
-        if Xs.shape[1] != Hf.shape[1]:
-            raise ValueError(f"X must have {Hf.shape[1]} columns, got {Xs.shape[1]}")
-        Wt = np.zeros((Hf.shape[0], Xs.shape[0]), dtype=Hf.dtype)
-        A, B = Hf @ Hf.T, _XHt(Xs, Hf).T
-        for _ in range(200):
-            _hals_rows(A, B, Wt)
-        return Wt.T * scale
 
 
 def register() -> None:
@@ -527,6 +491,7 @@ def register() -> None:
                       low=0),
         ),
         capabilities=Capabilities(beta_range=(0.0, 2.0), sparse=True, layered=False),
+        check_params={"n_components": 2, "solver": "hals", "max_iter": 500},
         description="Single-layer NMF X ≈ W H by ALS, projected gradient, OPL, IPG, HALS or "
                     "multiplicative updates (a teaching model; not scikit-learn's NMF).",
     ))
