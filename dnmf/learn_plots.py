@@ -185,11 +185,9 @@ def race_curves(race, presenter: bool = False) -> go.Figure:
     y_range = [np.log10(bottom) - 0.2, np.log10(top) + 0.2]
     fig.update_yaxes(type="log", dtick=1 if y_range[1] - y_range[0] < 12 else 2,
                      exponentformat="power", range=y_range)
-    fig.update_yaxes(title_text="‖X − WH‖ / ‖X‖", row=1, col=1)
-    if err.size and float(err.max()) > top:
-        fig.add_annotation(text="above: off the chart (diverged)", xref="x domain",
-                           yref="y domain", x=0.02, y=0.98, showarrow=False,
-                           font=dict(color="#9467bd"))
+    clipped = bool(err.size and float(err.max()) > top)
+    fig.update_yaxes(title_text="‖X − WH‖ / ‖X‖" + (" (clipped at 100× the start)"
+                                                    if clipped else ""), row=1, col=1)
     fig.update_xaxes(title_text="iteration", row=1, col=1)
     fig.update_xaxes(type="log", dtick=1, exponentformat="power", title_text="seconds",
                      row=1, col=2)
@@ -235,8 +233,9 @@ def to_simplex(M: np.ndarray) -> np.ndarray:
 
 
 def _polygon(points: np.ndarray, name: str, color: str, dash: str = "solid",
-             width: float = 2.5, size: float = 12, symbol: str = "diamond") -> go.Scatter:
-    """The convex hull of ``points`` (closed), every point marked (interior ones too)."""
+             width: float = 2.5, size: float = 12, symbol: str = "diamond") -> list[go.Scatter]:
+    """The convex hull of ``points`` (closed line) and every point marked (interior ones
+    too): two traces in one legend group."""
     hull = points
     if len(points) > 3:
         from scipy.spatial import ConvexHull, QhullError
@@ -249,10 +248,14 @@ def _polygon(points: np.ndarray, name: str, color: str, dash: str = "solid",
         centre = points.mean(axis=0)
         hull = points[np.argsort(np.arctan2(points[:, 1] - centre[1],
                                             points[:, 0] - centre[0]))]
-    closed = np.vstack([hull, hull[:1], [[np.nan, np.nan]], points])
-    return go.Scatter(x=closed[:, 0], y=closed[:, 1], mode="lines+markers", name=name,
-                      line=dict(color=color, dash=dash, width=width),
-                      marker=dict(size=size, symbol=symbol, color=color))
+    closed = np.vstack([hull, hull[:1]])
+    return [
+        go.Scatter(x=closed[:, 0], y=closed[:, 1], mode="lines", name=name, legendgroup=name,
+                   line=dict(color=color, dash=dash, width=width), hoverinfo="skip"),
+        go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
+                   legendgroup=name, showlegend=False,
+                   marker=dict(size=size, symbol=symbol, color=color)),
+    ]
 
 
 def _triangle_frame(fig: go.Figure, row=None, col=None) -> None:
@@ -271,10 +274,10 @@ def simplex_view(ex: dict, presenter: bool = False) -> go.Figure:
     pts = to_simplex(ex["X"])
     fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="columns of X",
                              marker=dict(size=size, color="#555555", opacity=0.6)))
-    fig.add_trace(_polygon(to_simplex(ex["W"]), "true W (cone edges)", _TRUTH))
+    fig.add_traces(_polygon(to_simplex(ex["W"]), "true W (cone edges)", _TRUTH))
     if "W_fit" in ex:
-        fig.add_trace(_polygon(to_simplex(ex["W_fit"]), "fitted W (HALS, random start)", _FIT,
-                               dash="dash", symbol="circle"))
+        fig.add_traces(_polygon(to_simplex(ex["W_fit"]), "fitted W (HALS, random start)", _FIT,
+                                dash="dash", symbol="circle"))
     picks = pts[ex["snpa"]]
     fig.add_trace(go.Scatter(x=picks[:, 0], y=picks[:, 1], mode="markers+text",
                              name="SNPA's picks (in order)",
@@ -329,9 +332,8 @@ def layer_cones_figure(lc: dict, presenter: bool = False) -> go.Figure:
                          width=1.5, size=7)
             f = _polygon(to_simplex(W_fit), f"fitted cone(W{sub})", _FIT, dash=dash,
                          symbol="circle")
-            for tr in (t, f):
-                tr.showlegend = first
-                tr.legendgroup = tr.name
+            for tr in (*t, *f):
+                tr.showlegend = first and tr.mode == "lines"
                 fig.add_trace(tr, row=1, col=col)
     fig.update_xaxes(visible=False, range=[-0.05, 1.05])
     fig.update_yaxes(visible=False, range=[-0.05, 0.92])

@@ -41,9 +41,10 @@ _FLOORS = {"0": 0.0, "1e-16": 1e-16, "1e-12": 1e-12, "1e-8": 1e-8, "1e-4": 1e-4}
 eps = _FLOORS[c5.select_slider("MU's floor ε", options=list(_FLOORS), value="1e-16",
                                key="learn_race_eps",
                                help="0: entries that are 0 stay 0 (try it with NNDSVD)")]
-fixed = c6.toggle("PGD with a fixed step 2.5 / L⁰ (diverges)", key="learn_race_fixed",
+fixed = c6.toggle("PGD with a fixed step 2.5 / L⁰ (too long)", key="learn_race_fixed",
                   help="Off: Armijo backtracking. On: the fixed step 2.5 / L with L the "
-                       "Lipschitz constant at the start; beyond 2 / L the iteration diverges")
+                       "Lipschitz constant at the start; beyond 2 / L the gradient step "
+                       "overshoots, the error jumps and the iteration is unstable")
 
 
 @st.cache_data(show_spinner="Running the six solvers…", max_entries=8)

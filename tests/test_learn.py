@@ -71,7 +71,7 @@ def test_geometry_examples(kind):
         assert H.max() < 0.75
     pts = lp.to_simplex(X)
     assert pts.shape == (X.shape[1], 2)
-    assert len(lp.simplex_view(ex).data) == 5
+    assert len(lp.simplex_view(ex).data) == 7  # frame, X, W (hull + points), fit (2), SNPA
 
 
 def test_layer_cones_of_the_thesis_example():

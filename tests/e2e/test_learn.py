@@ -82,3 +82,4 @@ def test_presenter_mode_and_race_controls(page, app_url):
     expect(m.get_by_text("PGD", exact=False).first).to_be_visible()
     no_traceback(page)
     shot(page, "learn-race-fixed-step")
+
