@@ -68,3 +68,30 @@ def test_what_page_other_data(app):
     app.selectbox(key="learn_what_data").set_value("digits").run()
     assert not app.exception and not errors(app)
     assert len(specs(app)) == PAGES["learn_what"]
+
+
+def test_single_layer_nmf_is_offered_on_the_model_page_and_fits():
+    """dnmf.NMF is registered like the other models: the Model page draws its parameters and
+    fits it (here HALS on Swimmer), and Layers shows the run."""
+    from apphelp import choose_sample
+
+    at = new_app()
+    choose_sample(at, "swimmer")
+    goto(at, "model")
+    at.selectbox(key="cfg_model").set_value("nmf").run()
+    assert not at.exception and not errors(at)
+    at.selectbox(key="cfg_nmf_solver").set_value("hals")
+    at.number_input(key="cfg_nmf_n_components").set_value(17)
+    at.number_input(key="cfg_nmf_max_iter").set_value(50)
+    at.run()
+    shown = {w.key for w in at.number_input}
+    assert "cfg_nmf_n_components" in shown and "cfg_nmf_eps" not in shown  # ε: MU only
+    at.button(key="run_fit").click().run()
+    assert not at.exception and not errors(at), [e.value for e in at.error]
+    (run,) = at.session_state["runs"].values()
+    assert run.model == "nmf" and run.result.config["solver"] == "hals"
+    assert run.result.n_iter == 50 and run.result.W[0].shape == (256, 17)
+    at.session_state["layers_run"] = run.name
+    goto(at, "layers")
+    assert not at.exception and not errors(at)
+    assert at.get("plotly_chart")
