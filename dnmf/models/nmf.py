@@ -296,6 +296,8 @@ def fit_nmf(X, W: np.ndarray, H: np.ndarray, *, solver: str = "mu", beta: float 
                     W, H = frob.iterate(W, H)
             solver_seconds += time.perf_counter() - t
             n_iter = it
+            if progress is None and tol <= 0 and it < max_iter and not keep:
+                continue  # nobody reads the error of this iteration
             previous = error
             with np.errstate(over="ignore", invalid="ignore"):
                 error = _error(X, W, H, beta, error_ws)
