@@ -5,6 +5,7 @@ sidebar until the page is idle with its charts drawn, and kept as a screenshot
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -73,13 +74,14 @@ def test_presenter_mode_and_race_controls(page, app_url):
     _open(page, "Algorithms race", "Algorithms race", 3)
     m = main(page)
     m.get_by_text("Presenter mode").click()
+    # the rerun has drawn when the text is large (1.45rem)
+    expect(m.locator(".stMarkdown p").first).to_have_css("font-size", "23.2px")
     wait_idle(page)
     no_traceback(page)
     expect(charts(m)).to_have_count(3)
     shot(page, "learn-race-presenter")
     m.get_by_text("PGD with a fixed step").click()
+    expect(m.get_by_text(re.compile(r"PGD \(\d+ rises\)"))).to_be_visible()
     wait_idle(page)
-    expect(m.get_by_text("PGD", exact=False).first).to_be_visible()
     no_traceback(page)
     shot(page, "learn-race-fixed-step")
-
