@@ -20,6 +20,7 @@ from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
 from .estimators import DeepNMF, FrobeniusDeepMF, LayeredEstimator, MinVol, MultilayerNMF
 from .models.neural import NeuralNMF
+from .models.nmf import NMF
 from .registry import ModelSpec, get_model, list_models, register_model
 from .result import FitResult, IterationInfo
 
@@ -32,6 +33,7 @@ __all__ = [
     "FrobeniusDeepMF",
     "NeuralNMF",
     "LayeredEstimator",
+    "NMF",
     "FitResult",
     "ModelSpec",
     "get_model",

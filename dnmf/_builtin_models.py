@@ -117,5 +117,7 @@ register_model(ModelSpec(
 ))
 
 from .models.neural import register as _register_neural  # noqa: E402
+from .models.nmf import register as _register_nmf  # noqa: E402  (single-layer teaching NMF)
 
 _register_neural()
+_register_nmf()
