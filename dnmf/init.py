@@ -128,11 +128,12 @@ def check_rank(r, *, name: str = "r", upper: int | None = None, upper_what: str 
 
 def check_ranks(ranks, n: int | None = None) -> tuple[int, ...]:
     """The ranks rule of every model (:func:`dnmf._validation.check_ranks`: r_1 > … > r_L ≥ 1),
-    and r_1 ≤ n when given: a method that selects columns of X cannot select more than n."""
+    and r_1 ≤ n when given: SODA merges the n columns of X and cannot give more of them."""
     out = _check_ranks(ranks)
     if n is not None and out[0] > n:
         raise ValueError(f"r_1 = {out[0]} is larger than n_features = {n}, the number of columns "
-                         "of X: this initialisation selects r_1 columns of X")
+                         "of X: SODA merges columns of X, so r_1 <= n_features "
+                         "(init='snpa' or 'random' accept any r_1)")
     return out
 
 
@@ -562,13 +563,18 @@ def snpa(
 
     If the residual vanishes before r indices are chosen (X has fewer than r extreme
     columns), the remaining indices are the unchosen columns of largest norm, so that an
-    initialisation of rank r is always returned; their rows of H are then 0.
+    initialisation of rank r is always returned; their rows of H are then 0.  The same rule
+    completes r > n: once all n columns are chosen (X = X(:, J) H̃ is then exact), the
+    remaining r − n indices repeat the columns in order of decreasing norm, again with rows
+    of H equal to 0.  W = X(:, J) then has repeated columns, and W H is the exact fit the
+    r ≥ n warning of the estimators speaks of; the selection for r ≤ n is unchanged.
 
     Parameters
     ----------
     X : ndarray (m, n)
         Dense data, finite (negative entries allowed).
-    r : int, 1 ≤ r ≤ n
+    r : int ≥ 1
+        r > n repeats columns (see above).
     inner_iter : int
         Maximal projected-gradient iterations per step for H̃.
     tol : float
@@ -586,7 +592,7 @@ def snpa(
     """
     X = check_data(X, dtype=dtype, allow_negative=True)
     m, n = X.shape
-    r = check_rank(r, upper=n, upper_what="the number of columns of X")
+    r = check_rank(r)
     norm_x0 = np.einsum("ij,ij->j", X, X)
     nx_max = float(norm_x0.max())
     norm_r = norm_x0.copy()
@@ -594,7 +600,7 @@ def snpa(
     H = np.zeros((0, n), dtype=X.dtype)
     chosen = np.zeros(n, dtype=bool)
     exhausted = nx_max == 0.0
-    for _t in range(r):
+    for _t in range(min(r, n)):
         cand = np.where(chosen, -np.inf, norm_r)
         mx = float(cand.max())
         if exhausted or mx <= tol * nx_max:
@@ -623,6 +629,10 @@ def snpa(
         )
         Res = X - W @ H
         norm_r = np.einsum("ij,ij->j", Res, Res)
+    if r > n:
+        by_norm = np.argsort(-norm_x0, kind="stable")
+        J.extend(int(by_norm[t % n]) for t in range(r - n))
+        H = np.vstack([H, np.zeros((r - n, n), dtype=X.dtype)])
     return np.asarray(J, dtype=np.intp), _floor(np.ascontiguousarray(H), positive)
 
 
@@ -868,7 +878,8 @@ def layerwise_init(
     accept_sparse = method in SPARSE_INIT_METHODS
     allow_negative = method in ("random", "snpa")
     X = check_data(X, dtype=dtype, accept_sparse=accept_sparse, allow_negative=allow_negative)
-    ranks = check_ranks(ranks, n=X.shape[1] if method in ("snpa", "soda") else None)
+    # SODA merges columns of X, so it cannot reach r_1 > n; SNPA repeats columns (see snpa)
+    ranks = check_ranks(ranks, n=X.shape[1] if method == "soda" else None)
     gen = check_random_state(random_state)
     if method == "soda":
         return soda(X, ranks, random_state=gen, positive=positive, **kwargs)

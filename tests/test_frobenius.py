@@ -225,6 +225,21 @@ def test_estimator_contract(rng):
         FrobeniusDeepMF().features(1)
 
 
+def test_default_ranks_beyond_n_fit_and_transform_row_by_row(rng):
+    # The default ranks (10,) on 3 columns: SNPA repeats columns (dnmf.init.snpa), the
+    # repeated features end numerically 0, and their coefficients are 0, so transform gives
+    # every row the same coefficients whatever rows come with it
+    X = 3 * rng.random((20, 3))
+    with pytest.warns(UserWarning, match="trivial"):
+        model = FrobeniusDeepMF(max_iter=50, random_state=0).fit(X)
+    assert model.W_[0].shape == (20, 10) and np.all(np.isfinite(model.W_[0]))
+    assert model.layer_errors_[0] <= 1e-12 * float(np.vdot(X, X))  # X = X(:, J) H is exact
+    whole = model.transform(X)
+    in_pairs = np.vstack([model.transform(X[i:i + 2]) for i in range(0, 20, 2)])
+    np.testing.assert_allclose(in_pairs, whole, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(whole @ model.components_, X, rtol=1e-6, atol=1e-9)
+
+
 def test_estimator_custom_init_and_min_vol_object(rng):
     X = rng.random((12, 20))
     from dnmf.init import layerwise_init

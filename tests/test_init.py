@@ -186,8 +186,28 @@ def test_snpa_returns_r_indices_when_the_residual_vanishes():
 def test_snpa_rejects_sparse_and_bad_rank(rng):
     with pytest.raises(ValueError, match="sparse"):
         snpa(sp.csr_matrix(rng.random((4, 5))), 2)
-    with pytest.raises(ValueError, match="r must be <= 5"):
-        snpa(rng.random((4, 5)), 6)
+    with pytest.raises(ValueError, match="positive integer"):
+        snpa(rng.random((4, 5)), 0)
+
+
+def test_snpa_completes_r_larger_than_n_by_repeating_columns(rng):
+    # r > n: all n columns first (exactly SNPA's selection for r = n, so X = X(:, J) H is
+    # exact), then the columns again by decreasing norm, with rows of H equal to 0
+    X = rng.random((6, 4)) * np.array([1.0, 3.0, 2.0, 0.5])
+    J_n, H_n = snpa(X, 4)
+    J, H = snpa(X, 9)
+    assert J.shape == (9,) and H.shape == (9, 4)
+    np.testing.assert_array_equal(J[:4], J_n)
+    np.testing.assert_array_equal(H[:4], H_n)
+    by_norm = np.argsort(-np.linalg.norm(X, axis=0))
+    np.testing.assert_array_equal(J[4:], np.r_[by_norm, by_norm[:1]])
+    assert np.all(H[4:] == 0)
+    np.testing.assert_allclose(X[:, J] @ H, X, atol=1e-8 * np.abs(X).max())
+    Ws, Hs = layerwise_init(X, (9, 3), "snpa")  # the next layer has n = r_1 = 9 > r_2
+    assert [W.shape for W in Ws] == [(6, 9), (6, 3)] and [H.shape for H in Hs] == [(9, 4),
+                                                                                  (3, 9)]
+    with pytest.raises(ValueError, match="SODA merges columns"):
+        layerwise_init(X, (9, 3), "soda")
 
 
 # ------------------------------------------------------------------------------- SODA

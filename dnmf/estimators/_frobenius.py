@@ -179,14 +179,24 @@ class FrobeniusDeepMF(LayeredEstimator):
 
     def _coefficients(self, X, layer: int, n_iter: int) -> np.ndarray:
         """``n_iter`` HALS sweeps over the columns of W: each is the exact minimiser of the
-        convex problem in that column, and every row is solved independently of the others."""
+        convex problem in that column, and every row is solved independently of the others.
+
+        A feature F_k with ‖F_k‖² ≤ ε·max_j ‖F_j‖² is numerically zero (a row that is 0 in
+        exact arithmetic keeps entries of rounding size, e.g. the repeated SNPA columns of
+        r_1 > n): its coefficient is undetermined and is set to 0, the minimum-norm value;
+        the HALS step, divided by ‖F_k‖², would only amplify rounding and make a row's
+        coefficients depend on the other rows passed with it.
+        """
         F = self.features(layer)
         X = X.astype(F.dtype, copy=False)
         XFt = _x_bt(X, F)  # (m, r)
         G = F @ F.T  # (r, r)
         W = np.full((X.shape[0], F.shape[0]), 1.0 / F.shape[0], dtype=F.dtype)
-        diag = np.maximum(np.diag(G), np.finfo(F.dtype).tiny)
+        diag = np.diag(G)
+        null = diag <= np.finfo(F.dtype).eps * diag.max(initial=0.0)
+        W[:, null] = 0.0
+        active = np.flatnonzero(~null)
         for _ in range(n_iter):
-            for k in range(W.shape[1]):
+            for k in active:
                 W[:, k] = np.maximum(W[:, k] + (XFt[:, k] - W @ G[:, k]) / diag[k], 0.0)
         return W
