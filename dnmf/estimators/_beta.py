@@ -330,18 +330,18 @@ class DeepNMF(LayeredEstimator):
                              f"got {len(W)} and {len(H)}")
         Ws, Hs = [], []
         previous = n
-        for layer, (Wl, Hl, r) in enumerate(zip(W, H, ranks), start=1):
+        for ell, (Wl, Hl, r) in enumerate(zip(W, H, ranks), start=1):
             Wl = np.array(Wl, dtype=dtype)
             Hl = np.array(Hl, dtype=dtype)
             if Wl.shape != (m, r) or Hl.shape != (r, previous):
                 raise ValueError(
-                    f"layer {layer}: W_{layer} must be {(m, r)} and H_{layer} {(r, previous)}, "
+                    f"layer {ell}: W_{ell} must be {(m, r)} and H_{ell} {(r, previous)}, "
                     f"got {Wl.shape} and {Hl.shape}"
                 )
             if not (np.all(np.isfinite(Wl)) and np.all(np.isfinite(Hl))):
-                raise ValueError(f"layer {layer}: the given factors contain NaN or inf")
+                raise ValueError(f"layer {ell}: the given factors contain NaN or inf")
             if Wl.min() < 0 or Hl.min() < 0:
-                raise ValueError(f"layer {layer}: the given factors must be nonnegative")
+                raise ValueError(f"layer {ell}: the given factors must be nonnegative")
             np.maximum(Wl, eps, out=Wl)
             np.maximum(Hl, eps, out=Hl)
             Ws.append(Wl)

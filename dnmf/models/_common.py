@@ -24,7 +24,7 @@ def layer_error(Y, W: np.ndarray, H: np.ndarray, beta: float) -> float:
 def all_layer_errors(X, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float) -> np.ndarray:
     """[D_β(W_{ℓ-1}, W_ℓ H_ℓ) for ℓ = 1 … L] with W_0 = X."""
     errors = np.empty(len(Ws))
-    for i, (W, H) in enumerate(zip(Ws, Hs)):
-        Y = X if i == 0 else Ws[i - 1]
-        errors[i] = layer_error(Y, W, H, beta)
+    for k, (W, H) in enumerate(zip(Ws, Hs)):
+        Y = X if k == 0 else Ws[k - 1]
+        errors[k] = layer_error(Y, W, H, beta)
     return errors

@@ -133,8 +133,8 @@ class Progress:
         self.latest[evaluated] = errors[evaluated]
         self.latest_objective = objective
         row: dict = {"iteration": int(local_iteration), "seconds": self.elapsed()}
-        for i, e in enumerate(errors, start=1):
-            row[f"error_layer_{i}"] = float(e)
+        for ell, e in enumerate(errors, start=1):
+            row[f"error_layer_{ell}"] = float(e)
         row["objective"] = objective
         row["phase"] = phase
         row.update(extra)
@@ -152,7 +152,7 @@ class Progress:
         df = pd.DataFrame(self.rows)
         if df.empty:
             cols = ["iteration", "seconds"]
-            cols += [f"error_layer_{i}" for i in range(1, self.n_layers + 1)]
+            cols += [f"error_layer_{ell}" for ell in range(1, self.n_layers + 1)]
             return pd.DataFrame(columns=cols + ["objective", "phase", *columns_first])
         return df
 

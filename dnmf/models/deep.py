@@ -56,22 +56,22 @@ def deep_sweep(X, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
     temporary is allocated; without, every step returns new arrays.
     """
     n_layers = len(Ws)
-    for layer in range(n_layers):
-        Y = X if layer == 0 else Ws[layer - 1]
-        ratio = float(weights[layer + 1] / weights[layer]) if layer < n_layers - 1 else 0.0
+    for k in range(n_layers):
+        Y = X if k == 0 else Ws[k - 1]
+        ratio = float(weights[k + 1] / weights[k]) if k < n_layers - 1 else 0.0
         if workspaces is None:
-            Hs[layer] = update_H_rowsum(Y, Ws[layer], Hs[layer], beta, eps)
-            if layer < n_layers - 1:
-                W_bar = Ws[layer + 1] @ Hs[layer + 1]
-                Ws[layer] = update_W_deep(Y, Ws[layer], Hs[layer], W_bar, ratio, beta, eps)
+            Hs[k] = update_H_rowsum(Y, Ws[k], Hs[k], beta, eps)
+            if k < n_layers - 1:
+                W_bar = Ws[k + 1] @ Hs[k + 1]
+                Ws[k] = update_W_deep(Y, Ws[k], Hs[k], W_bar, ratio, beta, eps)
             else:
-                Ws[layer] = update_W_mu(Y, Ws[layer], Hs[layer], beta, eps)
+                Ws[k] = update_W_mu(Y, Ws[k], Hs[k], beta, eps)
             continue
-        ws = workspaces[layer]
-        W, H = Ws[layer], Hs[layer]
+        ws = workspaces[k]
+        W, H = Ws[k], Hs[k]
         update_H_rowsum(Y, W, H, beta, eps, out=H, workspace=ws)
-        if layer < n_layers - 1:
-            W_bar = np.matmul(Ws[layer + 1], Hs[layer + 1], out=ws.buffer("W_bar", W.shape))
+        if k < n_layers - 1:
+            W_bar = np.matmul(Ws[k + 1], Hs[k + 1], out=ws.buffer("W_bar", W.shape))
             update_W_deep(Y, W, H, W_bar, ratio, beta, eps, out=W, workspace=ws)
         else:
             update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
@@ -79,16 +79,16 @@ def deep_sweep(X, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
 
 def make_workspaces(X, Ws: list[np.ndarray]) -> list[MUWorkspace]:
     """One :class:`~dnmf.updates.MUWorkspace` per layer (data X, W_1, …, W_{L-1})."""
-    return [MUWorkspace(X if layer == 0 else Ws[layer - 1], Ws[layer].dtype)
-            for layer in range(len(Ws))]
+    return [MUWorkspace(X if k == 0 else Ws[k - 1], Ws[k].dtype)
+            for k in range(len(Ws))]
 
 
 def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace] | None) -> np.ndarray:
     """:func:`~dnmf.models._common.all_layer_errors` in the workspaces' buffers."""
     errors = np.empty(len(Ws))
-    for i, (W, H) in enumerate(zip(Ws, Hs)):
-        ws = None if workspaces is None else workspaces[i]
-        errors[i] = _layer_error(X if i == 0 else Ws[i - 1], W, H, beta, ws)
+    for k, (W, H) in enumerate(zip(Ws, Hs)):
+        ws = None if workspaces is None else workspaces[k]
+        errors[k] = _layer_error(X if k == 0 else Ws[k - 1], W, H, beta, ws)
     return errors
 
 

@@ -353,12 +353,12 @@ class _DeepProblem:
         L = len(Ws)
         out = np.empty(L)
         if self.loss == "layer-centric":
-            for ell in range(L):
-                Y = self.X if ell == 0 else Ws[ell - 1]
-                out[ell] = _half_sq_residual(Y, Ws[ell], Hs[ell], self.x_sq if ell == 0 else None)
+            for k in range(L):
+                Y = self.X if k == 0 else Ws[k - 1]
+                out[k] = _half_sq_residual(Y, Ws[k], Hs[k], self.x_sq if k == 0 else None)
         else:
-            for ell, Ht in enumerate(_chain(Hs)):
-                out[ell] = _half_sq_residual(self.X, Ws[ell], Ht, self.x_sq)
+            for k, Ht in enumerate(_chain(Hs)):
+                out[k] = _half_sq_residual(self.X, Ws[k], Ht, self.x_sq)
         return out
 
     def volume_weights(self) -> np.ndarray:
@@ -369,9 +369,9 @@ class _DeepProblem:
     def volume(self, Ws) -> float:
         vw = self.volume_weights()
         total = 0.0
-        for ell, W in enumerate(Ws):
-            if self.kappa[ell] > 0:
-                total += 0.5 * vw[ell] * self.kappa[ell] * _logdet(W, self.delta)
+        for k, W in enumerate(Ws):
+            if self.kappa[k] > 0:
+                total += 0.5 * vw[k] * self.kappa[k] * _logdet(W, self.delta)
         return total
 
     def objective(self, errors: np.ndarray, Ws) -> float:
@@ -382,9 +382,9 @@ class _DeepProblem:
         Y, _ = fpgd(Y, B, P=P, R=R, project=project, n_iter=self.inner_iter)
         return Y
 
-    def _add_volume(self, R: np.ndarray, W: np.ndarray, ell: int, weight: float) -> np.ndarray:
-        if self.kappa[ell] > 0:
-            R = R + (weight * self.kappa[ell]) * _inv_gram(W, self.delta)
+    def _add_volume(self, R: np.ndarray, W: np.ndarray, k: int, weight: float) -> np.ndarray:
+        if self.kappa[k] > 0:
+            R = R + (weight * self.kappa[k]) * _inv_gram(W, self.delta)
         return R
 
     def sweep(self, Ws, Hs) -> None:
@@ -399,22 +399,22 @@ class _DeepProblem:
     def _sweep_lc(self, Ws, Hs) -> None:
         lam = self.weights
         L = len(Ws)
-        for ell in range(L):
-            A = self.X if ell == 0 else Ws[ell - 1]
-            W = Ws[ell]
+        for k in range(L):
+            A = self.X if k == 0 else Ws[k - 1]
+            W = Ws[k]
             # H_ℓ: min λ_ℓ ½‖A − W H‖²   (gradient eq. 5.6)
-            Hs[ell] = self._update(
-                Hs[ell], lam[ell] * _at_b(W, A), P=lam[ell] * (W.T @ W), project=self.projH[ell]
+            Hs[k] = self._update(
+                Hs[k], lam[k] * _at_b(W, A), P=lam[k] * (W.T @ W), project=self.projH[k]
             )
-            H = Hs[ell]
+            H = Hs[k]
             # W_ℓ: λ_ℓ ½‖A − W H_ℓ‖² + λ_{ℓ+1} ½‖W − W_{ℓ+1}H_{ℓ+1}‖²  (+ volume; eq. 5.5)
-            R = lam[ell] * (H @ H.T)
-            C = lam[ell] * _x_bt(A, H)
-            if ell < L - 1:
-                R[np.diag_indices_from(R)] += lam[ell + 1]
-                C += lam[ell + 1] * (Ws[ell + 1] @ Hs[ell + 1])
-            R = self._add_volume(R, W, ell, lam[ell])
-            Ws[ell] = self._update(W, C, R=R, project=self.projW[ell])
+            R = lam[k] * (H @ H.T)
+            C = lam[k] * _x_bt(A, H)
+            if k < L - 1:
+                R[np.diag_indices_from(R)] += lam[k + 1]
+                C += lam[k + 1] * (Ws[k + 1] @ Hs[k + 1])
+            R = self._add_volume(R, W, k, lam[k])
+            Ws[k] = self._update(W, C, R=R, project=self.projW[k])
 
     def _sweep_dc(self, Ws, Hs) -> None:
         lam = self.weights
@@ -422,24 +422,24 @@ class _DeepProblem:
         X = self.X
         D = None  # D_ℓ = H_{ℓ-1} ⋯ H_1 (None: identity, ℓ = 1)
         XD = None  # X D_ℓᵀ (None: X)
-        for ell in range(L):
-            W = Ws[ell]
-            # C_k = W_k H_k ⋯ H_{ℓ+1} for k ≥ ℓ (C_ℓ = W_ℓ); gradient eq. 5.8
+        for k in range(L):
+            W = Ws[k]
+            # C_i = W_i H_i ⋯ H_{ℓ+1} for i ≥ ℓ (C_ℓ = W_ℓ; j = i − 1 below); gradient eq. 5.8
             G = None
-            Csum = lam[ell] * W
-            P = lam[ell] * (W.T @ W)
-            for k in range(ell + 1, L):
-                G = Hs[k] if G is None else Hs[k] @ G
-                Ck = Ws[k] @ G
-                Csum = Csum + lam[k] * Ck
-                P = P + lam[k] * (Ck.T @ Ck)
+            Csum = lam[k] * W
+            P = lam[k] * (W.T @ W)
+            for j in range(k + 1, L):
+                G = Hs[j] if G is None else Hs[j] @ G
+                Ck = Ws[j] @ G
+                Csum = Csum + lam[j] * Ck
+                P = P + lam[j] * (Ck.T @ Ck)
             B, R = _data_terms(Csum, X, D, XD)
-            Hs[ell] = self._update(Hs[ell], B, P=P, R=R, project=self.projH[ell])
-            Ht = Hs[ell] if D is None else Hs[ell] @ D
+            Hs[k] = self._update(Hs[k], B, P=P, R=R, project=self.projH[k])
+            Ht = Hs[k] if D is None else Hs[k] @ D
             # W_ℓ: λ_ℓ ½‖X − W H̃_ℓ‖²  (gradient eq. 5.7, + volume)
             XHt = _x_bt(X, Ht)
-            Rw = self._add_volume(lam[ell] * (Ht @ Ht.T), W, ell, lam[ell])
-            Ws[ell] = self._update(W, lam[ell] * XHt, R=Rw, project=self.projW[ell])
+            Rw = self._add_volume(lam[k] * (Ht @ Ht.T), W, k, lam[k])
+            Ws[k] = self._update(W, lam[k] * XHt, R=Rw, project=self.projW[k])
             D, XD = Ht, XHt
 
     def _sweep_tri(self, Ws, Hs) -> None:
@@ -447,15 +447,15 @@ class _DeepProblem:
         X = self.X
         D = None
         XD = None
-        for ell in range(L):
+        for k in range(L):
             # A_ℓ = W_L if ℓ = L else W_{ℓ+1} H_{ℓ+1} (previous iterates), B_ℓ = D_ℓ
-            A = Ws[L - 1] if ell == L - 1 else Ws[ell + 1] @ Hs[ell + 1]
+            A = Ws[L - 1] if k == L - 1 else Ws[k + 1] @ Hs[k + 1]
             B, R = _data_terms(A, X, D, XD)
-            Hs[ell] = self._update(Hs[ell], B, P=A.T @ A, R=R, project=self.projH[ell])
-            Ht = Hs[ell] if D is None else Hs[ell] @ D
+            Hs[k] = self._update(Hs[k], B, P=A.T @ A, R=R, project=self.projH[k])
+            Ht = Hs[k] if D is None else Hs[k] @ D
             XHt = _x_bt(X, Ht)
-            Rw = self._add_volume(Ht @ Ht.T, Ws[ell], ell, 1.0)
-            Ws[ell] = self._update(Ws[ell], XHt, R=Rw, project=self.projW[ell])
+            Rw = self._add_volume(Ht @ Ht.T, Ws[k], k, 1.0)
+            Ws[k] = self._update(Ws[k], XHt, R=Rw, project=self.projW[k])
             D, XD = Ht, XHt
 
 
@@ -471,17 +471,17 @@ def _make_feasible(Ws, Hs, normalize, projW, projH) -> None:
     """
     L = len(Ws)
     if normalize == "W":
-        for ell in range(L):
-            W = np.maximum(Ws[ell], 0)
+        for k in range(L):
+            W = np.maximum(Ws[k], 0)
             s = W.sum(axis=0)
             s = np.where(s > 0, s, 1.0).astype(W.dtype)
-            Ws[ell] = W / s
-            Hs[ell] = Hs[ell] * s[:, None]
-            if ell + 1 < L:
-                Hs[ell + 1] = Hs[ell + 1] / s[None, :]
-    for ell in range(L):
-        Ws[ell] = projW[ell](np.array(Ws[ell], order="C"))
-        Hs[ell] = projH[ell](np.array(Hs[ell], order="C"))
+            Ws[k] = W / s
+            Hs[k] = Hs[k] * s[:, None]
+            if k + 1 < L:
+                Hs[k + 1] = Hs[k + 1] / s[None, :]
+    for k in range(L):
+        Ws[k] = projW[k](np.array(Ws[k], order="C"))
+        Hs[k] = projH[k](np.array(Hs[k], order="C"))
 
 
 # --------------------------------------------------------------------------------------
@@ -552,7 +552,7 @@ class _WarmStartPhase(Phase):
 
 
 def _projections(L, normalize, sparsity):
-    projW = [_make_projection(normalize == "W", sparsity[ell]) for ell in range(L)]
+    projW = [_make_projection(normalize == "W", sparsity[k]) for k in range(L)]
     projH = [_make_projection(normalize == "H", None) for _ in range(L)]
     return projW, projH
 
@@ -602,14 +602,14 @@ def fit_multilayer_frobenius(
     rng = check_random_state(random_state)
     Ws, Hs, errors = [], [], np.empty(L)
     A = X
-    for ell, r in enumerate(ranks):
+    for k, r in enumerate(ranks):
         W, H = _init_layer(A, r, init, rng, X.dtype)
         Wl, Hl = [W], [H]
-        _make_feasible(Wl, Hl, normalize, [projW[ell]], [projH[ell]])
-        W, H, _, _ = _single_layer(A, Wl[0], Hl[0], max_iter, inner_iter, projW[ell], projH[ell])
+        _make_feasible(Wl, Hl, normalize, [projW[k]], [projH[k]])
+        W, H, _, _ = _single_layer(A, Wl[0], Hl[0], max_iter, inner_iter, projW[k], projH[k])
         Ws.append(W)
         Hs.append(H)
-        errors[ell] = _half_sq_residual(A, W, H)
+        errors[k] = _half_sq_residual(A, W, H)
         A = W
     return {
         "W": Ws,
@@ -780,13 +780,13 @@ def fit_frobenius_deep(
         init_used = "multilayer"
         Ws, Hs = [], []
         A = X
-        for ell, r in enumerate(ranks):
+        for k, r in enumerate(ranks):
             W, H = _init_layer(A, r, "snpa", rng, X.dtype)
             Wl, Hl = [W], [H]
-            _make_feasible(Wl, Hl, normalize, [projW[ell]], [projH[ell]])
-            problem = _DeepProblem(A, "layer-centric", np.ones(1), [0.0], 1.0, [projW[ell]],
-                                   [projH[ell]], inner_iter)
-            run_phase(_WarmStartPhase(problem, Wl, Hl, ell, L), progress, n_init_iter,
+            _make_feasible(Wl, Hl, normalize, [projW[k]], [projH[k]])
+            problem = _DeepProblem(A, "layer-centric", np.ones(1), [0.0], 1.0, [projW[k]],
+                                   [projH[k]], inner_iter)
+            run_phase(_WarmStartPhase(problem, Wl, Hl, k, L), progress, n_init_iter,
                       eval_every=eval_every)
             Ws.append(Wl[0])
             Hs.append(Hl[0])
@@ -808,17 +808,17 @@ def fit_frobenius_deep(
     elif isinstance(weights_arg, str):
         lam = np.ones(L)
         if loss == "layer-centric":
-            for ell in range(1, L):
+            for k in range(1, L):
                 # guard an exact initial layer (e_ℓ⁰ = 0): relative floor on ‖W_{ℓ-1}‖²
-                floor = 1e-12 * float(np.vdot(Ws[ell - 1], Ws[ell - 1])) + tiny
-                lam[ell] = weight_ratio * max(e0[0], tiny) / max(e0[ell], floor)
+                floor = 1e-12 * float(np.vdot(Ws[k - 1], Ws[k - 1])) + tiny
+                lam[k] = weight_ratio * max(e0[0], tiny) / max(e0[k], floor)
     else:
         lam = np.asarray(weights_arg, dtype=float)
     kappa = np.zeros(L)
-    for ell in range(L):
-        if alphas[ell]:
-            ld = abs(_logdet(Ws[ell], delta))
-            kappa[ell] = alphas[ell] * 2.0 * e0[ell] / max(ld, 1e-12)
+    for k in range(L):
+        if alphas[k]:
+            ld = abs(_logdet(Ws[k], delta))
+            kappa[k] = alphas[k] * 2.0 * e0[k] / max(ld, 1e-12)
     problem.weights = lam
     problem.kappa = kappa
 

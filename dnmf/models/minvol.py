@@ -220,13 +220,13 @@ def normalize_columns_of_W(Ws: list[np.ndarray], Hs: list[np.ndarray], eps: floa
         Floor applied to the H's after rescaling (0: none). The W's are not floored (a floor
         would break the column sums); they are ≥ ε/s, and the first W-step restores W ≥ ε.
     """
-    for layer, W in enumerate(Ws):
+    for k, W in enumerate(Ws):
         s = W.sum(axis=0)
         s = np.where(s > 0, s, 1.0).astype(W.dtype, copy=False)
         W /= s[None, :]
-        Hs[layer] *= s[:, None]
-        if layer + 1 < len(Hs):
-            Hs[layer + 1] /= s[None, :]
+        Hs[k] *= s[:, None]
+        if k + 1 < len(Hs):
+            Hs[k + 1] /= s[None, :]
     if eps > 0:
         for H in Hs:
             np.maximum(H, eps, out=H)
@@ -674,30 +674,30 @@ def minvol_sweep(
     """
     n_layers = len(Ws)
     infos: list[AdmmInfo] = []
-    for layer in range(n_layers):
-        Y = X if layer == 0 else Ws[layer - 1]
-        ws = None if workspaces is None else workspaces[layer]
+    for k in range(n_layers):
+        Y = X if k == 0 else Ws[k - 1]
+        ws = None if workspaces is None else workspaces[k]
         if ws is None:
-            Hs[layer] = update_H_mu(Y, Ws[layer], Hs[layer], 1.0, eps)
+            Hs[k] = update_H_mu(Y, Ws[k], Hs[k], 1.0, eps)
         else:
-            update_H_mu(Y, Ws[layer], Hs[layer], 1.0, eps, out=Hs[layer], workspace=ws)
-        alpha = float(alphas[layer] / weights[layer])
-        if layer < n_layers - 1:
-            W_bar = Ws[layer + 1] @ Hs[layer + 1]
-            lam = float(weights[layer + 1] / weights[layer])
-            Ws[layer], info = update_W_minvol_admm(
-                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, rho, eps,
+            update_H_mu(Y, Ws[k], Hs[k], 1.0, eps, out=Hs[k], workspace=ws)
+        alpha = float(alphas[k] / weights[k])
+        if k < n_layers - 1:
+            W_bar = Ws[k + 1] @ Hs[k + 1]
+            lam = float(weights[k + 1] / weights[k])
+            Ws[k], info = update_W_minvol_admm(
+                Y, Ws[k], Hs[k], W_bar, lam, alpha, delta, rho, eps,
                 max_iter=admm_max_iter, tol=admm_tol, rho_mode=rho_mode, workspace=ws,
             )
             infos.append(info)
         else:
-            Ws[layer] = update_W_minvol_last(Y, Ws[layer], Hs[layer], alpha, delta, eps,
+            Ws[k] = update_W_minvol_last(Y, Ws[k], Hs[k], alpha, delta, eps,
                                              workspace=ws)
     return infos
 
 
 def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None) -> dict:
-    cols: dict = {f"volume_layer_{i}": float(v) for i, v in enumerate(volumes, start=1)}
+    cols: dict = {f"volume_layer_{ell}": float(v) for ell, v in enumerate(volumes, start=1)}
     cols["objective_minvol"] = objective
     if infos:
         cols["admm_iterations"] = float(np.mean([i.iterations for i in infos]))
@@ -821,6 +821,6 @@ def fit_minvol_deep(
         "admm_unconverged": int(phase.unconverged),
         "admm_rejected": int(phase.rejected),
     }
-    for i, alpha in enumerate(phase.alphas, start=1):
-        extra[f"alpha_layer_{i}"] = float(alpha)
+    for ell, alpha in enumerate(phase.alphas, start=1):
+        extra[f"alpha_layer_{ell}"] = float(alpha)
     return Ws, Hs, outcome.n_iter, time.perf_counter() - start, extra

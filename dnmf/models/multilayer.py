@@ -222,13 +222,13 @@ def fit_multilayer(
     eps = machine_eps(dtype)
     Ws: list[np.ndarray] = []
     Hs: list[np.ndarray] = []
-    for layer, rank in enumerate(ranks):
-        Y = X if layer == 0 else Ws[-1]
+    for k, rank in enumerate(ranks):
+        Y = X if k == 0 else Ws[-1]
         W, H = initial_factors(Y, rank, init, rng, dtype, eps)
         W = np.ascontiguousarray(W)
         fitter = LayerMU(Y, W, H, beta, eps, order="HW", rescale=True)  # updates W, H in place
         with fitter.threads():
-            outcome = run_phase(_LayerPhase(fitter, layer, len(ranks), phase_name), progress,
+            outcome = run_phase(_LayerPhase(fitter, k, len(ranks), phase_name), progress,
                                 max_iter, eval_every=eval_every, tol=tol)
         progress.add_eval_seconds(fitter.eval_seconds)
         Ws.append(W)
@@ -245,10 +245,10 @@ def normalize_rows_of_H(Ws: list[np.ndarray], Hs: list[np.ndarray]) -> None:
     data of layer ℓ+1) changed by diag(s), H_{ℓ+1} ← H_{ℓ+1} diag(s) keeps W_{ℓ+1} H_{ℓ+1}
     matched to it.
     """
-    for layer, H in enumerate(Hs):
+    for k, H in enumerate(Hs):
         s = H.sum(axis=1)
         s = np.where(s > 0, s, 1.0)
         H /= s[:, None]
-        Ws[layer] *= s[None, :]
-        if layer + 1 < len(Hs):
-            Hs[layer + 1] *= s[None, :]
+        Ws[k] *= s[None, :]
+        if k + 1 < len(Hs):
+            Hs[k + 1] *= s[None, :]

@@ -159,9 +159,9 @@ def forward(X, Hs: list[np.ndarray], passive: list[np.ndarray] | None = None
     """W_ℓ = q(W_{ℓ-1}, H_ℓ) for ℓ = 1 … L (W_0 = X); ``passive`` warm-starts each NNLS."""
     Ws, total = [], 0
     Y = X
-    for ell, H in enumerate(Hs):
+    for k, H in enumerate(Hs):
         C = np.asarray(Y @ H.T)
-        W, it = nnls_rows(H @ H.T, C, None if passive is None else passive[ell])
+        W, it = nnls_rows(H @ H.T, C, None if passive is None else passive[k])
         Ws.append(W)
         total += it
         Y = W
@@ -179,10 +179,10 @@ def data_errors(X, Ws: list[np.ndarray], Hs: list[np.ndarray], x_norm2: float | 
     """[‖X − W_ℓ H_ℓ ⋯ H_1‖²_F for every layer] through Gram products (sparse X stays sparse)."""
     x_norm2 = _sq_norm(X) if x_norm2 is None else x_norm2
     out = np.empty(len(Ws))
-    for ell, (W, P) in enumerate(zip(Ws, _products(Hs))):
+    for k, (W, P) in enumerate(zip(Ws, _products(Hs))):
         XPt = np.asarray(X @ P.T)
         value = x_norm2 - 2.0 * float(np.vdot(W, XPt)) + float(np.vdot(W.T @ W, P @ P.T))
-        out[ell] = max(value, 0.0)
+        out[k] = max(value, 0.0)
     return out
 
 
@@ -229,11 +229,11 @@ def objective_and_gradient(X, Hs: list[np.ndarray], B: np.ndarray | None,
     for H in Hs[1:]:
         XPt.append(XPt[-1] @ H.T)
     errs = np.empty(n_layers)
-    for ell in range(n_layers):
-        W = Ws[ell]
-        value = x_norm2 - 2.0 * float(np.vdot(W, XPt[ell])) + float(np.vdot(W.T @ W,
-                                                                              P[ell] @ P[ell].T))
-        errs[ell] = max(value, 0.0)
+    for k in range(n_layers):
+        W = Ws[k]
+        value = x_norm2 - 2.0 * float(np.vdot(W, XPt[k])) + float(np.vdot(W.T @ W,
+                                                                              P[k] @ P[k].T))
+        errs[k] = max(value, 0.0)
     f = float(np.dot(layer_weights, errs)) / x_norm2
     label_error = np.nan
     if labels is not None:
@@ -272,30 +272,30 @@ def gradient_at(X, Hs: list[np.ndarray], B: np.ndarray | None, labels: Labels | 
             gWs[-1] += -c * (E.T @ B)
         else:
             gS_P = -c * (B.T @ E)
-    for ell in range(n_layers - 1, -1, -1):
-        W, Pl = Ws[ell], P[ell]
+    for k in range(n_layers - 1, -1, -1):
+        W, Pl = Ws[k], P[k]
         # direct terms of ½‖X − W_ℓ P_ℓ‖²: ∂/∂W = W P Pᵀ − X Pᵀ, ∂/∂P = WᵀW P − Wᵀ X
-        if a[ell] != 0:
-            gWs[ell] += a[ell] * (W @ (Pl @ Pl.T) - XPt[ell])
+        if a[k] != 0:
+            gWs[k] += a[k] * (W @ (Pl @ Pl.T) - XPt[k])
             WtX = np.asarray((X.T @ W).T) if sp.issparse(X) else W.T @ X
-            gPl = a[ell] * ((W.T @ W) @ Pl - WtX)
+            gPl = a[k] * ((W.T @ W) @ Pl - WtX)
         else:
             gPl = np.zeros_like(Pl)
         if gP is not None:  # P_{ℓ+1} = H_{ℓ+1} P_ℓ
-            gPl += Hs[ell + 1].T @ gP
+            gPl += Hs[k + 1].T @ gP
         elif gS_P is not None:  # the top layer: the label term on P_L
             gPl = gPl + gS_P
-        if ell == 0:
+        if k == 0:
             gHs[0] += gPl
         else:
-            gHs[ell] += gPl @ P[ell - 1].T
+            gHs[k] += gPl @ P[k - 1].T
         gP = gPl
-    for ell in range(n_layers - 1, -1, -1):  # through the NNLS solves, top layer first
-        Y = X if ell == 0 else Ws[ell - 1]
-        gH, gY = nnls_rows_backward(gWs[ell], Ws[ell], Hs[ell], Y, need_Y=ell > 0)
-        gHs[ell] += gH
-        if ell > 0:
-            gWs[ell - 1] += gY
+    for k in range(n_layers - 1, -1, -1):  # through the NNLS solves, top layer first
+        Y = X if k == 0 else Ws[k - 1]
+        gH, gY = nnls_rows_backward(gWs[k], Ws[k], Hs[k], Y, need_Y=k > 0)
+        gHs[k] += gH
+        if k > 0:
+            gWs[k - 1] += gY
     return gHs + ([gB] if gB is not None else [])
 
 
@@ -385,9 +385,9 @@ class NeuralPhase(Phase):
         Ws, Hs = self.parts["Ws"], self.Hs
         out = np.empty(len(Hs))
         out[0] = 0.5 * self.parts["data_errors"][0]
-        for ell in range(1, len(Hs)):
-            R = Ws[ell - 1] - Ws[ell] @ Hs[ell]
-            out[ell] = 0.5 * float(np.vdot(R, R))
+        for k in range(1, len(Hs)):
+            R = Ws[k - 1] - Ws[k] @ Hs[k]
+            out[k] = 0.5 * float(np.vdot(R, R))
         return out
 
     def objective(self, errors: np.ndarray) -> float:
@@ -431,14 +431,14 @@ def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
     n_layers = len(Hs)
     P = _products(Hs)
     out = []
-    for ell in range(n_layers):
-        prev = 1.0 if ell == 0 else _sq_spectral(P[ell - 1])
+    for k in range(n_layers):
+        prev = 1.0 if k == 0 else _sq_spectral(P[k - 1])
         total, above = 0.0, 1.0
-        for k in range(ell, n_layers):
-            if k > ell:
-                above *= _sq_spectral(Hs[k])
-            if layer_weights[k]:
-                total += _sq_spectral(Ws[k]) * above
+        for j in range(k, n_layers):
+            if j > k:
+                above *= _sq_spectral(Hs[j])
+            if layer_weights[j]:
+                total += _sq_spectral(Ws[j]) * above
         if labels is not None:
             total += labels.weight * x_norm2 / labels.norm2 * _sq_spectral(B) * above
         total *= 2.0 * prev / x_norm2
