@@ -83,6 +83,9 @@ class Progress:
                 objective = float(np.sum(errors[evaluated]))
             else:
                 objective = math.nan
+        if "objective" in extra:  # a model whose objective has more than the data terms
+            extra.setdefault("objective_data", objective)
+            objective = float(extra.pop("objective"))
         self.latest[evaluated] = errors[evaluated]
         self.latest_objective = objective
         row: dict = {"iteration": int(local_iteration), "seconds": self.elapsed()}

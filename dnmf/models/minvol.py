@@ -272,6 +272,30 @@ def minvol_alphas(
     return alpha_tilde * np.asarray(weights, dtype=float) * errors / denom
 
 
+def paper_alphas(errors_user: np.ndarray, volumes: np.ndarray, alpha_paper) -> np.ndarray:
+    r"""The authors' α_ℓ = α̃_ℓ D_ℓ⁰ / |log₁₀ det(W_ℓ⁰ᵀW_ℓ⁰ + δI)| (``deepKL_NMF.m``).
+
+    Their updates use the gradient of the natural-log logdet (``inv(WᵀW + δI)``) with this
+    α_ℓ, so the coefficient of ln det in the objective they minimise is
+    α̃_ℓ ln 10 · D_ℓ⁰ / |ln det(·)|: with their λ_ℓ = 1/D_ℓ⁰ the volume term starts at
+    α̃_ℓ ln 10 · D_ℓ⁰ times the layer's (unit) data term. In dnmf's relative convention
+    (:func:`minvol_alphas`) that is α̃_dnmf,ℓ = α̃_paper,ℓ · ln 10 · D_ℓ⁰.
+
+    Parameters
+    ----------
+    errors_user : ndarray of shape (L,), D_ℓ⁰ in the units of the user's data
+    volumes : ndarray of shape (L,), ln det(W_ℓ⁰ᵀW_ℓ⁰ + δI)
+    alpha_paper : float or sequence of L floats, the paper's α̃_ℓ
+
+    Returns
+    -------
+    ndarray of shape (L,), the coefficients of ln det (valid with weights="auto")
+    """
+    errors_user = np.asarray(errors_user, dtype=float)
+    return minvol_alphas(errors_user, np.full(errors_user.shape, math.log(10.0)), volumes,
+                         alpha_paper)
+
+
 def minvol_objective(
     errors: np.ndarray, weights: np.ndarray, volumes: np.ndarray, alphas: np.ndarray
 ) -> float:
@@ -634,7 +658,7 @@ def admm_penalty(
     -------
     float or ndarray of shape (m, r_ℓ)
     """
-    if mode == "absolute":
+    if mode in ("absolute", "paper"):  # "paper" is converted to absolute by fit_minvol_deep
         return float(rho)
     if mode != "relative":
         raise ValueError(f"rho_mode must be 'relative' or 'absolute', got {mode!r}")
@@ -654,7 +678,7 @@ def minvol_sweep(
     weights: np.ndarray,
     alphas: np.ndarray,
     delta: float,
-    rho: float,
+    rho,
     eps: float,
     *,
     admm_max_iter: int = 50,
@@ -666,12 +690,14 @@ def minvol_sweep(
 
     For ℓ = 1 … L: H_ℓ by the KL MU, then W_ℓ by the ADMM (ℓ < L, with
     W̄ = W_{ℓ+1} H_{ℓ+1} of the previous sweep) or by the min-vol MU (ℓ = L).
-    ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` is read according to ``rho_mode``
-    (:func:`admm_penalty`). With ``workspaces`` (:func:`dnmf.models.deep.make_workspaces`)
+    ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` (one value, or one per layer) is read
+    according to ``rho_mode`` (:func:`admm_penalty`). With ``workspaces``
+    (:func:`dnmf.models.deep.make_workspaces`)
     the H_ℓ are updated in place and the products with the data reuse buffers. Returns the
     ADMM diagnostics of the layers ℓ < L.
     """
     n_layers = len(Ws)
+    rhos = np.broadcast_to(np.asarray(rho, dtype=float), (n_layers,))
     infos: list[AdmmInfo] = []
     for layer in range(n_layers):
         Y = X if layer == 0 else Ws[layer - 1]
@@ -685,7 +711,7 @@ def minvol_sweep(
             W_bar = Ws[layer + 1] @ Hs[layer + 1]
             lam = float(weights[layer + 1] / weights[layer])
             Ws[layer], info = update_W_minvol_admm(
-                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, rho, eps,
+                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, float(rhos[layer]), eps,
                 max_iter=admm_max_iter, tol=admm_tol, rho_mode=rho_mode, workspace=ws,
             )
             infos.append(info)
@@ -695,8 +721,14 @@ def minvol_sweep(
     return infos
 
 
-def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None) -> dict:
+def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None,
+             penalty: float) -> dict:
+    """History columns: ``objective`` is the full objective (7) (it replaces the weighted data
+    term Progress computes, which moves to ``objective_data``), ``volume_penalty`` its
+    Σ α_ℓ logdet part, ``objective_minvol`` the same as ``objective`` (older name)."""
     cols: dict = {f"volume_layer_{i}": float(v) for i, v in enumerate(volumes, start=1)}
+    cols["objective"] = objective
+    cols["volume_penalty"] = penalty
     cols["objective_minvol"] = objective
     if infos:
         cols["admm_iterations"] = float(np.mean([i.iterations for i in infos]))
@@ -761,10 +793,26 @@ def fit_minvol_deep(
     errors = all_layer_errors(X, Ws, Hs, 1.0)
     volumes = _volumes(Ws, delta)
     progress.eval_seconds += time.perf_counter() - t_eval
-    alphas = minvol_alphas(errors, weights, volumes, min_vol.alpha_tilde)
+    if getattr(min_vol, "convention", "relative") == "paper":
+        # the paper's α̃ on D_ℓ⁰ in the units of the user's data
+        scale = np.broadcast_to(np.asarray(progress.error_scale, dtype=float), errors.shape)
+        alphas = paper_alphas(errors * scale, volumes, min_vol.alpha)
+    else:
+        alphas = minvol_alphas(errors, weights, volumes, min_vol.alpha_tilde)
+    rhos = np.full(len(Ws), float(min_vol.rho))
+    if rho_mode == "paper":
+        # The paper's ρ is the penalty of the augmented Lagrangian of λ_ℓ D_ℓ + λ_{ℓ+1} D(W, W̄)
+        # + α_ℓ logdet (their UpdateWl_ADMM.m divides it by λ_ℓ): ρ/λ_ℓ in the λ_ℓ-normalised
+        # Lagrangian (23) that update_W_minvol_admm solves in "absolute" mode.
+        rhos = float(min_vol.rho) / weights
+        rho_mode = "absolute"
     previous = minvol_objective(errors, weights, volumes, alphas)
     shown = float(getattr(progress, "objective_scale", 1.0))  # the "objective" column's units
-    progress.record(0, errors, "deep", **_columns(volumes, shown * previous, None))
+
+    def columns(volumes, objective, infos):
+        return _columns(volumes, shown * objective, infos, shown * float(alphas @ volumes))
+
+    progress.record(0, errors, "deep", **columns(volumes, previous, None))
 
     admm_seconds = 0.0
     admm_iters: list[int] = []
@@ -772,7 +820,7 @@ def fit_minvol_deep(
     n_iter = 0
     for it in range(1, max_iter + 1):
         infos = minvol_sweep(
-            X, Ws, Hs, weights, alphas, delta, float(min_vol.rho), eps,
+            X, Ws, Hs, weights, alphas, delta, rhos, eps,
             admm_max_iter=int(min_vol.admm_max_iter), admm_tol=float(min_vol.admm_tol),
             rho_mode=rho_mode, workspaces=workspaces,
         )
@@ -791,7 +839,7 @@ def fit_minvol_deep(
             volumes = _volumes(Ws, delta)
             progress.eval_seconds += time.perf_counter() - t_eval
             current = minvol_objective(errors, weights, volumes, alphas)
-            progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
+            progress.record(it, errors, "deep", **columns(volumes, current, infos))
             stop = converged(previous, current, tol)
             previous = current
         if not progress.step("deep"):
@@ -800,7 +848,7 @@ def fit_minvol_deep(
                 errors = all_layer_errors(X, Ws, Hs, 1.0)
                 volumes = _volumes(Ws, delta)
                 current = minvol_objective(errors, weights, volumes, alphas)
-                progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
+                progress.record(it, errors, "deep", **columns(volumes, current, infos))
         if stopping or stop:
             break
     extra: dict = {
@@ -812,4 +860,5 @@ def fit_minvol_deep(
     }
     for i, alpha in enumerate(alphas, start=1):
         extra[f"alpha_layer_{i}"] = float(alpha)
+        extra[f"rho_layer_{i}"] = float(rhos[i - 1])
     return Ws, Hs, n_iter, time.perf_counter() - start, extra

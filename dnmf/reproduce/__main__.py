@@ -28,10 +28,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-png", action="store_true", help="write HTML figures only")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    last = [-1e9]
 
     def progress(message: str, fraction: float) -> None:
-        print(f"[{time.perf_counter() - t0:7.1f} s {100 * fraction:5.1f} %] {message}",
-              flush=True)
+        now = time.perf_counter()
+        if now - last[0] >= 2.0 or "iteration" not in message:  # a line every 2 s at most
+            last[0] = now
+            print(f"[{now - t0:7.1f} s {100 * fraction:5.1f} %] {message}", flush=True)
 
     options = {"quick": args.quick, "progress": progress}
     if args.seeds is not None:
