@@ -301,8 +301,8 @@ def test_errors_are_reported_in_the_units_of_the_data(positive_matrix):
     """X and 1000·X run the same scaled fit; the reports must differ exactly by the scale.
 
     Deep phase: every W_ℓ carries the data's scale, so every error (β = 1) scales by 1000.
-    Warm start and MultilayerNMF history: layers ℓ ≥ 2 factorise a W_{ℓ-1} with unit-max
-    columns, so only layer 1's error scales.
+    Warm start and MultilayerNMF history: layers ℓ ≥ 2 factorise a W_{ℓ-1} with H_{ℓ-1} e = e
+    (the authors' chain), which carries the data's scale too, so every error scales.
     """
     kwargs = dict(ranks=(6, 3), n_init_iter=10, max_iter=10, eval_every=5, random_state=0)
     a = DeepNMF(**kwargs).fit(positive_matrix)
@@ -319,7 +319,8 @@ def test_errors_are_reported_in_the_units_of_the_data(positive_matrix):
                             .fit(1000 * positive_matrix).history_)):
         np.testing.assert_allclose(hist_b["error_layer_1"], 1000 * hist_a["error_layer_1"],
                                    rtol=1e-12)
-        np.testing.assert_allclose(hist_b["error_layer_2"], hist_a["error_layer_2"], rtol=1e-12)
+        np.testing.assert_allclose(hist_b["error_layer_2"], 1000 * hist_a["error_layer_2"],
+                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("eval_every", [0, 1, 7])

@@ -118,19 +118,11 @@ def rel(a, b) -> float:
 
 
 def dnmf_multilayer(X, ranks, Ws, Hs, iters: int):
-    from dnmf.models._common import all_layer_errors
-    from dnmf.models.multilayer import nmf_mu
+    from dnmf import MultilayerNMF
 
-    out_W, out_H, Y = [], [], X
-    for W, H in zip(Ws, Hs):
-        W, H = nmf_mu(Y, W, H, 1.0, iters, rescale=True)
-        s = H.sum(axis=1)
-        H /= s[:, None]
-        W *= s[None, :]
-        out_W.append(W)
-        out_H.append(H)
-        Y = W
-    return out_W, out_H, all_layer_errors(X, out_W, out_H, 1.0)
+    model = MultilayerNMF(ranks=ranks, init="custom", max_iter=iters, eval_every=0)
+    model.fit(X, W=Ws, H=Hs)
+    return model.W_, model.H_, model.layer_errors_
 
 
 def dnmf_deep_errors(X, ranks, Ws, Hs, outerit: int) -> tuple[np.ndarray, list, list]:
