@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators import DeepNMF, MinVol, MultilayerNMF
+from ..estimators import DeepNMF, FrobeniusDeepMF, MinVol, MultilayerNMF
 from ..metrics import abundance_rmse, mrsa, sad
-from ..models.frobenius import FrobeniusDeepMF
 from ..plots import image_grid, pixel_shares
 from ._common import Report, Runner, Stopped, load_paper_file
 
