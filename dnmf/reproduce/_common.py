@@ -116,6 +116,7 @@ class Report:
     fits : name -> FitResult (the app adds them to the session's runs)
     notes : list of str
     stopped : bool, the run was stopped before the end
+    dataset : the Dataset the fits ran on (the app keeps it with the runs)
     """
 
     experiment: str
@@ -126,6 +127,7 @@ class Report:
     fits: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     stopped: bool = False
+    dataset: Any = None
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["quantity", "paper", "dnmf"])

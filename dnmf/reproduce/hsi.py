@@ -67,12 +67,12 @@ def _models(cfg: dict, quick: bool, seed: int):
                      n_init_iter=n_init, max_iter=n_iter, random_state=seed, eval_every=5)
     lc = FrobeniusDeepMF(ranks=ranks, loss="layer-centric", min_vol=list(cfg["lc_kappa"]),
                          weight_ratio=LC_WEIGHT_RATIO, max_iter=n_iter, random_state=seed,
-                         eval_every=5)
+                         eval_every=5, n_init_iter=QUICK_ITER[0] if quick else 100)
     ml = MultilayerNMF(ranks=ranks, max_iter=n_init + n_iter, random_state=seed,
                        eval_every=0)
     L = len(ranks)
     return [("min-vol deep KL-NMF", minvol, L * n_init + n_iter),
-            ("LC-DMF", lc, n_iter + L * lc.n_init_iter if not quick else n_iter),
+            ("LC-DMF", lc, n_iter + L * lc.n_init_iter),
             ("multilayer KL-NMF", ml, L * (n_init + n_iter))]
 
 
@@ -87,8 +87,7 @@ def _abundance_figure(fits: dict, ds, layer: int, scene: str) -> object:
             titles.append(f"{name} {layer}.{k + 1}")
     return image_grid(images, titles=titles, n_cols=n_cols, per_image_scale=False, zmin=0.0,
                       zmax=1.0, colorscale="Viridis", colorbar_title="share of pixel",
-                      title=f"{scene}: layer-{layer} abundance maps (share of each pixel); rows: "
-                            + ", ".join(fits), tile_px=150)
+                      title=f"{scene}, layer {layer}: share of each pixel", tile_px=150)
 
 
 def _pixel_counts(result, layer: int) -> list[int]:
@@ -110,7 +109,7 @@ def reproduce_scene(scene: str, data_dir=None, *, seeds: int = 1, quick: bool = 
     seeds = max(1, min(int(seeds), 1) if quick else int(seeds))
     work = sum(n for _, _, n in _models(cfg, quick, 0))
     runner = Runner(seeds * work, progress)
-    report = Report(scene)
+    report = Report(scene, dataset=ds)
     figures_fits: dict = {}
     per_seed: list[dict] = []
     try:

@@ -57,7 +57,7 @@ def reproduce_table2(data_dir=None, *, seeds: int = 10, quick: bool = False, pro
     L = len(RANKS)
     per_seed = L * it["ml_iter"] + L * it["init_iter"] + it["deep_iter"]
     runner = Runner(seeds * per_seed, progress)
-    report = Report("table2")
+    report = Report("table2", dataset=ds)
     ratios, sp_ml, sp_deep, curves = [], [], [], []
     ml = deep = None
     try:

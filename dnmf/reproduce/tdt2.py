@@ -79,7 +79,7 @@ def reproduce_tdt2(data_dir=None, *, seeds: int = 1, quick: bool = False, progre
     L = len(RANKS)
     per_seed = L * it["ml_iter"] + L * it["init_iter"] + it["deep_iter"]
     runner = Runner(seeds * per_seed, progress)
-    report = Report("tdt2")
+    report = Report("tdt2", dataset=ds)
     ratios, first = [], None
     try:
         runner.say(f"TDT2 {X.shape[0]} words × {X.shape[1]} documents, r = {RANKS}, "
