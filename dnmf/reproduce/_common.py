@@ -252,13 +252,29 @@ def write_report(report: Report, out_dir: str | os.PathLike, *, png: bool = True
             import plotly.io as pio
 
             paths = [str(out / f"{report.experiment}_{n}.png") for n in names]
-            pio.write_images([report.figures[n] for n in names], paths, scale=1.5)
+            try:
+                pio.write_images([report.figures[n] for n in names], paths, scale=1.5)
+            except Exception:  # noqa: BLE001 - retried one by one below
+                pass
             for name, path in zip(names, paths):
-                if not Path(path).is_file():  # seen once: a batch that dropped a file
-                    report.figures[name].write_image(path, scale=1.5)
-            written["png"] += paths
-        except Exception as exc:  # noqa: BLE001 - kaleido/Chromium missing: HTML is enough
-            written["skipped"].append(f"PNG export skipped ({type(exc).__name__}: {exc})")
+                # kaleido's batch has dropped files and failed with "kaleido_scopes is not
+                # defined" on a loaded machine: each missing file is retried alone, twice
+                error: Exception | str = "no file written"
+                for _ in range(2):
+                    if Path(path).is_file():
+                        break
+                    try:
+                        report.figures[name].write_image(path, scale=1.5)
+                    except Exception as exc:  # noqa: BLE001
+                        error = exc
+                if Path(path).is_file():
+                    written["png"].append(path)
+                else:
+                    written["skipped"].append(f"{Path(path).name}: PNG export failed "
+                                              f"({type(error).__name__}: {error})")
+                    say(written["skipped"][-1])
+        except ImportError as exc:  # kaleido missing: HTML is enough
+            written["skipped"].append(f"PNG export skipped ({exc})")
             say(written["skipped"][-1])
     return written
 
