@@ -4,14 +4,14 @@ stopping rule, starting from given factors."""
 import numpy as np
 import pytest
 
-from dnmf.models._common import Progress
+from dnmf.models._driver import Progress
 from dnmf.models.multilayer import _authors_stop, fit_multilayer, nmf_mu
 
 
 def _fit(X, ranks, max_iter, **kw):
     progress = Progress(len(ranks), len(ranks) * max_iter, None, np.ones(len(ranks)))
-    Ws, Hs, rows = fit_multilayer(X, ranks, 1.0, max_iter, rng=np.random.default_rng(0),
-                                  dtype=np.float64, progress=progress, eval_every=1, **kw)
+    Ws, Hs = fit_multilayer(X, ranks, 1.0, max_iter, rng=np.random.default_rng(0),
+                            dtype=np.float64, progress=progress, eval_every=1, **kw)
     return Ws, Hs, progress.history(("layer",))
 
 
