@@ -122,8 +122,7 @@ def _fig2(curves, L: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=median[:, ell], mode="lines", name=f"layer {ell + 1}"))
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot"))
     fig.update_layout(
-        title=f"Fig. 2: median over {len(curves)} run(s) of the deep KL-NMF error ÷ the final "
-              "multilayer error, per layer",
+        title=f"Fig. 2: deep error ÷ final multilayer error (median of {len(curves)} runs)",
         xaxis_title="iteration of Algorithm 1", yaxis_title="error ratio", yaxis_type="log",
         height=420, width=760, margin=dict(l=10, r=10, t=60, b=10))
     return fig

@@ -147,7 +147,7 @@ def _fig4(deep, ml, L: int) -> go.Figure:
                                  y=hist[f"error_layer_{ell}"] / ml.layer_errors_[ell - 1],
                                  mode="lines", name=f"layer {ell}"))
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot"))
-    fig.update_layout(title="Fig. 4: deep KL-NMF error ÷ final multilayer error, per layer",
+    fig.update_layout(title="Fig. 4: deep error ÷ final multilayer error",
                       xaxis_title="iteration of Algorithm 1", yaxis_title="error ratio",
                       yaxis_type="log", height=420, width=760,
                       margin=dict(l=10, r=10, t=60, b=10))
@@ -159,7 +159,7 @@ def _h3(H3: np.ndarray, top3, top2) -> go.Figure:
         z=H3, colorscale="Blues",
         x=[f"2.{j + 1} {' '.join(top2[j][:2])}" for j in range(H3.shape[1])],
         y=[f"3.{k + 1} {' '.join(top3[k][:2])}" for k in range(H3.shape[0])]))
-    fig.update_layout(title="H_3: weight of each layer-3 topic (rows) in each layer-2 topic",
+    fig.update_layout(title="H_3: layer-3 topics (rows) in layer-2 topics",
                       height=380, width=900, margin=dict(l=10, r=10, t=60, b=10),
                       yaxis_autorange="reversed")
     return fig
