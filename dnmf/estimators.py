@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from . import portable
 from ._validation import (
     check_beta,
     check_data,
@@ -232,7 +233,12 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
         self.callback = callback
 
     def fit(self, X, y=None) -> MultilayerNMF:
-        """Fit the layers one after the other. ``X``: (m, n) ndarray or scipy.sparse."""
+        """Fit the layers one after the other. ``X``: (m, n) ndarray or scipy.sparse (or a
+        Dask or other array-API array: :mod:`dnmf.portable`)."""
+        backend = portable.backend_for(X)
+        if backend is not None:
+            self._set_result(portable.fit_estimator(self, X, backend=backend))
+            return self
         t0 = time.perf_counter()
         beta, dtype, eval_every = _check_common(self)
         max_iter = check_int(self.max_iter, "max_iter", 1)
@@ -391,8 +397,14 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
         """Fit deep β-NMF to ``X`` of shape (m, n) (ndarray or scipy.sparse); returns self.
 
         ``W`` and ``H`` (lists of L arrays) are the starting factors when ``init="custom"``;
-        the H's are normalised to H_ℓ e = e first (rescaling the W's to match).
+        the H's are normalised to H_ℓ e = e first (rescaling the W's to match). A Dask or
+        other array-API ``X`` takes the portable path (:mod:`dnmf.portable`).
         """
+        backend = portable.backend_for(X)
+        if backend is not None:
+            self._set_result(portable.fit_estimator(self, X, W=W, H=H, backend=backend))
+            self.init_history_ = self.result_.init_history
+            return self
         t0 = time.perf_counter()
         beta, dtype, eval_every = _check_common(self)
         max_iter = check_int(self.max_iter, "max_iter", 0)
