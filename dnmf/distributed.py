@@ -133,7 +133,12 @@ def _block_W_mu(Y, W, H, beta: float, eps: float):
 
 
 def _block_W_deep(Y, W, H, W_next, H_next, lam: float, beta: float, eps: float):
-    return update_W_deep(_dense_or_csr(Y), W, H, W_next @ H_next, lam, beta, eps)
+    W_bar = W_next @ H_next
+    if isinstance(Y, _SparseBlock) and beta == 1:  # update_W_deep's β = 1 branch, fused kernel
+        Q = _kernels.kl_numerator_W(Y.kl, W, np.ascontiguousarray(H.T))
+        np.maximum(W_bar, eps, out=W_bar)
+        return _floor(_kernels.deep_w_kl(W, Q, H.sum(axis=1)[None, :], W_bar, lam), eps)
+    return update_W_deep(_dense_or_csr(Y), W, H, W_bar, lam, beta, eps)
 
 
 def _block_error(Y, W, H, beta: float) -> float:
@@ -147,6 +152,16 @@ def _block_error(Y, W, H, beta: float) -> float:
 def _block_deep_errors(X, Hs, beta: float, *Ws) -> np.ndarray:
     return np.array([_block_error(X if i == 0 else Ws[i - 1], Ws[i], Hs[i], beta)
                      for i in range(len(Ws))])
+
+
+def _sum_parts(*parts):
+    """Σ of block results: arrays, or tuples of arrays summed entry by entry."""
+    if isinstance(parts[0], tuple):
+        return tuple(_sum_parts(*column) for column in zip(*parts))
+    total = np.array(parts[0], copy=True)
+    for p in parts[1:]:
+        total += p
+    return total
 
 
 def _block_colmax(W) -> np.ndarray:
@@ -178,6 +193,10 @@ def _nbytes(obj) -> int:
     return 8
 
 
+# Small factors up to this size travel inside every task; larger ones are broadcast once.
+_EMBED_BYTES = 1 << 16
+
+
 def _is_ref(obj) -> bool:
     return type(obj).__name__ == "Future"
 
@@ -205,6 +224,12 @@ class _LocalExecutor:
         self.round_trips += 1
         return list(refs)
 
+    def locate(self, refs):
+        return None
+
+    def reduce_sum(self, refs, locations):
+        return _sum_parts(*self.gather(refs))
+
     def to_dask(self, refs, shapes, dtype):
         import dask.array as da
 
@@ -216,15 +241,53 @@ class _ClientExecutor:
 
     def __init__(self, client) -> None:
         self.client = client
+        self._current: dict = {}  # id -> (small factor, its broadcast future)
         self.bytes_sent = 0
         self.bytes_received = 0
         self.round_trips = 0
 
     def from_dask(self, X):
-        return self.client.compute(list(X.to_delayed().ravel()))
+        """X's row blocks computed on the workers in turn (block i on worker i mod #workers)."""
+        workers = sorted(self.client.scheduler_info()["workers"])
+        return [self.client.compute(block, workers=[workers[i % len(workers)]])
+                for i, block in enumerate(X.to_delayed().ravel())]
 
     def put(self, obj):
-        return obj  # small: embedded in each block's task (cheaper than a broadcast round trip)
+        """A small factor for every block's task: embedded in the tasks when tiny (no round
+        trip), else broadcast once to every worker and reused while it is current."""
+        if _nbytes(obj) <= _EMBED_BYTES:
+            return obj
+        cached = self._current.get(id(obj))
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        n_workers = len(self.client.scheduler_info()["workers"])
+        self.bytes_sent += _nbytes(obj) * n_workers
+        future = self.client.scatter([obj], broadcast=True, hash=False)[0]
+        if len(self._current) >= 8:
+            self._current.pop(next(iter(self._current)))
+        self._current[id(obj)] = (obj, future)
+        return future
+
+    def locate(self, refs):
+        """The worker holding each block (its tasks run there: the block is their big input)."""
+        from distributed import wait
+
+        wait(refs)
+        who = self.client.who_has(refs)
+        return [next(iter(who[f.key]), None) for f in refs]
+
+    def reduce_sum(self, refs, locations):
+        """Σ of the blocks' results: each worker first adds the results of its own blocks."""
+        if locations is None:
+            return _sum_parts(*self.gather(refs))
+        groups: dict = {}
+        for ref, where in zip(refs, locations):
+            groups.setdefault(where, []).append(ref)
+        partial = [self.client.submit(_sum_parts, *group, pure=False) if w is None else
+                   self.client.submit(_sum_parts, *group, workers=[w],
+                                      allow_other_workers=True, pure=False)
+                   for w, group in groups.items()]
+        return _sum_parts(*self.gather(partial))
 
     def map(self, fn, *seqs, **kwargs):
         seqs = [list(s) for s in seqs]
@@ -237,9 +300,13 @@ class _ClientExecutor:
         self.bytes_received += _nbytes(list(values))
         return values
 
-    def send_blocks(self, blocks):
+    def send_blocks(self, blocks, locations=None):
+        """Block i to the worker of X's block i (initial factors only)."""
         self.bytes_sent += _nbytes(list(blocks))
-        return self.client.scatter(list(blocks), hash=False)
+        if locations is None:
+            return self.client.scatter(list(blocks), hash=False)
+        return [self.client.scatter([b], workers=None if w is None else [w], hash=False)[0]
+                for b, w in zip(blocks, locations)]
 
     def to_dask(self, refs, shapes, dtype):
         import dask.array as da
@@ -251,19 +318,22 @@ class _ClientExecutor:
 class Blocks:
     """A long matrix stored as row blocks (``refs``: arrays or futures) of known row counts."""
 
-    def __init__(self, refs, rows, n_cols: int, dtype, sparse: bool = False) -> None:
+    def __init__(self, refs, rows, n_cols: int, dtype, sparse: bool = False,
+                 locations=None) -> None:
         self.refs = list(refs)
         self.rows = list(rows)
         self.n_cols = int(n_cols)
         self.dtype = np.dtype(dtype)
         self.sparse = sparse
+        self.locations = locations  # the worker of each block (None: unknown / in process)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (int(sum(self.rows)), self.n_cols)
 
     def like(self, refs, n_cols=None) -> Blocks:
-        return Blocks(refs, self.rows, self.n_cols if n_cols is None else n_cols, self.dtype)
+        return Blocks(refs, self.rows, self.n_cols if n_cols is None else n_cols, self.dtype,
+                      locations=self.locations)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +417,8 @@ class DaskBackend:
         scaled = self.ex.map(_block_scale, blocks, s=scale)
         sparse = not dense and bool(stats[:, 6].sum() < m * n) and _is_sparse_meta(X)
         rows = [int(r) for r in stats[:, 5]]
-        return Blocks(scaled, rows, n, dtype, sparse), scale, (int(m), int(n))
+        locations = self.ex.locate(scaled)
+        return Blocks(scaled, rows, n, dtype, sparse, locations), scale, (int(m), int(n))
 
     def to_numpy(self, A) -> np.ndarray:
         return np.asarray(A)
@@ -376,8 +447,9 @@ class DaskBackend:
         return self._send(pieces, Y, dtype), H
 
     def _send(self, pieces, Y: Blocks, dtype) -> Blocks:
-        refs = self.ex.send_blocks(pieces) if hasattr(self.ex, "send_blocks") else pieces
-        return Blocks(refs, Y.rows, pieces[0].shape[1], dtype)
+        refs = (self.ex.send_blocks(pieces, Y.locations) if hasattr(self.ex, "send_blocks")
+                else pieces)
+        return Blocks(refs, Y.rows, pieces[0].shape[1], dtype, locations=Y.locations)
 
     def long_factor(self, W: np.ndarray, Y: Blocks) -> Blocks:
         bounds = np.cumsum([0, *Y.rows])
@@ -412,13 +484,8 @@ class DaskBackend:
 
     def _sum_terms_H(self, Y: Blocks, W: Blocks, H: np.ndarray, beta: float):
         k = len(W.refs)
-        parts = self.ex.gather(self.ex.map(_block_terms_H, Y.refs, W.refs, self._bcast(H, k),
-                                           beta=beta))
-        Q = parts[0][0].copy()
-        P = parts[0][1].copy()
-        for q, p in parts[1:]:
-            Q += q
-            P += p
+        Q, P = self.ex.reduce_sum(self.ex.map(_block_terms_H, Y.refs, W.refs,
+                                              self._bcast(H, k), beta=beta), Y.locations)
         if beta == 2:
             P = P @ H
         return Q, P

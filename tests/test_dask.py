@@ -86,8 +86,8 @@ def test_only_small_statistics_travel(client, data):
     k, r = M // CHUNK, 5
     # H (r×n) to every block twice (H-step, W-step), the column maxima (r) once.
     assert sent == 8 * k * (2 * r * N + r)
-    # Q (r×n) and P (r) from the H-step, the column maxima (r) from the W-step.
-    assert received == 8 * k * (r * N + 2 * r)
+    # Q (r×n) and P (r) summed on each of the 2 workers, the column maxima (r) of each block.
+    assert received == 8 * (2 * (r * N + r) + k * r)
     assert trips == 2
     assert received < 8 * M * r  # less than the long factor itself
 
