@@ -127,7 +127,7 @@ def main() -> None:
         gc.collect()
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                        worker_dashboard_address=None, memory_limit=0)
     client = distributed.Client(cluster)
     client.run(lambda: __import__("dnmf.distributed"))

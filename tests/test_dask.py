@@ -22,7 +22,7 @@ M, N, CHUNK = 150, 40, 50
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                        worker_dashboard_address=None)
     c = distributed.Client(cluster)
     c.run(lambda: __import__("dnmf.distributed"))  # workers import the solver once, here
