@@ -42,13 +42,20 @@ from .divergence import beta_divergence
 from .updates import (
     _floor,
     _mu_step,
+    _stationarity,
+    _t_of_mu,
+    deep_W_closed_form,
+    deep_W_root_solve,
     mu_terms_H,
+    mu_terms_W,
     sum_to_one_update,
+    update_H_mu,
+    update_H_rowsum,
     update_W_deep,
     update_W_mu,
 )
 
-__all__ = ["DaskBackend", "Blocks"]
+__all__ = ["DaskBackend", "DaskColumnBackend", "Blocks"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,14 +94,14 @@ def _values(Y):
 
 
 def _block_stats(Y) -> np.ndarray:
-    """[all finite, min, max, any zero entry, sum, rows, nnz-or-size] of a block."""
+    """[all finite, min, max, any zero entry, sum, rows, nnz-or-size, columns] of a block."""
     v = _values(Y)
     size = Y.shape[0] * Y.shape[1]
     if v.size == 0:
-        return np.array([1.0, 0.0, 0.0, float(size > 0), 0.0, Y.shape[0], 0])
+        return np.array([1.0, 0.0, 0.0, float(size > 0), 0.0, Y.shape[0], 0, Y.shape[1]])
     zero = float(np.any(v == 0) or v.size < size)
     return np.array([float(np.all(np.isfinite(v))), float(v.min()), float(v.max()), zero,
-                     float(v.sum()), Y.shape[0], v.size])
+                     float(v.sum()), Y.shape[0], v.size, Y.shape[1]])
 
 
 def _block_scale(Y, s: float):
@@ -230,10 +237,10 @@ class _LocalExecutor:
     def reduce_sum(self, refs, locations):
         return _sum_parts(*self.gather(refs))
 
-    def to_dask(self, refs, shapes, dtype):
+    def to_dask(self, refs, shapes, dtype, axis: int):
         import dask.array as da
 
-        return da.concatenate([da.from_array(b, chunks=b.shape) for b in refs], axis=0)
+        return da.concatenate([da.from_array(b, chunks=b.shape) for b in refs], axis=axis)
 
 
 class _ClientExecutor:
@@ -308,18 +315,19 @@ class _ClientExecutor:
         return [self.client.scatter([b], workers=None if w is None else [w], hash=False)[0]
                 for b, w in zip(blocks, locations)]
 
-    def to_dask(self, refs, shapes, dtype):
+    def to_dask(self, refs, shapes, dtype, axis: int):
         import dask.array as da
 
         return da.concatenate([da.from_delayed(f, shape=s, dtype=dtype)
-                               for f, s in zip(refs, shapes)], axis=0)
+                               for f, s in zip(refs, shapes)], axis=axis)
 
 
 class Blocks:
     """A long matrix stored as row blocks (``refs``: arrays or futures) of known row counts."""
 
     def __init__(self, refs, rows, n_cols: int, dtype, sparse: bool = False,
-                 locations=None) -> None:
+                 locations=None, axis: int = 0) -> None:
+        self.axis = axis  # 0: row blocks (``rows`` their heights); 1: column blocks (widths)
         self.refs = list(refs)
         self.rows = list(rows)
         self.n_cols = int(n_cols)
@@ -329,11 +337,12 @@ class Blocks:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(sum(self.rows)), self.n_cols)
+        long = int(sum(self.rows))
+        return (long, self.n_cols) if self.axis == 0 else (self.n_cols, long)
 
     def like(self, refs, n_cols=None) -> Blocks:
         return Blocks(refs, self.rows, self.n_cols if n_cols is None else n_cols, self.dtype,
-                      locations=self.locations)
+                      locations=self.locations, axis=self.axis)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,6 +365,7 @@ class DaskBackend:
     """
 
     name = "dask"
+    axis = 0  # X split into row blocks
 
     def __init__(self, client=None) -> None:
         if client is None:
@@ -368,8 +378,13 @@ class DaskBackend:
         self.ex = _ClientExecutor(client) if client is not None else _LocalExecutor()
 
     @classmethod
-    def for_array(cls, X) -> DaskBackend:
-        return cls()
+    def for_array(cls, X, client=None) -> DaskBackend:
+        """The backend for X's long side: row blocks when X has several row chunks or is at
+        least as tall as wide, column blocks (:class:`DaskColumnBackend`) otherwise."""
+        rows, cols = X.numblocks
+        same = (rows > 1) == (cols > 1)
+        by_columns = (cols > 1 and rows == 1) or (same and X.shape[1] > X.shape[0])
+        return (DaskColumnBackend if by_columns else DaskBackend)(client)
 
     # -- traffic ---------------------------------------------------------------------------
     @property
@@ -396,8 +411,9 @@ class DaskBackend:
             raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first")
         if m == 0 or n == 0:
             raise ValueError(f"X is empty (shape {(m, n)}); give a matrix with at least one entry")
-        if X.numblocks[1] > 1:
-            X = X.rechunk({1: -1})  # blocks of whole rows
+        other = 1 - self.axis
+        if X.numblocks[other] > 1:
+            X = X.rechunk({other: -1})  # blocks of whole rows (whole columns)
         dense = beta not in (1.0, 2.0)  # as check_data: other β need (WH)^{β-1} densely
         raw = self.ex.from_dask(X)
         blocks = self.ex.map(_as_block, raw, dtype=np.dtype(dtype), dense=dense)
@@ -416,9 +432,11 @@ class DaskBackend:
                              "(d(0|y) = -log 0); use beta > 0, or add a small offset to X")
         scaled = self.ex.map(_block_scale, blocks, s=scale)
         sparse = not dense and bool(stats[:, 6].sum() < m * n) and _is_sparse_meta(X)
-        rows = [int(r) for r in stats[:, 5]]
+        sizes = [int(r) for r in stats[:, 5 if self.axis == 0 else 7]]
         locations = self.ex.locate(scaled)
-        return Blocks(scaled, rows, n, dtype, sparse, locations), scale, (int(m), int(n))
+        blocks = Blocks(scaled, sizes, n if self.axis == 0 else m, dtype, sparse, locations,
+                        axis=self.axis)
+        return blocks, scale, (int(m), int(n))
 
     def to_numpy(self, A) -> np.ndarray:
         return np.asarray(A)
@@ -459,11 +477,16 @@ class DaskBackend:
     def small_factor(self, H: np.ndarray, Y) -> np.ndarray:
         return H
 
-    def scale_long(self, W: Blocks, s: float):
-        """The final long factor times s, as a Dask array (blocks stay on the workers)."""
-        refs = self.ex.map(_block_mul, W.refs, s=float(s))
-        shapes = [(r, W.n_cols) for r in W.rows]
-        return self.ex.to_dask(refs, shapes, W.dtype)
+    def custom_factors(self, Ws: list, Hs: list, X: Blocks):
+        return [self.long_factor(W, X) for W in Ws], [np.asarray(H) for H in Hs]
+
+    def finish(self, Ws: list, Hs: list, scale: float):
+        """W_ℓ · s as Dask arrays of the row blocks (which stay on the workers), H_ℓ NumPy."""
+        out = []
+        for W in Ws:
+            refs = self.ex.map(_block_mul, W.refs, s=float(scale))
+            out.append(self.ex.to_dask(refs, [(r, W.n_cols) for r in W.rows], W.dtype, axis=0))
+        return out, [np.asarray(H) for H in Hs]
 
     def normalize_rows_of_H(self, Ws: list, Hs: list):
         Ws, Hs = list(Ws), [np.array(H) for H in Hs]
@@ -548,3 +571,275 @@ def _rowsum_step(H: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float, eps: 
 def _is_sparse_meta(X) -> bool:
     meta = getattr(X, "_meta", None)
     return sp.issparse(meta) or hasattr(meta, "tocsr")
+
+
+# ---------------------------------------------------------------------------------------------
+# Column blocks: X (m × n) with n the long side (the project's orientation for spectra, bands ×
+# pixels, and text, words × documents). H_1 (r_1 × n) is split beside X's column blocks; every
+# W_ℓ and H_ℓ, ℓ ≥ 2, is small and lives on the driver, where layers ℓ ≥ 2 run in memory.
+# ---------------------------------------------------------------------------------------------
+
+
+def _col_terms_H(Y, W, H, beta: float):
+    """(Q, P) of the H-step of one column block (column-local)."""
+    if isinstance(Y, _SparseBlock) and beta == 1:
+        Ht = np.ascontiguousarray(H.T)
+        return _kernels.kl_numerator_Ht(Y.kl, W, Ht).T, W.sum(axis=0)[:, None]
+    return mu_terms_H(_dense_or_csr(Y), W, H, beta)
+
+
+def _col_H_mu(Y, W, H, beta: float, eps: float):
+    Q, P = _col_terms_H(Y, W, H, beta)
+    return _floor(_mu_step(H, Q, P, beta), eps)
+
+
+def _col_terms_W(Y, W, H, beta: float):
+    """This column block's part of (Q, P) of the W-step (β = 1: P = H e; β = 2: the Gram H Hᵀ)."""
+    if beta == 1:
+        P = H.sum(axis=1)[None, :]
+        if isinstance(Y, _SparseBlock):
+            return _kernels.kl_numerator_W(Y.kl, W, np.ascontiguousarray(H.T)), P
+        return (Y / (W @ H)) @ H.T, P
+    if beta == 2:
+        return np.asarray(_dense_or_csr(Y) @ H.T), H @ H.T
+    return mu_terms_W(_dense_or_csr(Y), W, H, beta)
+
+
+def _col_num_kl(Y, W, H):
+    """β = 1 row-sum step: the numerator H ⊙ Q of this block and its row sums."""
+    Q, _ = _col_terms_H(Y, W, H, 1.0)
+    return H * Q
+
+
+def _row_sums(A):
+    return A.sum(axis=1)
+
+
+def _col_normalise(num, H, sums, eps: float):
+    ok = sums > 0
+    out = H.copy()
+    out[ok] = num[ok] / sums[ok, None]
+    return _floor(out, eps)
+
+
+_TINY = np.finfo(float).tiny
+
+
+def _col_rowsum_state(Y, W, H, beta: float):
+    """(H̃ floored at tiny, Q, P) of one block, kept on its worker for the Newton steps."""
+    Q, P = _col_terms_H(Y, W, H, beta)
+    P = np.maximum(np.broadcast_to(P, Q.shape), _TINY)
+    return np.maximum(H, _TINY), Q, P
+
+
+def _col_rowsum_start(state, beta: float):
+    """Per row: min_j g(1/h̃_kj) over Q > 0 (the monotone Newton start), and any(Q > 0)."""
+    Hs, Q, P = state
+    g_start, _ = _stationarity(1.0 / Hs, Q, P, beta)
+    return np.where(Q > 0, g_start, np.inf).min(axis=1), np.any(Q > 0, axis=1).astype(float)
+
+
+def _col_rowsum_eval(state, mu, beta: float):
+    """Σ_j h̃ t(μ) and Σ_j h̃ t'(μ) of this block, per row (one batched Newton reduction)."""
+    Hs, Q, P = state
+    t, dt = _t_of_mu(mu, Q, P, beta)
+    return np.sum(Hs * t, axis=1), np.sum(Hs * dt, axis=1)
+
+
+def _col_rowsum_new(state, mu, beta: float):
+    Hs, Q, P = state
+    t, _ = _t_of_mu(mu, Q, P, beta)
+    return Hs * t
+
+
+def _col_rowsum_finite(H_new):
+    return np.all(np.isfinite(H_new), axis=1).astype(float)
+
+
+def _col_rowsum_apply(H, H_new, keep, eps: float):
+    out = H_new.astype(H.dtype, copy=True)
+    out[keep] = H[keep]
+    return _floor(out, eps)
+
+
+class DaskColumnBackend(DaskBackend):
+    """Blockwise solver for a Dask X split into column blocks (n ≫ m).
+
+    The H_1-steps are column-local except the row-sum multiplier of H_1 e = e: each monotone
+    Newton step needs Σ_j h̃_kj t_kj(μ_k) over all columns, so every block sends 2 r_1 numbers per
+    step, for all rows at once (the r_1 multipliers are batched in one reduction; the blocks'
+    Q and P stay on their workers between steps). For β = 1 the multiplier is explicit and one
+    reduction of the row sums suffices. The W_1-steps need Σ_c (Y_c ⊙ V_c^{β-2}) H_cᵀ and
+    Σ_c V_c^{β-1} H_cᵀ (m × r_1 each; for β = 1, H e; for β = 2, H Hᵀ). Layers ℓ ≥ 2 factorise the
+    small W_{ℓ-1} on the driver with the NumPy updates.
+    """
+
+    axis = 1
+
+    # -- factors ---------------------------------------------------------------------------
+    def random_factors(self, Y, rank: int, rng: np.random.Generator, dtype, eps: float):
+        if not isinstance(Y, Blocks):
+            return _local_random_factors(Y, rank, rng, dtype, eps)
+        m, n = Y.shape
+        W = rng.uniform(size=(m, rank)).astype(dtype)
+        H = rng.uniform(size=(rank, n)).astype(dtype)
+        mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
+        mean_y = self.total(Y) / (m * n)
+        scale = np.sqrt(mean_y / mean_wh) if mean_y > 0 and mean_wh > 0 else 1.0
+        W *= scale
+        H *= scale
+        np.maximum(W, eps, out=W)
+        np.maximum(H, eps, out=H)
+        return W, self._split(H, Y)
+
+    def _split(self, H: np.ndarray, Y: Blocks) -> Blocks:
+        bounds = np.cumsum([0, *Y.rows])
+        pieces = [np.ascontiguousarray(H[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        refs = (self.ex.send_blocks(pieces, Y.locations) if hasattr(self.ex, "send_blocks")
+                else pieces)
+        return Blocks(refs, Y.rows, H.shape[0], H.dtype, locations=Y.locations, axis=1)
+
+    def custom_factors(self, Ws: list, Hs: list, X: Blocks):
+        return [np.asarray(W) for W in Ws], [self._split(Hs[0], X), *Hs[1:]]
+
+    def finish(self, Ws: list, Hs: list, scale: float):
+        """W_ℓ · s as NumPy arrays, H_1 as a Dask array of the column blocks, H_ℓ≥2 NumPy."""
+        H1 = Hs[0]
+        H1 = self.ex.to_dask(H1.refs, [(H1.n_cols, c) for c in H1.rows], H1.dtype, axis=1)
+        return [W * scale for W in Ws], [H1, *[np.asarray(H) for H in Hs[1:]]]
+
+    def normalize_rows_of_H(self, Ws: list, Hs: list):
+        Ws, Hs = [np.array(W) for W in Ws], list(Hs)
+        for layer in range(len(Hs)):
+            H = Hs[layer]
+            if isinstance(H, Blocks):
+                s = self.ex.reduce_sum(self.ex.map(_row_sums, H.refs), H.locations)
+            else:
+                s = H.sum(axis=1)
+            s = np.where(s > 0, s, 1.0)
+            if isinstance(H, Blocks):
+                inv = self._bcast(s[:, None], len(H.refs))
+                Hs[layer] = H.like(self.ex.map(_block_div_cols, H.refs, inv))
+            else:
+                Hs[layer] = H / s[:, None]
+            Ws[layer] = Ws[layer] * s[None, :]
+            if layer + 1 < len(Hs):
+                Hs[layer + 1] = Hs[layer + 1] * s[None, :]
+        return Ws, Hs
+
+    # -- steps -----------------------------------------------------------------------------
+    def layer_error(self, Y, W, H, beta: float) -> float:
+        if not isinstance(Y, Blocks):
+            return beta_divergence(Y, W, H, beta)
+        k = len(H.refs)
+        return float(sum(self.ex.gather(self.ex.map(_block_error, Y.refs, self._bcast(W, k),
+                                                     H.refs, beta=beta))))
+
+    def layer_errors(self, X, Ws: list, Hs: list, beta: float) -> np.ndarray:
+        return np.array([self.layer_error(X if i == 0 else Ws[i - 1], W, H, beta)
+                         for i, (W, H) in enumerate(zip(Ws, Hs))])
+
+    def _sum_terms_W(self, Y: Blocks, W: np.ndarray, H: Blocks, beta: float):
+        k = len(H.refs)
+        Q, P = self.ex.reduce_sum(self.ex.map(_col_terms_W, Y.refs, self._bcast(W, k), H.refs,
+                                              beta=beta), Y.locations)
+        return Q, (W @ P if beta == 2 else P)
+
+    def multilayer_step(self, Y, W, H, beta: float, eps: float):
+        if not isinstance(Y, Blocks):
+            return _local_multilayer_step(Y, W, H, beta, eps)
+        k = len(H.refs)
+        H = H.like(self.ex.map(_col_H_mu, Y.refs, self._bcast(W, k), H.refs, beta=beta,
+                               eps=eps))
+        Q, P = self._sum_terms_W(Y, W, H, beta)
+        W = _floor(_mu_step(W, Q, P, beta), eps)
+        col_max = W.max(axis=0)
+        col_max = np.where(col_max > 0, col_max, 1.0)
+        W = W / col_max
+        H = H.like(self.ex.map(_block_mul_cols, H.refs, self._bcast(col_max[:, None], k)))
+        return W, H
+
+    def _rowsum_step(self, Y: Blocks, W: np.ndarray, H: Blocks, beta: float, eps: float,
+                     tol: float = 1e-13, max_iter: int = 100) -> Blocks:
+        """:func:`dnmf.updates.update_H_rowsum` on column blocks (same iterations)."""
+        k = len(H.refs)
+        Wb = self._bcast(W, k)
+        if beta == 1:
+            num = self.ex.map(_col_num_kl, Y.refs, Wb, H.refs)
+            sums = self.ex.reduce_sum(self.ex.map(_row_sums, num), Y.locations)
+            return H.like(self.ex.map(_col_normalise, num, H.refs,
+                                      self._bcast(sums, k), eps=eps))
+        state = self.ex.map(_col_rowsum_state, Y.refs, Wb, H.refs, beta=beta)
+        starts = self.ex.gather(self.ex.map(_col_rowsum_start, state, beta=beta))
+        mu = np.min([s[0] for s in starts], axis=0)
+        has_q = np.max([s[1] for s in starts], axis=0) > 0
+        mu = np.where(np.isfinite(mu), mu, 0.0)
+        for _ in range(max_iter):
+            xi, dxi = self.ex.reduce_sum(self.ex.map(_col_rowsum_eval, state,
+                                                     self._bcast(mu, k), beta=beta),
+                                         Y.locations)
+            xi = xi - 1.0
+            if np.all(np.abs(xi) <= tol):
+                break
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = xi / dxi
+            step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
+            if not np.any(step):
+                break
+            mu = mu - step
+        new = self.ex.map(_col_rowsum_new, state, self._bcast(mu, k), beta=beta)
+        finite = np.min(self.ex.gather(self.ex.map(_col_rowsum_finite, new)), axis=0) > 0
+        keep = ~has_q | ~finite
+        return H.like(self.ex.map(_col_rowsum_apply, H.refs, new, self._bcast(keep, k),
+                                  eps=eps))
+
+    def deep_sweep(self, X: Blocks, Ws: list, Hs: list, beta: float, weights, eps: float):
+        Ws, Hs = list(Ws), list(Hs)
+        n_layers = len(Ws)
+        for layer in range(n_layers):
+            Y = X if layer == 0 else Ws[layer - 1]
+            W, H = Ws[layer], Hs[layer]
+            if layer == 0:
+                Hs[0] = H = self._rowsum_step(X, W, H, beta, eps)
+                Q, P = self._sum_terms_W(X, W, H, beta)
+            else:
+                Hs[layer] = H = update_H_rowsum(Y, W, H, beta, eps)
+            if layer < n_layers - 1:
+                lam = float(weights[layer + 1] / weights[layer])
+                W_bar = Ws[layer + 1] @ Hs[layer + 1]
+                if layer == 0:
+                    Ws[0] = _deep_W_from_terms(W, Q, P, W_bar, lam, beta, eps)
+                else:
+                    Ws[layer] = update_W_deep(Y, W, H, W_bar, lam, beta, eps)
+            elif layer == 0:
+                Ws[0] = _floor(_mu_step(W, Q, P, beta), eps)
+            else:
+                Ws[layer] = update_W_mu(Y, W, H, beta, eps)
+        return Ws, Hs
+
+
+def _deep_W_from_terms(W, Q, P, W_bar, lam: float, beta: float, eps: float):
+    """:func:`dnmf.updates.update_W_deep` given its summed MU terms Q and P."""
+    W_bar = np.maximum(W_bar, eps)
+    if beta == 1:
+        return _floor(_kernels.deep_w_kl(W, Q, P.reshape(1, -1) if P.shape != W.shape else P,
+                                         W_bar, lam), eps)
+    if beta in (0.0, 1.5, 2.0):
+        new = deep_W_closed_form(W, Q, P, W_bar, lam, beta)
+    else:
+        new = deep_W_root_solve(W, Q, P, W_bar, lam, beta)
+    return _floor(np.asarray(new, dtype=W.dtype), eps)
+
+
+def _local_random_factors(Y, rank, rng, dtype, eps):
+    from .models.multilayer import initial_factors
+
+    return initial_factors(Y, rank, "random", rng, dtype, eps)
+
+
+def _local_multilayer_step(Y, W, H, beta, eps):
+    H = update_H_mu(Y, W, H, beta, eps)
+    W = update_W_mu(Y, W, H, beta, eps)
+    col_max = W.max(axis=0)
+    col_max = np.where(col_max > 0, col_max, 1.0)
+    return W / col_max, H * col_max[:, None]

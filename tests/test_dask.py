@@ -37,8 +37,12 @@ def data():
     return X
 
 
-def _dask(X, kind):
-    Xd = da.from_array(X, chunks=(CHUNK, N))
+def _dask(X, kind, layout="rows"):
+    """X (rows: M × N split into row blocks) or Xᵀ (columns: N × M split into column blocks)."""
+    if layout == "columns":
+        Xd = da.from_array(np.ascontiguousarray(X.T), chunks=(N, CHUNK))
+    else:
+        Xd = da.from_array(X, chunks=(CHUNK, N))
     return Xd.map_blocks(sp.csr_matrix) if kind == "sparse" else Xd
 
 
@@ -55,15 +59,22 @@ MODELS = {
 }
 
 
+@pytest.mark.parametrize("layout", ["rows", "columns"])
 @pytest.mark.parametrize("kind", ["dense", "sparse"])
 @pytest.mark.parametrize("model", ["multilayer", "deep"])
-def test_cluster_matches_in_memory(client, data, kind, model):
-    ref = MODELS[model]().fit(sp.csr_array(data) if kind == "sparse" else data)
-    est = MODELS[model]().fit(_dask(data, kind))
+def test_cluster_matches_in_memory(client, data, kind, model, layout):
+    Xm = data if layout == "rows" else np.ascontiguousarray(data.T)
+    ref = MODELS[model]().fit(sp.csr_array(Xm) if kind == "sparse" else Xm)
+    est = MODELS[model]().fit(_dask(data, kind, layout))
     assert est.result_.config["backend"] == "dask"
-    assert all(isinstance(W, da.Array) for W in est.W_)
-    assert all(isinstance(H, np.ndarray) for H in est.H_)
-    assert est.W_[0].numblocks == (M // CHUNK, 1)  # the long factor keeps X's row blocks
+    if layout == "rows":  # every W_ℓ keeps X's row blocks; the H_ℓ are small
+        assert all(isinstance(W, da.Array) for W in est.W_)
+        assert all(isinstance(H, np.ndarray) for H in est.H_)
+        assert est.W_[0].numblocks == (M // CHUNK, 1)
+    else:  # H_1 keeps X's column blocks; the W_ℓ and H_ℓ≥2 are small
+        assert isinstance(est.H_[0], da.Array) and est.H_[0].numblocks == (1, M // CHUNK)
+        assert all(isinstance(W, np.ndarray) for W in est.W_)
+        assert isinstance(est.H_[1], np.ndarray)
     assert _max_rel(est.W_, ref.W_) <= RTOL
     assert _max_rel(est.H_, ref.H_) <= RTOL
     np.testing.assert_allclose(est.layer_errors_, ref.layer_errors_, rtol=RTOL)
@@ -90,6 +101,31 @@ def test_only_small_statistics_travel(client, data):
     assert received == 8 * (2 * (r * N + r) + k * r)
     assert trips == 2
     assert received < 8 * M * r  # less than the long factor itself
+
+
+@pytest.mark.parametrize("beta, trips", [(1.0, 2), (1.5, None)])
+def test_column_blocks_traffic_and_batched_newton(client, data, beta, trips):
+    """Column blocks: per deep iteration the row-sum multiplier of H_1 costs one reduction
+    (β = 1, explicit) or one per Newton step for all r_1 rows together (β = 1.5), and W_1's
+    terms one more; only m × r_1 and r_1-sized statistics travel."""
+    X = _dask(data, "dense", "columns")
+    counts = []
+    for max_iter in (2, 4):
+        backend = DaskBackend.for_array(X, client)
+        assert type(backend).__name__ == "DaskColumnBackend"
+        est = DeepNMF(ranks=(5, 2), beta=beta, n_init_iter=2, max_iter=max_iter, eval_every=0,
+                      random_state=0)
+        fit_estimator(est, X, backend=backend)
+        counts.append((backend.bytes_received, backend.round_trips))
+    received, per_iter_trips = (np.subtract(counts[1], counts[0]) / 2).tolist()
+    r = 5
+    if trips is not None:
+        assert per_iter_trips == trips
+        # 2 workers: the row sums (r) of H_1 ⊙ Q, then W_1's Q (N×r) and P (r).
+        assert received == 8 * 2 * (r + N * r + r)
+    else:
+        assert 3 < per_iter_trips < 40  # start, Newton steps (batched over rows), finite, W
+    assert received < 8 * r * M * per_iter_trips  # never the long factor H_1 per round trip
 
 
 def test_stop_and_callback(client, data):

@@ -90,8 +90,13 @@ class ArrayAPIBackend:
     def small_factor(self, H: np.ndarray, Y):
         return self.asarray(H, Y)
 
-    def scale_long(self, W, s):
-        return W * s
+    def custom_factors(self, Ws: list, Hs: list, X):
+        """Given NumPy factors (validated, floored, W's divided by the data scale) moved here."""
+        return [self.long_factor(W, X) for W in Ws], [self.small_factor(H, X) for H in Hs]
+
+    def finish(self, Ws: list, Hs: list, scale: float):
+        """The factors of the result: W_ℓ · s in this library, H_ℓ as NumPy arrays."""
+        return [W * scale for W in Ws], [self.to_numpy(H) for H in Hs]
 
     def normalize_rows_of_H(self, Ws: list, Hs: list) -> tuple[list, list]:
         """:func:`dnmf.models.multilayer.normalize_rows_of_H` without in-place updates."""

@@ -171,7 +171,7 @@ def fit_multilayer_estimator(est, X, backend) -> FitResult:
         Hs.append(H)
     Ws, Hs = backend.normalize_rows_of_H(Ws, Hs)
     errors = _to_user_units(backend.layer_errors(Xs, Ws, Hs, beta), error_scale)
-    Ws = [backend.scale_long(W, scale) for W in Ws]
+    Ws, Hs = backend.finish(Ws, Hs, scale)
     config = {
         "model": "multilayer", "ranks": list(ranks), "beta": beta, "init": est.init,
         "max_iter": max_iter, "tol": est.tol, "eval_every": eval_every,
@@ -179,7 +179,7 @@ def fit_multilayer_estimator(est, X, backend) -> FitResult:
         "data_shape": [m, n], "data_scale": scale, "backend": backend.name,
     }
     return FitResult(
-        W=Ws, H=[backend.to_numpy(H) for H in Hs], history=progress.history(("layer",)),
+        W=Ws, H=Hs, history=progress.history(("layer",)),
         config=config, weights=None, layer_errors=errors, n_iter=progress.iteration,
         stopped_early=progress.stopped,
         timings={"total": time.perf_counter() - t0, "evaluation": progress.eval_seconds},
@@ -206,10 +206,10 @@ def _custom_factors(backend, Xs, W, H, ranks, m, n, dtype, eps, scale):
             raise ValueError(f"layer {layer}: the given factors must be nonnegative")
         np.maximum(Wl, eps, out=Wl)
         np.maximum(Hl, eps, out=Hl)
-        Ws.append(backend.long_factor(Wl / scale, Xs))
-        Hs.append(backend.small_factor(Hl, Xs))
+        Ws.append(Wl / scale)
+        Hs.append(Hl)
         previous = r
-    return Ws, Hs
+    return backend.custom_factors(Ws, Hs, Xs)
 
 
 def fit_deep_estimator(est, X, backend, W=None, H=None) -> FitResult:
@@ -271,7 +271,7 @@ def fit_deep_estimator(est, X, backend, W=None, H=None) -> FitResult:
             backend, Xs, Ws, Hs, beta, internal_weights, max_iter, progress=progress,
             eval_every=eval_every, tol=est.tol, initial_errors=initial_errors, eps=eps)
     errors = progress.latest.copy()
-    Ws = [backend.scale_long(Wl, scale) for Wl in Ws]
+    Ws, Hs = backend.finish(Ws, Hs, scale)
     config = {
         "model": "deep", "ranks": list(ranks), "beta": beta,
         "weights": "auto" if isinstance(weights_arg, str) else weights_arg.tolist(),
@@ -283,7 +283,7 @@ def fit_deep_estimator(est, X, backend, W=None, H=None) -> FitResult:
     timings = {"init": seconds_init, "deep": seconds_deep, "evaluation": progress.eval_seconds,
                "total": time.perf_counter() - t0}
     return FitResult(
-        W=Ws, H=[backend.to_numpy(Hl) for Hl in Hs], history=progress.history(),
+        W=Ws, H=Hs, history=progress.history(),
         config=config, weights=np.asarray(weights, dtype=float), layer_errors=errors,
         n_iter=n_iter, timings=timings, stopped_early=progress.stopped,
         init_history=init_history,
