@@ -57,9 +57,11 @@ def make_block(index: int, rows: int, terms: int, tokens: int, topics: int, seed
 
 
 def make_chunk(first: int, last: int, rows_per_block: int, terms: int, tokens: int,
-               topics: int, seed: int):
-    return sp.vstack([make_block(i, rows_per_block, terms, tokens, topics, seed)
-                      for i in range(first, last)], format="csr")
+               topics: int, seed: int, columns: bool = False):
+    """Base blocks first … last-1 stacked: documents × terms, or terms × documents (CSR)."""
+    X = sp.vstack([make_block(i, rows_per_block, terms, tokens, topics, seed)
+                   for i in range(first, last)], format="csr")
+    return sp.csr_array(X.T) if columns else X
 
 
 def timed_fit(make_est, X):
@@ -84,6 +86,8 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", default=[2, 4, 8, 16])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-memory", action="store_true", help="no in-memory fit")
+    parser.add_argument("--layout", choices=["rows", "columns"], default="rows",
+                        help="documents × terms split by rows, or terms × documents by columns")
     args = parser.parse_args()
     import dask
     import dask.array as da
@@ -95,8 +99,9 @@ def main() -> None:
 
     rows_per_block = args.docs // N_BASE_BLOCKS
     m = rows_per_block * N_BASE_BLOCKS
+    columns = args.layout == "columns"
     gen = dict(rows_per_block=rows_per_block, terms=args.terms, tokens=args.tokens,
-               topics=args.topics, seed=args.seed)
+               topics=args.topics, seed=args.seed, columns=columns)
     ranks = tuple(args.ranks)
     print(f"cores: {os.cpu_count()}, load average: "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()))
@@ -107,18 +112,19 @@ def main() -> None:
 
     def dask_corpus(n_chunks):
         per = N_BASE_BLOCKS // n_chunks
+        shape = (per * rows_per_block, args.terms)
         parts = [da.from_delayed(dask.delayed(make_chunk)(c * per, (c + 1) * per, **gen),
-                                 shape=(per * rows_per_block, args.terms), dtype=float,
+                                 shape=shape[::-1] if columns else shape, dtype=float,
                                  meta=sp.csr_matrix((0, 0)))
                  for c in range(n_chunks)]
-        return da.concatenate(parts, axis=0)
+        return da.concatenate(parts, axis=1 if columns else 0)
 
     results = {}
     if not args.skip_memory:
         t0 = time.perf_counter()
         X = make_chunk(0, N_BASE_BLOCKS, **gen)
-        print(f"corpus: {m} × {args.terms}, nnz {X.nnz:.3e} ({X.nnz / m:.1f} per row), "
-              f"generated in {time.perf_counter() - t0:.1f} s")
+        print(f"corpus: {X.shape[0]} × {X.shape[1]}, nnz {X.nnz:.3e} "
+              f"({X.nnz / m:.1f} per document), generated in {time.perf_counter() - t0:.1f} s")
         est, per_iter, total, steps = timed_fit(make_est, X)
         results["memory"] = (per_iter, total, est.layer_errors_)
         print(f"in memory: {per_iter:.2f} s/iter (iterations {np.round(steps, 2).tolist()}), "
@@ -145,7 +151,7 @@ def main() -> None:
         for n_chunks in args.chunks:
             iters = args.iters if n_chunks == args.chunks[0] else args.sweep_iters
             Xd = dask_corpus(n_chunks)
-            backend = DaskBackend(client)
+            backend = DaskBackend.for_array(Xd, client)
             stamps: list[float] = []
             est = make_est(None, iters)
             wall0 = time.time()
