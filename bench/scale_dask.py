@@ -13,8 +13,8 @@ The corpus: ``docs`` documents of ``tokens`` word draws each from a vocabulary o
 every document has one of ``topics`` topics and draws 70 % of its words from its topic's band
 of the vocabulary (skewed towards the band's first words), 30 % from the whole vocabulary
 (skewed the same way); X counts the draws (values 1, 2, …). The rows are generated in 16
-blocks with their own seeds, on the workers for the Dask runs (nothing large leaves the
-driver), and the in-memory X stacks the same blocks.
+blocks with their own seeds, once on the workers for the Dask runs (each chunk count stacks
+them; nothing large leaves the driver), and the in-memory X stacks the same blocks.
 
 Usage::
 
@@ -56,6 +56,11 @@ def make_block(index: int, rows: int, terms: int, tokens: int, topics: int, seed
     return X
 
 
+def stack_blocks(*blocks, columns: bool = False):
+    X = sp.vstack(blocks, format="csr")
+    return sp.csr_array(X.T) if columns else X
+
+
 def make_chunk(first: int, last: int, rows_per_block: int, terms: int, tokens: int,
                topics: int, seed: int, columns: bool = False):
     """Base blocks first … last-1 stacked: documents × terms, or terms × documents (CSR)."""
@@ -64,14 +69,25 @@ def make_chunk(first: int, last: int, rows_per_block: int, terms: int, tokens: i
     return sp.csr_array(X.T) if columns else X
 
 
-def timed_fit(make_est, X):
+def timed_fit(make_est, X, iters: int):
+    """In-memory fit: median wall seconds per deep iteration, and CPU seconds per iteration
+    (this process, all threads) between the end of iteration 1 and of iteration iters - 1."""
     stamps: list[float] = []
-    est = make_est(lambda info: stamps.append(info.seconds) if info.phase == "deep" else None)
+    cpu: dict[int, float] = {}
+
+    def callback(info):
+        if info.phase == "deep":
+            stamps.append(info.seconds)
+            if info.iteration in (1, iters - 1):
+                cpu[info.iteration] = time.process_time()
+
+    est = make_est(callback)
     t0 = time.perf_counter()
     est.fit(X)
     total = time.perf_counter() - t0
     steps = np.diff(stamps)[:-1] if len(stamps) > 2 else np.diff(stamps)
-    return est, float(np.median(steps)), total, steps
+    cpu_per_iter = (cpu[iters - 1] - cpu[1]) / max(1, iters - 2)
+    return est, float(np.median(steps)), total, steps, cpu_per_iter
 
 
 def main() -> None:
@@ -110,10 +126,20 @@ def main() -> None:
         return DeepNMF(ranks=ranks, beta=1.0, n_init_iter=0, max_iter=iters, eval_every=0,
                        random_state=args.seed, callback=callback)
 
+    base: list = []  # the 16 base blocks, generated once on the workers
+
     def dask_corpus(n_chunks):
+        if not base:
+            workers = sorted(client.scheduler_info()["workers"])
+            base.extend(client.compute(dask.delayed(make_block)(
+                i, rows_per_block, args.terms, args.tokens, args.topics, args.seed),
+                workers=[workers[i * len(workers) // N_BASE_BLOCKS]])
+                for i in range(N_BASE_BLOCKS))
+            distributed.wait(base)
         per = N_BASE_BLOCKS // n_chunks
         shape = (per * rows_per_block, args.terms)
-        parts = [da.from_delayed(dask.delayed(make_chunk)(c * per, (c + 1) * per, **gen),
+        parts = [da.from_delayed(dask.delayed(stack_blocks)(*base[c * per:(c + 1) * per],
+                                                            columns=columns),
                                  shape=shape[::-1] if columns else shape, dtype=float,
                                  meta=sp.csr_matrix((0, 0)))
                  for c in range(n_chunks)]
@@ -125,10 +151,10 @@ def main() -> None:
         X = make_chunk(0, N_BASE_BLOCKS, **gen)
         print(f"corpus: {X.shape[0]} × {X.shape[1]}, nnz {X.nnz:.3e} "
               f"({X.nnz / m:.1f} per document), generated in {time.perf_counter() - t0:.1f} s")
-        est, per_iter, total, steps = timed_fit(make_est, X)
-        results["memory"] = (per_iter, total, est.layer_errors_)
+        est, per_iter, total, steps, cpu_iter = timed_fit(make_est, X, args.iters)
+        results["memory"] = (per_iter, total, est.layer_errors_, cpu_iter)
         print(f"in memory: {per_iter:.2f} s/iter (iterations {np.round(steps, 2).tolist()}), "
-              f"fit {total:.1f} s, errors {est.layer_errors_}")
+              f"CPU {cpu_iter:.2f} s/iter, fit {total:.1f} s, errors {est.layer_errors_}")
         del X, est
         gc.collect()
 
@@ -158,11 +184,17 @@ def main() -> None:
             t0 = time.perf_counter()
             marks = {}
 
-            def callback(info, stamps=stamps, marks=marks, backend=backend):
+            cpu: dict[int, float] = {}
+
+            def callback(info, stamps=stamps, marks=marks, backend=backend, cpu=cpu,
+                         iters=iters):
                 if info.phase == "deep":
                     stamps.append(info.seconds)
                     marks[info.iteration] = (backend.bytes_sent, backend.bytes_received,
                                              backend.round_trips)
+                    if info.iteration in (1, iters - 1):  # driver + workers, all threads
+                        cpu[info.iteration] = time.process_time() + sum(
+                            client.run(time.process_time).values())
 
             est.set_params(callback=callback)
             result = fit_estimator(est, Xd, backend=backend)
@@ -174,9 +206,11 @@ def main() -> None:
             sent, received, trips = ((b[i] - a[i]) / k for i in range(3))
             steps = np.diff(stamps)[:-1] if len(stamps) > 2 else np.diff(stamps)
             per_iter = float(np.median(steps))
-            rows.append((n_chunks, per_iter, sent, received, trips, total, p2p))
+            cpu_iter = (cpu[iters - 1] - cpu[1]) / max(1, iters - 2)
+            rows.append((n_chunks, per_iter, sent, received, trips, total, p2p, cpu_iter))
             print(f"dask, {n_chunks} chunks: {per_iter:.2f} s/iter "
-                  f"(iterations {np.round(steps, 2).tolist()}), fit {total:.1f} s, "
+                  f"(iterations {np.round(steps, 2).tolist()}), CPU {cpu_iter:.2f} s/iter, "
+                  f"fit {total:.1f} s, "
                   f"sent {sent:.3g} B/iter, received {received:.3g} B/iter, "
                   f"{trips:.0f} round trips/iter, worker-to-worker {p2p:.3g} B in the fit, "
                   f"errors {result.layer_errors}")
@@ -189,15 +223,16 @@ def main() -> None:
         cluster.close()
 
     print()
-    print("| chunks | s / iteration | vs in memory | driver → workers B/iter "
-          "| workers → driver B/iter | round trips/iter |")
-    print("|---|---|---|---|---|---|")
-    base = results.get("memory", (np.nan,))[0]
+    print("| chunks | wall s / iter | wall vs in memory | CPU s / iter | CPU vs in memory "
+          "| driver → workers B/iter | workers → driver B/iter | round trips/iter |")
+    print("|---|---|---|---|---|---|---|---|")
+    base, _, _, base_cpu = results.get("memory", (np.nan, 0, 0, np.nan))
     if "memory" in results:
-        print(f"| in memory (CSR, numba) | {base:.2f} | 1.00 | – | – | – |")
-    for n_chunks, per_iter, sent, received, trips, _, _ in rows:
-        print(f"| {n_chunks} | {per_iter:.2f} | {per_iter / base:.2f} | {sent:.3g} "
-              f"| {received:.3g} | {trips:.0f} |")
+        print(f"| in memory (CSR, numba) | {base:.2f} | 1.00 | {base_cpu:.2f} | 1.00 "
+              "| – | – | – |")
+    for n_chunks, per_iter, sent, received, trips, _, _, cpu_iter in rows:
+        print(f"| {n_chunks} | {per_iter:.2f} | {per_iter / base:.2f} | {cpu_iter:.2f} "
+              f"| {cpu_iter / base_cpu:.2f} | {sent:.3g} | {received:.3g} | {trips:.0f} |")
 
 
 if __name__ == "__main__":
