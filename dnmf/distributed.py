@@ -1,7 +1,13 @@
-r"""Multilayer and deep β-NMF on a ``dask.array.Array`` chunked along its rows.
+r"""Multilayer and deep β-NMF on a ``dask.array.Array`` chunked along its long side.
 
-Layout
-------
+Two layouts: X split into row blocks (:class:`DaskBackend`; samples × features with many
+samples, e.g. images × pixels) or into column blocks (:class:`DaskColumnBackend`; the
+project's orientation for spectra, bands × pixels, and text, words × documents). A Dask X
+with several row chunks, or as tall as wide, takes the first; several column chunks, or wider
+than tall, the second (the other axis is rechunked to one chunk).
+
+Row blocks
+----------
 X (m × n) is split into row blocks X_c (dense NumPy or SciPy sparse chunks; a chunk of the
 ``sparse`` package is converted to CSR). Every long factor W_ℓ (m × r_ℓ) is split the same way
 and its block W_ℓ,c lives on the worker that holds X_c; the small factors H_ℓ (r_ℓ × n and
@@ -22,6 +28,9 @@ r_ℓ × r_{ℓ-1}) live on the driver. Every update is then either row-local or
 So one outer iteration moves O(chunks · r · n) numbers, independent of m. The updates are
 those of :mod:`dnmf.updates` applied blockwise (same order, same ε floor), so a fit from the
 same initial factors equals the in-memory fit up to the rounding of the block sums.
+
+Column blocks are described at :class:`DaskColumnBackend`: there H_1 is the long factor and
+its row-sum multiplier needs one reduction per Newton step, batched over all rows.
 
 Random initial factors are drawn on the driver in row blocks from the estimator's generator
 (the same stream as the in-memory fit: the long factor passes through the driver once, at
