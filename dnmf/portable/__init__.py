@@ -56,11 +56,14 @@ def fit_estimator(est, X, W=None, H=None, backend=None):
 
     Returns the :class:`~dnmf.result.FitResult`; the estimator's attributes are not set.
     """
+    from ..estimators import DeepNMF, MultilayerNMF
     from ._fit import fit_deep_estimator, fit_multilayer_estimator
 
     backend = backend_for(X) if backend is None else backend
     if backend is None:
         raise ValueError("X is a NumPy/SciPy array: use the estimator's fit")
-    if hasattr(est, "min_vol"):
+    if isinstance(est, DeepNMF):
         return fit_deep_estimator(est, X, backend, W=W, H=H)
-    return fit_multilayer_estimator(est, X, backend)
+    if isinstance(est, MultilayerNMF):
+        return fit_multilayer_estimator(est, X, backend)
+    raise ValueError(f"{type(est).__name__} has no portable path (DeepNMF and MultilayerNMF do)")
