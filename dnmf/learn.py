@@ -18,7 +18,7 @@ from . import init as init_module
 from . import metrics
 from ._rowsplit import one_blas_thread
 from .datasets.samples import load_sample
-from .models._common import Progress
+from .models._driver import Progress
 from .models.nmf import DESCENT_SOLVERS, SOLVERS, fit_nmf
 
 __all__ = [

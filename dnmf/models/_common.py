@@ -6,10 +6,6 @@ import numpy as np
 
 from ..divergence import beta_divergence
 
-# The fit loop's pieces moved to _driver; models written against the older layout (this wave's
-# other helpers) import them from here.
-from ._driver import Progress, converged, should_evaluate  # noqa: F401
-
 
 def machine_eps(dtype) -> float:
     """ε of the paper's perturbed algorithm: the machine epsilon of the working dtype."""

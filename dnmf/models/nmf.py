@@ -51,7 +51,7 @@ from ..divergence import beta_divergence
 from ..estimators._base import DTYPE_CONSTRAINT, LayeredEstimator
 from ..result import FitResult
 from ..updates import MUWorkspace, update_H_mu, update_W_mu
-from ._common import Progress
+from ._driver import Progress
 
 __all__ = ["NMF", "SOLVERS", "fit_nmf"]
 
