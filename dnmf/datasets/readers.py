@@ -83,6 +83,8 @@ def load_file(
     delimiter: str | None = None,
     text_column: str | int | None = None,
     label_column: str | int | None = None,
+    column_roles: dict | None = None,
+    decimal: str = ".",
     max_features: int | None = 2000,
     min_df: float | int | None = None,
     max_df: float | int | None = None,
@@ -107,6 +109,10 @@ def load_file(
     header, index_col, delimiter : CSV parsing (None = auto-detect).
     text_column, label_column : CSV corpus: the column with the documents (name or 0-based
         index) and optionally one with class labels.
+    column_roles : CSV table: ``{column name or 0-based position: role}`` with role one of
+        "data", "sample_names", "labels", "drop" (see `dnmf.datasets._table`); text columns
+        without a role are refused with one fix per choice.
+    decimal : CSV table: "." (default) or "," (decimal commas, e.g. ``1,5;2,25``).
     max_features, min_df, max_df : CountVectorizer settings for corpora.
     on_bad_image : "error" or "skip" unreadable images in a ZIP.
     paper_words : TDT2 only — keep the paper's 500 words (variable K).
@@ -133,6 +139,7 @@ def load_file(
         kind=kind, variable=variable, samples_as=samples_as, image_shape=image_shape,
         pixel_order=pixel_order, header=header, index_col=index_col, delimiter=delimiter,
         text_column=text_column, label_column=label_column, max_features=max_features,
+        column_roles=column_roles, decimal=decimal,
         min_df=min_df, max_df=max_df, on_bad_image=on_bad_image, paper_words=paper_words,
         max_bytes=max_bytes,
     )
@@ -298,6 +305,7 @@ def _from_matrix(
     pixel_order: str | None = None,
     row_names: list[str] | None = None,
     col_names: list[str] | None = None,
+    row_labels: tuple[np.ndarray, list[str]] | None = None,
     default_order: str = "C",
     max_bytes: int | None = None,
     **_: Any,
@@ -341,6 +349,16 @@ def _from_matrix(
     prov = provenance
     if transposed:
         prov += f" Transposed (samples were {samples_as} in the file)."
+    labels = label_names = None
+    if row_labels is not None:
+        # the labels belong to the file's rows: samples if they still are X's sample axis
+        if (canonical == 0) != transposed:
+            labels, label_names = row_labels
+        else:
+            raise DataError("The label column gives one label per row of the file, but the "
+                            "samples are its columns (samples_as='columns'): labels must "
+                            "belong to samples. Drop the label column or read samples as rows.",
+                            fixes=["samples_as='rows'"])
     fields: dict[str, Any] = {}
     order = pixel_order or default_order
     if kind == "images":
@@ -385,14 +403,16 @@ def _from_matrix(
         fields["vocabulary"] = row_names if row_names else [f"term{i + 1}" for i in range(m)]
         if col_names:
             fields["documents"] = col_names
-    else:
+    else:  # generic: samples are the rows of X (module doc of _types)
         meta = {}
         if row_names:
-            meta["feature_names"] = row_names
+            meta["sample_names"] = list(row_names)
         if col_names:
-            meta["sample_names"] = col_names
+            meta["feature_names"] = list(col_names)
         if meta:
             fields["meta"] = meta
+    if labels is not None:
+        fields.update(labels=labels, label_names=label_names)
     return Dataset(X=A, kind=kind, name=name, provenance=prov, **fields)
 
 
@@ -532,68 +552,46 @@ def _parse_table(data: bytes, fname: str, *, delimiter=None, header=None, index_
     return rows, col_names, row_names, delim
 
 
-def _to_float(rows: list[list[str]], fname: str, col_names, hdr_present: bool) -> np.ndarray:
-    try:
-        return np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        pass
-    m, n = len(rows), len(rows[0]) if rows else 0
-    A = np.empty((m, n))
-    bad: list[tuple[int, int, str]] = []
-    for i, r in enumerate(rows):
-        for j, t in enumerate(r):
-            try:
-                A[i, j] = float(t)
-            except (ValueError, OverflowError):
-                if t.strip().lower() in _MISSING:
-                    A[i, j] = np.nan
-                else:
-                    A[i, j] = np.nan
-                    bad.append((i, j, t))
-    if bad:
-        i, j, t = bad[0]
-        cols_bad = sorted({b[1] for b in bad})
-        whole_text_col = [j for j in cols_bad if sum(b[1] == j for b in bad) >= 0.9 * m]
-        fixes = []
-        hint = ""
-        if whole_text_col:
-            c = whole_text_col[0]
-            cname = col_names[c] if col_names else c
-            hint = (f" Column {c + 1}" + (f" ({cname!r})" if col_names else "") + " is text: "
-                    "if it holds documents, load the file as a corpus with "
-                    f"text_column={cname!r}.")
-            fixes.append(f"text_column={cname!r}")
-        raise DataError(
-            f"{fname} has {_plural(len(bad), 'non-numeric cell')}, e.g. {t[:40]!r} at row "
-            f"{i + 1 + int(hdr_present)}, column {j + 1}. A matrix needs numbers in every cell "
-            "(empty, NA and NaN count as missing)." + hint, fixes=fixes)
-    return A
-
-
 def _read_csv(data: bytes, *, name: str, fname: str, kind=None, header=None, index_col=None,
               delimiter=None, text_column=None, label_column=None, max_features=2000,
-              min_df=None, max_df=None, **opts) -> Dataset:
+              min_df=None, max_df=None, column_roles=None, decimal=".", **opts) -> Dataset:
+    from ._table import read_table
+
     if text_column is not None or (kind == "text" and _looks_like_text_table(data, fname)):
         return _read_csv_corpus(data, name=name, fname=fname, header=header,
                                 delimiter=delimiter, text_column=text_column,
                                 label_column=label_column, max_features=max_features,
                                 min_df=min_df, max_df=max_df)
-    rows, col_names, row_names, delim = _parse_table(
-        data, fname, delimiter=delimiter, header=header, index_col=index_col)
-    A = _to_float(rows, fname, col_names, col_names is not None)
-    what = {None: "whitespace", "\t": "tab"}.get(delim, repr(delim))
-    prov = (f"Read from {fname} ({what}-delimited"
-            + (", header row" if col_names is not None else "")
-            + (", index column" if row_names is not None else "") + ").")
-    return _from_matrix(A, name=name, provenance=prov, kind=kind, row_names=row_names,
-                        col_names=col_names, **opts)
+    roles = dict(column_roles or {})
+    if label_column is not None:
+        roles.setdefault(label_column, "labels")
+    t = read_table(data, fname, delimiter=delimiter, header=header, index_col=index_col,
+                   decimal=decimal, column_roles=roles)
+    what = {None: "whitespace", "\t": "tab"}.get(t.delimiter, repr(t.delimiter))
+    used = ", ".join(f"{k!r} as {v.replace('_', ' ')}" for k, v in t.roles.items())
+    prov = (f"Read from {fname} ({what}-delimited" + (", header row" if t.header else "")
+            + (f"; columns {used}" if used else "") + ")."
+            + "".join(f" Note: {a}." for a in t.auto))
+    ds = _from_matrix(t.A, name=name, provenance=prov, kind=kind, row_names=t.row_names,
+                      col_names=t.col_names,
+                      row_labels=None if t.labels is None else (t.labels, t.label_names),
+                      **opts)
+    meta = dict(ds.meta)
+    meta["column_roles"] = dict(t.roles)
+    if t.auto:
+        meta["notes"] = list(meta.get("notes", [])) + [a[0].upper() + a[1:] + "."
+                                                       for a in t.auto]
+    return ds.replace(meta=meta)
 
 
 def _looks_like_text_table(data: bytes, fname: str) -> bool:
     """True if the table's body (after an auto-detected header row and index column) holds
     words: then kind='text' means "a corpus with a text column", not "a counts matrix"."""
+    head = data[:65536]
+    if len(data) > len(head) and b"\n" in head:
+        head = head[:head.rindex(b"\n")]
     try:
-        rows, _, _, _ = _parse_table(data, fname)
+        rows, _, _, _ = _parse_table(head, fname)
     except DataError:
         return True
     return any(not _is_num(t) for r in rows[:20] for t in r)
