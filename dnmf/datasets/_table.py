@@ -265,7 +265,8 @@ def read_table(
     except csv.Error as exc:
         raise DataError(f"{fname} is not a well-formed CSV file: {exc}.") from None
     if header is None:
-        header = _has_header(head_rows)
+        header = _has_header([[t.replace(",", ".") for t in r] for r in head_rows]
+                             if decimal == "," else head_rows)
     if header and len(content) < 2:
         raise DataError(f"{fname} only has a header line and no data rows.")
     trailing = delim is not None and all(ln.rstrip().endswith(delim) for ln in head_lines[:200])

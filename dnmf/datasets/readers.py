@@ -8,7 +8,8 @@ Formats (picked by extension, checked against the content's magic bytes; ``forma
 .npy                      ``allow_pickle=False``; 2-D matrix, or 3-D image stack (n, h, w)
 .npz                      one array chosen with ``variable=`` (or the only 2-D one); scipy
                           sparse ``.npz`` (``scipy.sparse.save_npz``) too
-.mat                      MATLAB v5 via ``scipy.io.loadmat``; ``variable=``; the paper's files
+.mat                      MATLAB v5 via ``scipy.io.loadmat``, v7.3 (HDF5) via ``h5py``, with the
+                          same variable detection; ``variable=``; the paper's files
                           are recognised (see `dnmf.datasets.paper`)
 .zip                      .txt files → corpus (one document per file); images → image stack
 .png .jpg .jpeg .bmp …    (only inside a ZIP; a single image is one sample)
@@ -250,10 +251,7 @@ def _sniff(data: bytes) -> str | None:
 def _choose_format(data: bytes, fname: str | None, forced: str | None) -> str:
     sniff = _sniff(data)
     if sniff == "mat73":
-        raise DataError(
-            "This is a MATLAB v7.3 (HDF5) file, which scipy cannot read. In MATLAB, save it "
-            "with save('file.mat', 'X', '-v7'), or export the matrix to .npy/.csv."
-        )
+        sniff = "mat"  # read through h5py (_mat73_variables)
     if forced is not None:
         return forced
     ext = Path(fname).suffix.lower() if fname else ""
@@ -787,8 +785,8 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             A = z[chosen]
             extras = {}
-            for k in ("vocabulary", "words", "documents", "labels", "wavelengths",
-                      "image_shape"):
+            for k in ("vocabulary", "words", "documents", "labels", "label_names", "names",
+                      "sample_names", "feature_names", "wavelengths", "image_shape"):
                 if k in keys and k != chosen and not headers[k][2].hasobject:
                     extras[k] = z[k]
     except Exception as exc:
@@ -802,7 +800,11 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
 
 
 def _attach_extras(ds: Dataset, extras: dict[str, np.ndarray]) -> Dataset:
+    """Keep what an .npz holds beside its matrix; say (in ``meta["notes"]``) what does not
+    fit instead of dropping it silently."""
     changes: dict[str, Any] = {}
+    notes: list[str] = []
+    meta = dict(ds.meta)
     m, n = ds.shape
     voc = extras.get("vocabulary", extras.get("words"))
     if voc is not None and ds.kind == "text" and voc.size == m and voc.dtype.kind in "US":
@@ -811,11 +813,42 @@ def _attach_extras(ds: Dataset, extras: dict[str, np.ndarray]) -> Dataset:
     if docs is not None and ds.kind == "text" and docs.size == n and docs.dtype.kind in "US":
         changes["documents"] = [str(s) for s in docs.ravel()]
     lab = extras.get("labels")
-    if lab is not None and lab.size == ds.n_samples and lab.dtype.kind in "iu":
-        changes["labels"] = lab.ravel()
+    if lab is not None:
+        lab = lab.ravel()
+        if lab.size != ds.n_samples:
+            notes.append(f"The file's labels ({lab.size}) do not match the {ds.n_samples} "
+                         "samples; they were not used.")
+        elif lab.dtype.kind in "iub":
+            changes["labels"] = lab.astype(np.int64)
+        elif lab.dtype.kind in "US":
+            classes = sorted(set(lab.tolist()))
+            changes["labels"] = np.array([classes.index(x) for x in lab.tolist()])
+            changes["label_names"] = [str(c) for c in classes]
+        else:
+            notes.append("The file's labels are not integers or names; they were not used.")
+        lnames = extras.get("label_names")
+        if "labels" in changes and lnames is not None and lnames.dtype.kind in "US":
+            changes["label_names"] = [str(s) for s in lnames.ravel()]
+    names = extras.get("sample_names", extras.get("names"))
+    if names is not None and names.dtype.kind in "US":
+        if ds.kind == "generic" and names.size == ds.n_samples:
+            meta["sample_names"] = [str(s) for s in names.ravel()]
+        elif ds.kind == "text" and names.size == n and "documents" not in changes:
+            changes["documents"] = [str(s) for s in names.ravel()]
+        else:
+            notes.append(f"The file's names ({names.size}) do not match the {ds.n_samples} "
+                         "samples; they were not used.")
+    feats = extras.get("feature_names")
+    if feats is not None and feats.dtype.kind in "US" and ds.kind == "generic" \
+            and feats.size == ds.n_features:
+        meta["feature_names"] = [str(s) for s in feats.ravel()]
     wl = extras.get("wavelengths")
     if wl is not None and ds.kind == "spectra" and wl.size == m and wl.dtype.kind in "iuf":
         changes["wavelengths"] = wl.ravel().astype(float)
+    if notes:
+        meta["notes"] = [*meta.get("notes", []), *notes]
+    if meta != ds.meta:
+        changes["meta"] = meta
     return ds.replace(**changes) if changes else ds
 
 
@@ -834,19 +867,11 @@ _MAT_NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32",
 
 def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=False,
               max_bytes=None, kind=None, **opts) -> Dataset:
-    from scipy.io import loadmat, whosmat
-
     from .paper import build_known, detect_known
 
-    try:
-        listing = whosmat(io.BytesIO(data))
-    except Exception as exc:
-        raise DataError(f"{fname} is not a readable MATLAB v5 .mat file (corrupt or "
-                        f"malformed: {type(exc).__name__}: {exc}).") from None
-    if not listing:
+    shapes, classes, loadmat = _mat_variables(data, fname)
+    if not shapes:
         raise DataError(f"{fname} is a .mat file without any variable.")
-    shapes = {n: tuple(int(s) for s in shp) for n, shp, _ in listing}
-    classes = {n: c for n, _, c in listing}
 
     def is_matrix(k):
         shp = shapes[k]
@@ -881,7 +906,9 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
     else:
         wanted = None
     try:
-        v = loadmat(io.BytesIO(data), variable_names=wanted)
+        v = loadmat(wanted)
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{fname} is a corrupt or malformed .mat file ({type(exc).__name__}: "
                         f"{exc}).") from None
@@ -934,6 +961,99 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
 
 
 _VOCAB_NAMES = ("vocab", "vocabulary", "words", "word_list", "terms")
+
+
+def is_mat73(data: bytes) -> bool:
+    """True for a MATLAB v7.3 file (HDF5 with MATLAB's 512-byte text header)."""
+    return data[:10] == b"MATLAB 7.3" or (len(data) > 520 and data[512:520] == b"\x89HDF\r\n\x1a\n")
+
+
+def _mat_variables(data: bytes, fname: str):
+    """``({variable: shape}, {variable: MATLAB class}, load)`` of a .mat file, v5 or v7.3;
+    ``load(names or None)`` returns ``{variable: value}`` as ``scipy.io.loadmat`` would
+    (numeric arrays in MATLAB's shape, sparse as scipy.sparse, cells as object arrays)."""
+    if is_mat73(data):
+        return _mat73_variables(data, fname)
+    from scipy.io import loadmat, whosmat
+
+    try:
+        listing = whosmat(io.BytesIO(data))
+    except Exception as exc:
+        raise DataError(f"{fname} is not a readable MATLAB v5 .mat file (corrupt or "
+                        f"malformed: {type(exc).__name__}: {exc}).") from None
+    shapes = {n: tuple(int(s) for s in shp) for n, shp, _ in listing}
+    classes = {n: c for n, _, c in listing}
+    return shapes, classes, lambda names: loadmat(io.BytesIO(data), variable_names=names)
+
+
+def _h5_class(obj) -> str:
+    c = obj.attrs.get("MATLAB_class", b"")
+    return c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)
+
+
+def _mat73_variables(data: bytes, fname: str):
+    """MATLAB v7.3 through h5py. HDF5 stores MATLAB's column-major arrays with their axes
+    reversed, so every array is transposed back to MATLAB's shape."""
+    import h5py
+
+    try:
+        f = h5py.File(io.BytesIO(data), "r")
+        items = [(k, f[k]) for k in f.keys() if not k.startswith("#")]
+    except Exception as exc:
+        raise DataError(f"{fname} is not a readable MATLAB v7.3 (HDF5) file (corrupt or "
+                        f"malformed: {type(exc).__name__}).") from None
+    shapes: dict[str, tuple] = {}
+    classes: dict[str, str] = {}
+    for k, obj in items:
+        cls = _h5_class(obj)
+        if isinstance(obj, h5py.Group):
+            if cls and "MATLAB_sparse" in obj.attrs and "jc" in obj:
+                classes[k] = "sparse"
+                shapes[k] = (int(obj.attrs["MATLAB_sparse"]), int(obj["jc"].shape[0]) - 1)
+            else:
+                classes[k], shapes[k] = cls or "struct", (1, 1)
+        elif isinstance(obj, h5py.Dataset):
+            classes[k] = cls or "double"
+            empty = "MATLAB_empty" in obj.attrs and bool(np.asarray(obj.attrs["MATLAB_empty"]
+                                                                    ).any())
+            shapes[k] = (0, 0) if empty else tuple(int(n) for n in reversed(obj.shape))
+
+    def text(obj) -> str:
+        a = np.asarray(obj[()]).T.ravel(order="F")
+        return "".join(chr(int(c)) for c in a)
+
+    def value(k: str):
+        obj, cls = f[k], classes[k]
+        if cls == "sparse":
+            g = obj
+            vals = np.asarray(g["data"][()]) if "data" in g else np.ones(len(g["ir"]))
+            return sp.csc_matrix((vals, np.asarray(g["ir"][()]), np.asarray(g["jc"][()])),
+                                 shape=shapes[k])
+        if cls == "char":
+            return np.array([text(obj)])
+        if cls == "cell":
+            refs = np.asarray(obj[()]).T
+            out = np.empty(refs.shape, dtype=object)
+            for idx in np.ndindex(refs.shape):
+                item = f[refs[idx]]
+                out[idx] = (np.array([text(item)]) if _h5_class(item) == "char"
+                            else np.asarray(item[()]).T)
+            return out
+        if isinstance(obj, h5py.Group):  # struct, function handle, object: not a matrix
+            return np.array([], dtype=object)
+        a = np.asarray(obj[()])
+        if a.dtype.names:  # complex numbers are stored as a compound (real, imag)
+            a = a["real"] + 1j * a["imag"] if {"real", "imag"} <= set(a.dtype.names) else a
+        return a.T
+
+    def load(names):
+        try:
+            return {k: value(k) for k in (names if names is not None else shapes)}
+        except Exception as exc:
+            raise DataError(f"{fname} is a corrupt or malformed MATLAB v7.3 file "
+                            f"({type(exc).__name__}).") from None
+
+    return shapes, classes, load
 
 
 def _describe_mat(shapes: dict, classes: dict) -> str:
