@@ -447,7 +447,8 @@ def read_table(
             label_names = [str(v) for v in uniq]
             index = {v: k for k, v in enumerate(uniq)}
             labels = np.array([index[v] for v in vals], dtype=np.int64)
-    shown_roles = {_role_key(names, j): r for j, r in roles.items() if r != "data"}
+    shown_roles = {_role_key(names, j): r for j, r in sorted(roles.items())
+                   if r != "data" or j in given_at}
     return Table(A=A, delimiter=delim, header=bool(header),
                  col_names=[names[j] for j in data_cols] if names is not None else None,
                  row_names=row_names, labels=labels, label_names=label_names,
