@@ -1088,6 +1088,34 @@ def ground_truth_scores(result, dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def has_labels(dataset) -> bool:
+    """True when the dataset has one class label per sample."""
+    return dataset is not None and getattr(dataset, "labels", None) is not None
+
+
+def label_purity(result, dataset) -> pd.DataFrame:
+    """One row per layer: each sample is assigned to its heaviest layer-ℓ feature (its row of
+    W_ℓ when samples are the rows of X, its column of H_ℓ⋯H_1 when they are the columns), and
+    purity = (1/N) Σ_k max_c |{samples of feature k with label c}| — 1 when every feature's
+    samples share one label; the share of the largest class when the features say nothing."""
+    labels = np.asarray(dataset.labels).ravel()
+    axis = getattr(dataset, "sample_axis", 0)
+    L = _n_layers(result)
+    classes, codes = np.unique(labels, return_inverse=True)
+    rows = []
+    for ell in range(1, L + 1):
+        coef = np.asarray(_W(result)[ell - 1]) if axis == 0 else _features(result, ell).T
+        if coef.shape[0] != labels.size:
+            continue
+        assign = np.argmax(coef, axis=1)
+        table = np.zeros((coef.shape[1], classes.size))
+        np.add.at(table, (assign, codes), 1.0)
+        rows.append({"layer": ell, "features used": int(np.count_nonzero(table.sum(axis=1))),
+                     "label purity": float(table.max(axis=1).sum() / labels.size),
+                     "largest class": float(np.bincount(codes).max() / labels.size)})
+    return pd.DataFrame(rows)
+
+
 def ground_truth_spectra(result, dataset, layer: int) -> go.Figure:
     """Matched pairs of estimated (solid) and true (dotted) columns of W_ℓ, each scaled to a
     maximum of one; one colour per pair."""
