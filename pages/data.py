@@ -167,8 +167,8 @@ else:
 
 def _flip() -> None:
     """Read the uploaded table the other way round (samples ↔ features)."""
-    ds = state.current_dataset()
-    st.session_state["up_samples_as"] = "columns" if ds.sample_axis == 0 else "rows"
+    now = st.session_state.get("up_samples_as", "auto")
+    st.session_state["up_samples_as"] = "rows" if now == "columns" else "columns"
     state.remember_file_options(state.keep_upload(None))
 
 
@@ -211,8 +211,9 @@ def _preview() -> None:
     oc1, oc2 = st.columns([4, 1], vertical_alignment="center")
     oc1.markdown("**Orientation:** " + errors.plain(ds.orientation()) + ".")
     if uploaded and ds.kind == "generic":
-        oc2.button("Flip: " + ("columns are the samples" if ds.sample_axis == 0 else
-                               "rows are the samples"), key="data_flip",
+        by_columns = st.session_state.get("up_samples_as") == "columns"
+        oc2.button("Flip: the file's " + ("rows" if by_columns else "columns")
+                   + " are the samples", key="data_flip",
                    icon=":material/swap_horiz:", on_click=_flip,
                    help="Read the table the other way round: its columns as the samples "
                    "(X becomes the transpose of the table).")

@@ -6,6 +6,7 @@ from dnmf import plots
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
+from dnmf.ui.errors import plain
 from dnmf.ui.state import PERSIST, init_default
 
 widgets.page_setup()
@@ -24,13 +25,14 @@ def _page() -> None:
     L = res.n_layers
 
     st.caption(
-        f"{cfgmod.MODEL_LABELS.get(run.model, run.model)} · {cfgmod.describe(run.config)} · "
-        f"dataset **{run.dataset}** ({run.kind}) · {res.n_iter} iterations in {run.seconds:.2f} s"
+        f"{plain(cfgmod.MODEL_LABELS.get(run.model, run.model))} · "
+        f"{plain(cfgmod.describe(run.config))} · dataset **{plain(run.dataset)}** "
+        f"({run.kind}) · {res.n_iter} iterations in {run.seconds:.2f} s"
         + (" · **stopped early** (partial run)" if res.stopped_early else "")
     )
     if ds is None:
         st.warning(
-            f"The dataset '{run.dataset}' of this run is not in the session (the run was "
+            f"The dataset '{plain(run.dataset)}' of this run is not in the session (the run was "
             "uploaded). Showing the factors as matrices; load the same data on the Data page "
             "for its views.",
             icon=":material/warning:",
@@ -160,6 +162,16 @@ def _page() -> None:
         if ds is not None and plots.has_ground_truth(ds):
             st.subheader("Against the ground truth")
             st.dataframe(plots.ground_truth_scores(res, ds), hide_index=True, width="stretch")
+
+    if plots.has_labels(ds):
+        st.subheader("Against the labels")
+        st.dataframe(plots.label_purity(res, ds), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.ProgressColumn(
+                         format="percent", min_value=0.0, max_value=1.0)
+                         for c in ("label purity", "largest class")})
+        st.caption("Each sample goes to its heaviest feature of the layer; purity is the share "
+                   "of samples whose feature's most common label is their own (1 = every "
+                   "feature holds one class; compare with the share of the largest class).")
 
 
 _page()
