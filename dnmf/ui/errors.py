@@ -29,16 +29,26 @@ _LOG = logging.getLogger("dnmf.app")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|$~:^&])")
 
 
+#: GFM turns bare URLs, www. names and e-mail addresses into links even when their
+#: punctuation is escaped (checked in the browser); a word joiner (U+2060, invisible) between
+#: the scheme and its colon, after "www" and before "@" stops that.
+_AUTOLINK = re.compile(r"(?i)((?:https?|ftp|file)(?=\\?:\\?/)|(?:mailto|xmpp)(?=\\?:)"
+                       r"|www(?=\\?\.))|(?=@)")
+WORD_JOINER = "\u2060"
+
+
 def plain(text: Any) -> str:
-    """``text`` escaped so that Markdown shows it literally (line breaks kept).
+    """``text`` escaped so that Markdown shows it literally (line breaks kept), without
+    links, emphasis, LaTeX, HTML or directives.
 
     What a user reads is the text itself; :func:`shown` undoes the escapes (for tests)."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    return _AUTOLINK.sub(lambda m: (m.group(1) or "") + WORD_JOINER, escaped)
 
 
 def shown(markdown: str) -> str:
     """The text :func:`plain` Markdown displays (its backslash escapes removed)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def message_of(exc: BaseException) -> str:
