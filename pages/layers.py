@@ -25,9 +25,9 @@ def _page() -> None:
     L = res.n_layers
 
     st.caption(
-        f"{plain(cfgmod.MODEL_LABELS.get(run.model, run.model))} · "
-        f"{plain(cfgmod.describe(run.config))} · dataset **{plain(run.dataset)}** "
-        f"({run.kind}) · {res.n_iter} iterations in {run.seconds:.2f} s"
+        f"{plain(cfgmod.label(run.model))} · {plain(cfgmod.describe(run.config))} · "
+        f"dataset **{plain(run.dataset)}** ({run.kind}) · {res.n_iter} iterations in "
+        f"{run.seconds:.2f} s"
         + (" · **stopped early** (partial run)" if res.stopped_early else "")
     )
     if ds is None:

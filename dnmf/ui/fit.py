@@ -67,18 +67,6 @@ def warm_up_kernels() -> None:
         thread.start()
 
 
-def _kernel_threads():
-    """dnmf's compiled kernels on one thread in this fit (as BLAS), if dnmf offers it."""
-    try:
-        from dnmf import _kernels
-
-        return _kernels.threads(BLAS_THREADS)
-    except (ImportError, AttributeError):
-        import contextlib
-
-        return contextlib.nullcontext()
-
-
 #: session id → [(run, dataset, notice)] of interrupted fits, waiting to be stored
 _MAILBOX: dict[str, list[tuple[Any, Any, str]]] = {}
 #: session id → number of fits running in that session's script threads
@@ -141,7 +129,7 @@ def fit_run(
     user interrupts the fit, the partial run is handed to :func:`collect_interrupted` and
     Streamlit's rerun/stop goes on (this function does not return).
     """
-    label = label or cfgmod.MODEL_LABELS.get(cfg.get("model", "deep"), cfg.get("model"))
+    label = label or cfgmod.label(cfg)
     box = st.container(border=True)
     with box:
         head, stop_col = st.columns([5, 1], vertical_alignment="center")
@@ -185,7 +173,7 @@ def fit_run(
         try:
             estimator = cfgmod.make_estimator(cfg, callback=callback)
             t0 = time.perf_counter()
-            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"), _kernel_threads():
+            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
                 estimator.fit(dataset.X)
             seconds = time.perf_counter() - t0
         except ValueError as exc:
@@ -236,26 +224,24 @@ def fit_run(
                 (run, dataset, "The fit finished as it was interrupted; run '{name}' is kept."))
         raise
     res = estimator.result_
-    done = (f"done · {res.n_iter} deep iterations · {seconds:.2f} s"
-            if cfg.get("model") != "multilayer" else f"done · {seconds:.2f} s")
-    bar.progress(1.0, text=done)
+    bar.progress(1.0, text=f"done · {res.n_iter} iterations · {seconds:.2f} s")
     line.caption("Final errors: " + _fmt_errors(res.layer_errors))
     stop_slot.empty()
     return run
 
 
 def fit_pair(cfg: dict[str, Any], dataset, base_name: str, *, source: dict | None = None):
-    """Deep and multilayer with the same settings (the multilayer twin gets the deep run's total
-    iteration budget per layer, the paper's protocol). Returns the two runs (None if one was
-    rejected)."""
-    deep_cfg = dict(cfg)
-    if deep_cfg.get("model") not in ("deep", "deep-minvol"):
-        deep_cfg["model"] = "deep"
-    twin = cfgmod.multilayer_twin(deep_cfg)
-    deep = fit_run(deep_cfg, dataset, runstore.unique_name(f"{base_name} deep"),
-                   source=source, stop_key="stop_fit_deep")
-    if deep is None:
+    """The model of ``cfg`` and its baseline with the same settings (for deep models the
+    multilayer baseline gets the deep run's total iteration budget per layer, the paper's
+    protocol). Returns the two runs (None if one was rejected)."""
+    twin = cfgmod.baseline_config(cfg)
+    if twin is None:
+        raise ValueError(f"{cfgmod.label(cfg)} has no baseline to fit beside it")
+    first = fit_run(cfg, dataset, runstore.unique_name(f"{base_name} {cfgmod.spec_of(cfg).name}"),
+                    source=source, stop_key="stop_fit_model")
+    if first is None:
         return None, None
-    multi = fit_run(twin, dataset, runstore.unique_name(f"{base_name} multilayer"),
-                    source=source, stop_key="stop_fit_multi")
-    return deep, multi
+    second = fit_run(twin, dataset,
+                     runstore.unique_name(f"{base_name} {cfgmod.spec_of(twin).name}"),
+                     source=source, stop_key="stop_fit_baseline")
+    return first, second
