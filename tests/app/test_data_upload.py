@@ -325,3 +325,40 @@ def test_last_resort_handler_shows_a_short_message_and_keeps_the_sidebar(monkeyp
     assert "Something went wrong" in msg and "TypeError" in msg
     assert "/srv" not in msg and "secret" not in msg
     assert any("Dataset:" in shown(c.value) for c in at.sidebar.caption)
+
+
+# ---------------------------------------------------------------------------- paper settings
+def _paper_mat(name: str) -> bytes:
+    """A file the paper's loader recognises (CBCL: X is 361 × 2429), small random values."""
+    import scipy.io as sio
+
+    rng = np.random.default_rng(0)
+    b = io.BytesIO()
+    if name == "cbcl":
+        sio.savemat(b, {"X": rng.random((361, 2429))})
+    else:  # Samson's layout: V 156 × 9025 with nRow = nCol = 95
+        sio.savemat(b, {"V": rng.random((156, 9025)), "nRow": 95.0, "nCol": 95.0})
+    return b.getvalue()
+
+
+@pytest.mark.parametrize("paper", ["cbcl", "samson"])
+def test_use_the_papers_settings_on_the_model_page(paper):
+    at = upload(new_app(), (f"{paper}.mat", _paper_mat(paper)))
+    assert at.session_state["dataset"].meta["paper"] == paper
+    goto(at, "model")
+    at.button(key="use_paper").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ranks = [at.number_input(key=f"cfg_ranks_{k}").value for k in range(2 if paper ==
+                                                                        "samson" else 3)]
+    if paper == "cbcl":
+        assert ranks == [80, 40, 20]
+        assert at.session_state["cfg_model"] == "deep"
+        assert at.number_input(key="cfg_deep_n_init_iter").value == 500
+        assert at.number_input(key="cfg_deep_max_iter").value == 500
+    else:
+        assert ranks == [4, 2]
+        assert at.session_state["cfg_model"] == "deep-minvol"
+        assert at.number_input(key="cfg_deep-minvol_max_iter").value == 800
+        assert at.number_input(key="cfg_deep-minvol_alpha_tilde").value == 0.45
+        assert any("absolute" in shown(c.value) for c in at.caption)  # what it cannot set
+    assert not errors(at)
