@@ -64,6 +64,16 @@ def _page() -> None:
     with c2:
         st.plotly_chart(plots.convergence(res), key="layers_convergence")
 
+    if plots.has_labels(ds):
+        st.subheader("Against the labels")
+        st.dataframe(plots.label_purity(res, ds), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.ProgressColumn(
+                         format="percent", min_value=0.0, max_value=1.0)
+                         for c in ("label purity", "largest class")})
+        st.caption("Each sample goes to its heaviest feature of the layer; purity is the share "
+                   "of samples whose feature's most common label is their own (1 = every "
+                   "feature holds one class; compare with the share of the largest class).")
+
     # --------------------------------------------------------------------- kind-specific views
     st.subheader("What each layer found")
     tabs = st.tabs([f"Layer {ell} · r = {res.ranks[ell - 1]}" for ell in range(1, L + 1)])
@@ -162,16 +172,6 @@ def _page() -> None:
         if ds is not None and plots.has_ground_truth(ds):
             st.subheader("Against the ground truth")
             st.dataframe(plots.ground_truth_scores(res, ds), hide_index=True, width="stretch")
-
-    if plots.has_labels(ds):
-        st.subheader("Against the labels")
-        st.dataframe(plots.label_purity(res, ds), hide_index=True, width="stretch",
-                     column_config={c: st.column_config.ProgressColumn(
-                         format="percent", min_value=0.0, max_value=1.0)
-                         for c in ("label purity", "largest class")})
-        st.caption("Each sample goes to its heaviest feature of the layer; purity is the share "
-                   "of samples whose feature's most common label is their own (1 = every "
-                   "feature holds one class; compare with the share of the largest class).")
 
 
 _page()

@@ -23,10 +23,13 @@ from typing import Any
 import streamlit as st
 
 _LOG = logging.getLogger("dnmf.app")
-#: Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the
-#: ones Markdown, Streamlit's directives (``:red[…]``, ``:material/…:``) and LaTeX (``$``)
-#: give a meaning to.
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|$~:^&])")
+#: Characters that start Markdown, Streamlit directives (``:red[…]``, ``:material/…:``), LaTeX
+#: (``$``) or HTML wherever they stand; CommonMark lets any of them be backslash-escaped.
+_MARKDOWN = re.compile(r"([\\`*\[\]<>$~|:^&])")
+#: ``_`` emphasises only at a word's edge (never inside ``on_negative``).
+_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+#: Block markers count only at the start of a line: headings, lists, quotes, rules.
+_LINE_START = re.compile(r"(?m)^(\s*)(\d*)([#>+=.)-])")
 
 
 #: GFM turns bare URLs, www. names and e-mail addresses into links even when their
@@ -43,6 +46,8 @@ def plain(text: Any) -> str:
 
     What a user reads is the text itself; :func:`shown` undoes the escapes (for tests)."""
     escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    escaped = _UNDERSCORE.sub(r"\\_", escaped)
+    escaped = _LINE_START.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), escaped)
     return _AUTOLINK.sub(lambda m: (m.group(1) or "") + WORD_JOINER, escaped)
 
 
