@@ -170,6 +170,14 @@ def _dense(X) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X)
 
 
+def _label(text: Any) -> str:
+    """A user-supplied string (word, run or dataset name) for a Plotly label: Plotly reads
+    labels as pseudo-HTML (``<a href>``, ``<b>``), so ``<``, ``>`` and ``&`` are escaped."""
+    import html
+
+    return html.escape(str(text), quote=False)
+
+
 def _row(X, i: int) -> np.ndarray:
     r = X[i]
     return np.asarray(r.toarray() if sp.issparse(r) else r, dtype=float).ravel()
@@ -624,7 +632,7 @@ def hierarchy_sankey(
     for ell in range(1, L + 1):
         for k in range(ranks[ell - 1]):
             lab = labels[ell - 1][k] if labels is not None else f"{ell}.{k + 1}"
-            node_labels.append(lab)
+            node_labels.append(_label(lab))
             node_colors.append(LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)])
     src, tgt, val, link_lab = [], [], [], []
     for ell in range(2, L + 1):
@@ -714,7 +722,7 @@ def topic_words(
         fig.add_trace(
             go.Bar(
                 x=[v / total for _, v in words][::-1],
-                y=[w for w, _ in words][::-1],
+                y=[_label(w) for w, _ in words][::-1],
                 orientation="h",
                 marker_color=color,
                 name=f"topic {layer}.{t + 1}",
@@ -774,7 +782,7 @@ def top_words_bar(dataset, n: int = 30) -> go.Figure:
     vocab = _vocab(dataset, counts.size)
     idx = np.argsort(-counts, kind="stable")[: int(n)]
     fig = go.Figure(
-        go.Bar(x=[vocab[i] for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
+        go.Bar(x=[_label(vocab[i]) for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
                hovertemplate="%{x}: %{y:.0f}<extra></extra>")
     )
     fig.update_layout(
@@ -820,7 +828,7 @@ def matrix_heatmap(
     )
     fig.update_yaxes(autorange="reversed", title="row")
     fig.update_xaxes(title="column")
-    fig.update_layout(title=f"{title}: {m} × {n}{note}", height=420,
+    fig.update_layout(title=f"{_label(title)}: {m} × {n}{note}", height=420,
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
@@ -940,14 +948,14 @@ def error_ratio_curves(
                     x=x,
                     y=part[col] / ref_err[ell - 1],
                     mode="lines",
-                    name=f"{name} · layer {ell}",
+                    name=f"{_label(name)} · layer {ell}",
                     line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)],
                               dash=_DASHES[r_i % len(_DASHES)], width=2),
                 )
             )
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot", width=1))
     fig.update_layout(
-        title=f"Error per layer ÷ final error of {reference_name} at that layer",
+        title=f"Error per layer ÷ final error of {_label(reference_name)} at that layer",
         xaxis_title="iteration",
         yaxis_title="error ratio",
         yaxis_type="log",

@@ -568,8 +568,7 @@ def _read_csv(data: bytes, *, name: str, fname: str, kind=None, header=None, ind
     what = {None: "whitespace", "\t": "tab"}.get(t.delimiter, repr(t.delimiter))
     used = ", ".join(f"{k!r} as {v.replace('_', ' ')}" for k, v in t.roles.items())
     prov = (f"Read from {fname} ({what}-delimited" + (", header row" if t.header else "")
-            + (f"; columns {used}" if used else "") + ")."
-            + "".join(f" Note: {a}." for a in t.auto))
+            + (f"; columns {used}" if used else "") + ").")
     ds = _from_matrix(t.A, name=name, provenance=prov, kind=kind, row_names=t.row_names,
                       col_names=t.col_names,
                       row_labels=None if t.labels is None else (t.labels, t.label_names),
