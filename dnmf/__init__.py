@@ -18,6 +18,7 @@ NMF, deep β-NMF (Leplat, Hien, Onwunta, Gillis; Algorithm 1), minimum-volume de
 from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
 from .estimators import DeepNMF, FrobeniusDeepMF, LayeredEstimator, MinVol, MultilayerNMF
+from .models.nmf import NMF
 from .registry import ModelSpec, get_model, list_models, register_model
 from .result import FitResult, IterationInfo
 
@@ -29,6 +30,7 @@ __all__ = [
     "MinVol",
     "FrobeniusDeepMF",
     "LayeredEstimator",
+    "NMF",
     "FitResult",
     "ModelSpec",
     "get_model",

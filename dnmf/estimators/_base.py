@@ -80,6 +80,7 @@ class LayeredEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         "random_state": ["random_state", np.random.Generator],
         "dtype": DTYPE_CONSTRAINT,
         "callback": [callable, None],
+        "verbose": ["verbose"],
     }
 
     #: Whether the model accepts scipy.sparse X (without densifying it); see _sparse_input.

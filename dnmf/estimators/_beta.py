@@ -19,7 +19,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import check_data, check_int, check_ranks, check_weights
 from ..init import INIT_METHODS, SPARSE_INIT_METHODS
-from ..models._common import Progress, all_layer_errors, machine_eps
+from ..models._common import all_layer_errors, machine_eps
+from ..models._driver import Progress
 from ..models.deep import auto_weights, fit_deep
 from ..models.multilayer import fit_multilayer, initial_factors, normalize_rows_of_H
 from ..result import FitResult
@@ -132,6 +133,9 @@ class MultilayerNMF(LayeredEstimator):
     dtype : float64 or float32
     callback : callable(IterationInfo) -> bool | None
         Returning False stops the fit, keeping what was computed.
+    verbose : int
+        0 silent; 1 a line per layer and about every tenth of the fit (errors, time left);
+        2 a line at every evaluation.
 
     Attributes
     ----------
@@ -165,7 +169,8 @@ class MultilayerNMF(LayeredEstimator):
 
     def __init__(self, ranks=(10,), beta: float = 1.0, init: str = "random",
                  max_iter: int = 500, tol: float = 0.0, eval_every: int = 5,
-                 random_state=None, dtype=np.float64, callback=None) -> None:
+                 random_state=None, dtype=np.float64, callback=None,
+                 verbose: int = 0) -> None:
         self.ranks = ranks
         self.beta = beta
         self.init = init
@@ -175,6 +180,7 @@ class MultilayerNMF(LayeredEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.callback = callback
+        self.verbose = verbose
 
     def _sparse_input(self) -> bool:
         return self.init in SPARSE_INIT_METHODS
@@ -191,8 +197,9 @@ class MultilayerNMF(LayeredEstimator):
         # While fitting, layer ℓ ≥ 2 factorises a W_{ℓ-1} with unit-max columns: only the first
         # layer's error carries the data scale.
         progress = Progress(len(ranks), len(ranks) * max_iter, self.callback,
-                            _first_layer_scale(len(ranks), error_scale))
-        Ws, Hs, _ = fit_multilayer(
+                            _first_layer_scale(len(ranks), error_scale),
+                            verbose=self.verbose, name=type(self).__name__)
+        Ws, Hs = fit_multilayer(
             Xs, ranks, beta, max_iter, init=self.init, rng=_rng(self.random_state),
             dtype=dtype, progress=progress, eval_every=eval_every, tol=self.tol,
         )
@@ -267,6 +274,9 @@ class DeepNMF(LayeredEstimator):
     dtype : float64 or float32
     callback : callable(IterationInfo) -> bool | None
         Called every iteration; returning False stops the fit, keeping what was computed.
+    verbose : int
+        0 silent; 1 a line per phase and about every tenth of the fit (errors, time left);
+        2 a line at every evaluation.
 
     Attributes
     ----------
@@ -296,7 +306,7 @@ class DeepNMF(LayeredEstimator):
                  weights="auto", init: str = "multilayer", layer_init: str = "random",
                  n_init_iter: int = 500, max_iter: int = 500, tol: float = 0.0,
                  eval_every: int = 5, random_state=None, dtype=np.float64,
-                 callback=None) -> None:
+                 callback=None, verbose: int = 0) -> None:
         self.ranks = ranks
         self.beta = beta
         self.min_vol = min_vol
@@ -310,6 +320,7 @@ class DeepNMF(LayeredEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.callback = callback
+        self.verbose = verbose
 
     def _custom_factors(self, W, H, ranks, m, n, dtype, eps):
         if W is None or H is None:
@@ -371,19 +382,19 @@ class DeepNMF(LayeredEstimator):
 
         init_iters = n_init_iter * n_layers if self.init == "multilayer" else 0
         progress = Progress(n_layers, init_iters + max_iter, self.callback,
-                            _first_layer_scale(n_layers, error_scale))
+                            _first_layer_scale(n_layers, error_scale),
+                            verbose=self.verbose, name=type(self).__name__)
         t_init = time.perf_counter()
         init_history = None
         if self.init == "custom":
             Ws, Hs = self._custom_factors(W, H, ranks, m, n, dtype, eps)
             Ws = [Wl / scale for Wl in Ws]
         else:
-            Ws, Hs, _ = fit_multilayer(
+            Ws, Hs = fit_multilayer(
                 Xs, ranks, beta, n_init_iter, init=self.layer_init, rng=rng, dtype=dtype,
                 progress=progress, eval_every=eval_every, phase_name="init layer",
             )
-            init_history = progress.history(("layer",))
-            progress.rows = []
+            init_history = progress.take_history(("layer",))
             while len(Ws) < n_layers:  # stopped during the warm start
                 Wl, Hl = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype, eps)
                 Ws.append(Wl)
@@ -400,7 +411,7 @@ class DeepNMF(LayeredEstimator):
             # only H_1 (hence layer 1's error) carries the data scale.
             normalize_columns_of_W(Ws, Hs, eps)
             layer_scale = _first_layer_scale(n_layers, error_scale)
-        progress.error_scale = layer_scale
+        progress.configure(error_scale=layer_scale)
         seconds_init = time.perf_counter() - t_init
 
         initial_errors = all_layer_errors(Xs, Ws, Hs, beta)
@@ -408,20 +419,17 @@ class DeepNMF(LayeredEstimator):
             internal_weights = auto_weights(initial_errors)
             with np.errstate(over="ignore", divide="ignore"):
                 weights = internal_weights / layer_scale  # λ_ℓ in the units of X
-            progress.objective_scale = 1.0
+            objective_scale = 1.0
         else:
             weights = weights_arg
             internal_weights = weights_arg
             # Min-vol with user weights: the objective is reported for the data scaled to a
             # maximum of 1 (its volume terms do not scale with the data).
-            progress.objective_scale = error_scale if self.min_vol is None else 1.0
-        progress.weights = internal_weights
+            objective_scale = error_scale if self.min_vol is None else 1.0
+        progress.configure(weights=internal_weights, objective_scale=objective_scale)
 
         extra_timings: dict = {}
-        if progress.stopped:
-            n_iter, seconds_deep = 0, 0.0
-            progress.record(0, initial_errors, "deep")
-        elif self.min_vol is None:
+        if self.min_vol is None:
             Ws, Hs, n_iter, seconds_deep = fit_deep(
                 Xs, Ws, Hs, beta, internal_weights, max_iter, progress=progress,
                 eval_every=eval_every, tol=self.tol, initial_errors=initial_errors,

@@ -27,8 +27,8 @@ import time
 from typing import Any
 
 import streamlit as st
-from threadpoolctl import threadpool_limits
 
+from dnmf import _threads
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import message_of
@@ -37,10 +37,6 @@ _LOG = logging.getLogger(__name__)
 
 #: Seconds between two progress updates (and so the longest wait after Stop).
 PERIOD = 0.25
-#: BLAS threads per fit. The workbench's matrices are small enough that one thread is as fast
-#: as two, and a server runs one fit per session: several multi-threaded BLAS pools on two
-#: cores spin against each other (measured: a 0.5 s fit took 28 s on a loaded machine).
-BLAS_THREADS = 1
 
 _LOCK = threading.Lock()
 _WARMUP: list[threading.Thread] = []
@@ -49,7 +45,7 @@ _WARMUP: list[threading.Thread] = []
 def warm_up_kernels() -> None:
     """Compile (or load from numba's disk cache) dnmf's compiled kernels for float64 in a
     background thread, once per process, so the first fit a user starts does not wait for
-    the compiler (measured here: about 20 s cold, 0.3 s from the cache)."""
+    the compiler (about 20 s cold, see bench/README.md)."""
     with _LOCK:
         if _WARMUP:
             return
@@ -173,7 +169,7 @@ def fit_run(
         try:
             estimator = cfgmod.make_estimator(cfg, callback=callback)
             t0 = time.perf_counter()
-            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            with _threads.for_app():
                 estimator.fit(dataset.X)
             seconds = time.perf_counter() - t0
         except ValueError as exc:
