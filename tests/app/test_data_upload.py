@@ -362,3 +362,20 @@ def test_use_the_papers_settings_on_the_model_page(paper):
         assert at.number_input(key="cfg_deep-minvol_alpha_tilde").value == 0.45
         assert any("absolute" in shown(c.value) for c in at.caption)  # what it cannot set
     assert not errors(at)
+
+
+@pytest.mark.skipif(not (DATA / "TDT2_500words.mat").is_file(), reason="../shared/data is absent")
+def test_tdt2_offers_the_papers_500_words():
+    at = upload(new_app(), ("TDT2_500words.mat", (DATA / "TDT2_500words.mat").read_bytes()))
+    full = at.session_state["dataset"]
+    assert full.meta["paper"] == "tdt2" and full.shape[0] > 500
+    at.button(key="data_paper_words").click().run()
+    assert not at.exception
+    words = at.session_state["dataset"]
+    assert words.shape[0] <= 500 and words.meta["paper_words"]
+    assert "data_paper_words" not in [b.key for b in at.button]  # done: no longer offered
+    goto(at, "model")
+    at.button(key="use_paper").click().run()
+    assert [at.number_input(key=f"cfg_ranks_{k}").value for k in range(3)] == [20, 10, 5]
+    assert at.session_state["cfg_weights_mode"] == "manual"  # λ = [4, 2, 1] (§4.2)
+    assert [at.number_input(key=f"cfg_weights_{k}").value for k in range(3)] == [4, 2, 1]
