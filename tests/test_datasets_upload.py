@@ -276,3 +276,17 @@ def test_tdt2_file_is_recognised_and_its_500_words_offered():
     assert full.meta["paper"] == "tdt2" and paper_settings(full)["paper_words"]
     words = load_file(DATA / "TDT2_500words.mat", paper_words=True)
     assert words.shape[0] <= 500 < full.shape[0]
+
+
+def test_the_readers_safety_net_keeps_server_details_out_of_the_message(monkeypatch, caplog):
+    from dnmf.datasets import readers
+
+    def broken(data, **kw):
+        raise OSError("cannot open /srv/dnmf/secret/cache.bin")
+
+    monkeypatch.setitem(readers._READERS, "csv", broken)
+    with pytest.raises(DataError) as info:
+        load_file(b"1,2\n3,4\n", filename="a.csv")
+    msg = str(info.value)
+    assert "OSError" in msg and "/srv" not in msg and "secret" not in msg
+    assert "/srv/dnmf/secret" in caplog.text  # the details are in the server's log

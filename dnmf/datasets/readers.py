@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 import re
@@ -162,9 +163,13 @@ def load_file(
     except MemoryError:
         raise DataError(f"{fname or 'The file'} is too large to read on this machine.") from None
     except Exception as exc:  # the safety net: never let a reader crash the caller
+        # the details (which may name files of the server) go to the log, not the message
+        logging.getLogger("dnmf.datasets").error("reading %s as %s failed", fname, fmt,
+                                                 exc_info=exc)
         raise DataError(
-            f"Could not read {fname or 'the data'} as {fmt}: {type(exc).__name__}: {exc}. "
-            "(This is an unexpected error — please report it.)"
+            f"Could not read {fname or 'the data'} as {fmt} ({type(exc).__name__}): the file "
+            "is damaged or in a form dnmf does not read. (This is an unexpected error — please "
+            "report it.)"
         ) from exc
     return validate_dataset(ds, **clean)
 
