@@ -290,3 +290,14 @@ def test_the_readers_safety_net_keeps_server_details_out_of_the_message(monkeypa
     msg = str(info.value)
     assert "OSError" in msg and "/srv" not in msg and "secret" not in msg
     assert "/srv/dnmf/secret" in caplog.text  # the details are in the server's log
+
+
+def test_old_mac_line_ends_are_lines():
+    """A lone "\\r" ends a line for pandas and for the layout scan alike (found by the
+    property test: b'0\\r\\x01' raised IndexError inside the reader)."""
+    with pytest.raises(DataError, match=r"'x' at row 3, column 2"):
+        load_file(b"1,2\r3,4\r5,x\r", filename="mac.csv")
+    with pytest.raises(DataError, match=r"line 3 has 3 values"):
+        load_file(b"1,2\r3,4\r5,6,7\r", filename="mac.csv")
+    np.testing.assert_array_equal(load_file(b"1,2\r3,4\r5,6\r", filename="mac.csv").X,
+                                  [[1, 2], [3, 4], [5, 6]])

@@ -135,7 +135,10 @@ def _line_fields(data: bytes, delim: str | None) -> tuple[np.ndarray, np.ndarray
     of fields, counted over the raw bytes without a Python loop over lines; and whether every
     such line ends with the delimiter (an empty last column to ignore)."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1))
+    breaks = buf == 10
+    lone_cr = buf == 13  # old Mac line ends: a "\r" not followed by "\n" ends a line too
+    lone_cr[:-1] &= buf[1:] != 10
+    starts = np.concatenate(([0], np.flatnonzero(breaks | lone_cr) + 1))
     starts = starts[starts < buf.size]
     ends = np.concatenate((starts[1:], [buf.size]))  # exclusive, newline included
     space = (buf == 32) | (buf == 9) | (buf == 10) | (buf == 13)
@@ -322,7 +325,8 @@ def read_table(
 
     def row_line(i: int) -> int:
         """The file's line number of data row i (for messages)."""
-        return int(scan()[0][i])
+        lines = scan()[0]
+        return int(lines[i]) if i < lines.size else i + 1 + int(bool(header))
 
     roles: dict[int, str] = {}
     given_at: set[int] = set()
