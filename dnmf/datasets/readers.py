@@ -712,7 +712,8 @@ def _read_npy(data: bytes, *, name: str, fname: str, max_bytes=None, **opts) -> 
     try:
         A = np.load(f, allow_pickle=False)
     except Exception as exc:
-        raise DataError(f"{fname} is not a readable .npy file: {exc}.") from None
+        raise DataError(f"{fname} is not a readable .npy file: its data do not match its "
+                        f"header ({type(exc).__name__}); the file is damaged.") from None
     return _from_matrix(A, name=name, provenance=f"Read from {fname}.", max_bytes=max_bytes,
                         **opts)
 
@@ -722,8 +723,9 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
               **opts) -> Dataset:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"{fname} is not a valid .npz/ZIP file: {exc}.") from None
+    except Exception as exc:  # BadZipFile, OSError, ValueError, NotImplementedError, …
+        raise DataError(f"{fname} is not a valid .npz/ZIP file ({type(exc).__name__}): it is "
+                        "damaged or not an .npz at all.") from None
     headers: dict[str, tuple] = {}
     with zf:
         for info in zf.infolist():
@@ -737,7 +739,8 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
             except DataError:
                 headers[key] = ((), False, np.dtype(object))
             except Exception as exc:
-                raise DataError(f"{fname} is a corrupt .npz file ({info.filename}: {exc}).") \
+                raise DataError(f"{fname} is a corrupt .npz file ({info.filename}: "
+                                f"{type(exc).__name__}).") \
                     from None
     if not headers:
         raise DataError(f"{fname} holds no arrays (.npy members).")
@@ -746,7 +749,8 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
         try:
             S = sp.load_npz(io.BytesIO(data))
         except Exception as exc:
-            raise DataError(f"{fname} looks like a scipy sparse .npz but cannot be read: {exc}."
+            raise DataError(f"{fname} looks like a scipy sparse .npz but cannot be read "
+                            f"({type(exc).__name__}): it is damaged."
                             ) from None
         return _from_matrix(S, name=name, provenance=f"Sparse matrix read from {fname}.",
                             kind=kind, max_bytes=max_bytes, **opts)
@@ -794,7 +798,8 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
                 if k in keys and k != chosen and not headers[k][2].hasobject:
                     extras[k] = z[k]
     except Exception as exc:
-        raise DataError(f"{fname}: array {chosen!r} cannot be read: {exc}.") from None
+        raise DataError(f"{fname}: array {chosen!r} cannot be read: the archive is damaged "
+                        f"({type(exc).__name__}).") from None
     img = opts.pop("image_shape", None)
     if img is None and "image_shape" in extras and extras["image_shape"].size == 2:
         img = tuple(int(v) for v in extras["image_shape"].ravel())
@@ -1071,8 +1076,9 @@ def _read_zip(data: bytes, *, name: str, fname: str, kind=None, max_features=200
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{fname} is not a valid ZIP archive: {exc}.") from None
+    except Exception as exc:  # BadZipFile, OSError, ValueError, NotImplementedError, …
+        raise DataError(f"{fname} is not a valid ZIP archive ({type(exc).__name__}): it is "
+                        "damaged or not a ZIP at all.") from None
     members = [i for i in infos if not i.is_dir() and "__MACOSX" not in i.filename
                and not os.path.basename(i.filename).startswith(".")]
     if members and all(i.filename.endswith(".npy") for i in members):
@@ -1095,10 +1101,15 @@ def _read_zip(data: bytes, *, name: str, fname: str, kind=None, max_features=200
                                min_df=min_df, max_df=max_df)
         return _zip_images(zf, images, name=name, fname=fname, image_shape=image_shape,
                            on_bad_image=on_bad_image, kind=kind)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
-            NotImplementedError, RuntimeError) as exc:
-        # RuntimeError: encrypted members; zlib errors surface as BadZipFile/OSError
-        raise DataError(f"{fname} is a corrupt ZIP archive: {exc}.") from None
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError, UnicodeDecodeError) as exc:
+        # RuntimeError: encrypted members; NotImplementedError: an unsupported ZIP version or
+        # compression; ValueError: a damaged header (negative offsets); zlib errors surface as
+        # BadZipFile/OSError
+        raise DataError(f"{fname} is a corrupt ZIP archive ({type(exc).__name__}): its "
+                        "members cannot be read.") from None
 
 
 def _zip_corpus(zf, texts, *, name, fname, max_features, min_df, max_df) -> Dataset:
