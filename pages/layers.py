@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dnmf import plots
+from dnmf import plots, plots_labels
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
@@ -64,8 +64,25 @@ def _page() -> None:
     with c2:
         st.plotly_chart(plots.convergence(res), key="layers_convergence")
 
-    if plots.has_labels(ds):
+    # ------------------------------------------------------------ any kind with class labels
+    accuracies = plots_labels.run_layer_accuracies(res, ds) if ds is not None else None
+    if accuracies:
         st.subheader("Against the labels")
+        c1, c2 = st.columns([1, 1])
+        c1.plotly_chart(plots_labels.accuracy_figure(accuracies), key="labels_accuracy")
+        init_default("layers_confusion_layer", L)
+        if st.session_state["layers_confusion_layer"] > L:
+            st.session_state["layers_confusion_layer"] = L
+        with c2:
+            c_layer = st.segmented_control(
+                "Confusion of layer", list(range(1, L + 1)), key="layers_confusion_layer",
+                format_func=lambda ell: f"Layer {ell}", **PERSIST) or L
+            st.plotly_chart(plots_labels.confusion_figure(accuracies[c_layer - 1], ds),
+                            key="labels_confusion")
+        st.caption(plots_labels.accuracy_note(res))
+
+    if plots.has_labels(ds):
+        st.subheader("Label purity per layer")
         st.dataframe(plots.label_purity(res, ds), hide_index=True, width="stretch",
                      column_config={c: st.column_config.ProgressColumn(
                          format="percent", min_value=0.0, max_value=1.0)

@@ -75,14 +75,15 @@ def test_user_weights_are_used(positive_matrix):
 
 def test_multilayer_matches_layerwise_mu(positive_matrix):
     """MultilayerNMF = β-MU on X, then on W_1 (unit-max column rescaling), then H e = e."""
-    from dnmf.models.multilayer import normalize_rows_of_H, random_factors
+    from dnmf.init import random_init
+    from dnmf.models.multilayer import normalize_rows_of_H
 
     n_iter = 15
     model = MultilayerNMF(ranks=(6, 3), max_iter=n_iter, random_state=3).fit(positive_matrix)
     rng = np.random.default_rng(3)
-    W1, H1 = random_factors(positive_matrix, 6, rng, np.float64)
+    W1, H1 = random_init(positive_matrix, 6, rng, np.float64, beta=1.0)
     W1, H1 = nmf_mu(positive_matrix, W1, H1, 1.0, n_iter, rescale=True)
-    W2, H2 = random_factors(W1, 3, rng, np.float64)
+    W2, H2 = random_init(W1, 3, rng, np.float64, beta=1.0)
     W2, H2 = nmf_mu(W1, W2, H2, 1.0, n_iter, rescale=True)
     Ws, Hs = [W1, W2], [H1, H2]
     normalize_rows_of_H(Ws, Hs)

@@ -20,29 +20,17 @@ from ..updates import MUWorkspace, update_H_mu, update_W_mu
 from ._common import layer_error, machine_eps
 from ._driver import Phase, Progress, run_phase
 
-__all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
-
-
-def random_factors(Y, rank: int, rng: np.random.Generator, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform random W (m×r), H (r×n) scaled so that mean(WH) = mean(Y)."""
-    m, n = Y.shape
-    W = rng.uniform(size=(m, rank)).astype(dtype)
-    H = rng.uniform(size=(rank, n)).astype(dtype)
-    mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
-    mean_y = float(Y.sum()) / (m * n)
-    scale = np.sqrt(mean_y / mean_wh) if mean_y > 0 and mean_wh > 0 else 1.0
-    W *= scale
-    H *= scale
-    return W, H
+__all__ = ["initial_factors", "nmf_mu", "fit_multilayer"]
 
 
 def initial_factors(Y, rank: int, init: str, rng: np.random.Generator, dtype, eps: float):
-    """Initial (W, H) for one layer by the named method, floored at ε."""
-    if init == "random":
-        W, H = random_factors(Y, rank, rng, dtype)
-    else:
-        from .. import init as init_module  # the initialisation library (SNPA, NNDSVD, …)
+    """Initial (W, H) for one layer by the named method, floored at ε ("random": scaled to
+    the KL-best multiple of Y, :func:`dnmf.init.random_init` with β = 1)."""
+    from .. import init as init_module  # the initialisation library (SNPA, NNDSVD, …)
 
+    if init == "random":
+        W, H = init_module._random_factors(Y, rank, rng, dtype, beta=1.0)
+    else:
         W, H = init_module.initialize(Y, rank, method=init, random_state=rng, dtype=dtype)
         W = np.array(W, dtype=dtype)
         H = np.array(H, dtype=dtype)

@@ -217,7 +217,9 @@ def test_labels_column_unlocks_label_purity():
     quick_settings(at, 20, 20)
     at.button(key="run_fit").click().run()
     goto(at, "layers")
-    assert any(h.value == "Against the labels" for h in at.subheader)
+    assert any(h.value == "Label purity per layer" for h in at.subheader)
+    table = next(d.value for d in at.dataframe if "label purity" in d.value.columns)
+    assert table["label purity"].between(0.5, 1.0).all()  # two classes: at least the largest
 
 
 @pytest.mark.skipif(not (DATA / "end3.mat").is_file(), reason="../shared/data is absent")
