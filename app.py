@@ -27,6 +27,7 @@ pg = st.navigation(
             st.Page("pages/model.py", title="Model", icon=":material/tune:"),
             st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
             st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+            st.Page("pages/reproduce.py", title="Reproduce", icon=":material/science:"),
         ],
         "Learn": [
             st.Page("pages/learn_what.py", title="What NMF finds", icon=":material/school:"),
