@@ -245,6 +245,7 @@ class MultilayerNMF(LayeredEstimator):
     result_ : FitResult
     """
 
+    _portable = True  # Dask and array-API arrays: dnmf.portable
     _parameter_constraints = {
         **LayeredEstimator._parameter_constraints,
         "beta": _BETA,
@@ -394,6 +395,7 @@ class DeepNMF(LayeredEstimator):
     result_ : FitResult
     """
 
+    _portable = True  # Dask and array-API arrays: dnmf.portable
     _parameter_constraints = {
         **LayeredEstimator._parameter_constraints,
         "beta": _BETA,
