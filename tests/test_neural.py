@@ -30,6 +30,31 @@ def _problem(seed=0, m=12, n=10, ranks=(5, 3, 2)):
     return rng, X, Hs
 
 
+@pytest.mark.filterwarnings("ignore:the first rank r_1")  # r_1 = 10 > n = 3 on purpose
+def test_rank_deficient_layers_solve_each_row_alone():
+    # ranks (10,) on 3 columns: H_1 H_1ᵀ has rank 3 and each row's NNLS has many minimisers;
+    # a row gets the same one whatever rows are solved with it (scikit-learn's subset
+    # invariance), close to optimal. Before the ridge the pairs differed by up to 8 (|W| ~ 300).
+    rng = np.random.default_rng(0)
+    X = np.vstack([0.1 * rng.random((15, 3)), 1 + 0.1 * rng.random((15, 3))])
+    y = np.repeat([0, 1], 15)
+    for n_iter in (10, 30, 100):
+        model = NeuralNMF(ranks=(10,), max_iter=n_iter, n_init_iter=n_iter, random_state=0)
+        model.fit(X, y)
+        whole = model.transform(X)
+        parts = np.vstack([model.transform(X[i:i + 10]) for i in range(0, 30, 10)])
+        # the ridge keeps the solves' condition number near 1/√ε, so rounding moves a row's
+        # coefficients by ~1e-8 relative, not more
+        np.testing.assert_allclose(parts, whole, rtol=1e-7, atol=1e-7 * np.abs(whole).max())
+        np.testing.assert_array_equal(model.predict(X), np.concatenate(
+            [model.predict(X[i:i + 10]) for i in range(0, 30, 10)]))
+    H = model.H_[0]
+    for x, w in zip(X, whole):
+        best = nnls(H.T, x)[1]
+        # the ridge √ε λ_max ‖w‖² costs O(√ε) of the optimal residual
+        assert np.linalg.norm(x - w @ H) <= best + 1e-6 * np.linalg.norm(x)
+
+
 @pytest.mark.parametrize("warm", [False, True])
 def test_nnls_rows_matches_scipy(warm):
     rng = np.random.default_rng(1)

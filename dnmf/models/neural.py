@@ -59,6 +59,21 @@ def _masked_solve(G: np.ndarray, C: np.ndarray, F: np.ndarray) -> np.ndarray:
     return x
 
 
+def _ridged(G: np.ndarray) -> np.ndarray:
+    """G, or G + √ε λ_max(G) I when G = H Hᵀ is numerically rank-deficient.
+
+    Then (r > n, or a dead topic) every row's NNLS has many minimisers and the exact
+    active-set solves are ill-conditioned, so rounding would decide which one a row gets and
+    a row's solution would depend on the rows solved beside it. The ridge √ε λ_max ‖x‖² makes
+    the minimiser unique (the least-norm one, to O(√ε)); a full-rank G is returned unchanged.
+    """
+    r = G.shape[0]
+    lam = np.linalg.eigvalsh(G)
+    if lam[0] > r * np.finfo(G.dtype).eps * lam[-1]:
+        return G
+    return G + np.sqrt(np.finfo(G.dtype).eps) * max(lam[-1], 1e-300) * np.eye(r, dtype=G.dtype)
+
+
 def nnls_rows(G: np.ndarray, C: np.ndarray, passive: np.ndarray | None = None,
               max_iter: int | None = None) -> tuple[np.ndarray, int]:
     """Solve min_{x_i ≥ 0} ½ x_iᵀ G x_i − c_iᵀ x_i for every row c_i of C at once.
@@ -70,7 +85,8 @@ def nnls_rows(G: np.ndarray, C: np.ndarray, passive: np.ndarray | None = None,
 
     Parameters
     ----------
-    G : ndarray of shape (r, r), symmetric positive semi-definite (H Hᵀ)
+    G : ndarray of shape (r, r), symmetric positive semi-definite (H Hᵀ); when it is
+        numerically rank-deficient the rows solve the ridge problem of :func:`_ridged`
     C : ndarray of shape (k, r) (rows W_{ℓ-1} Hᵀ)
     passive : bool ndarray of shape (k, r) or None
         Warm start: the indices believed positive (e.g. ``W_previous > 0``); all when None.
@@ -85,8 +101,11 @@ def nnls_rows(G: np.ndarray, C: np.ndarray, passive: np.ndarray | None = None,
     k, r = C.shape
     F = np.ones((k, r), dtype=bool) if passive is None else np.array(passive, dtype=bool)
     max_iter = 10 * r + 50 if max_iter is None else max_iter
-    scale = max(float(np.abs(C).max(initial=0.0)), float(np.abs(G).max(initial=0.0)), 1e-300)
+    # one tolerance per row, so that a row's solution does not depend on the rows beside it
+    scale = np.maximum(np.abs(C).max(axis=1, initial=0.0, keepdims=True),
+                       max(float(np.abs(G).max(initial=0.0)), 1e-300))
     tol = 64 * np.finfo(C.dtype).eps * scale
+    G = _ridged(G)
     x = _masked_solve(G, C, F)
     y = x @ G - C
     ninf = np.full(k, r + 1)
@@ -139,7 +158,7 @@ def nnls_rows_backward(grad_W: np.ndarray, W: np.ndarray, H: np.ndarray, Y,
     grad_H : ndarray (r, p); grad_Y : ndarray (k, p) or None
     """
     F = W > 0
-    Z = _masked_solve(H @ H.T, grad_W, F)
+    Z = _masked_solve(_ridged(H @ H.T), grad_W, F)  # the Gram matrix of the forward solve
     ZH = Z @ H
     YtZ = (Y.T @ Z) if sp.issparse(Y) else Y.T @ Z
     grad_H = np.asarray(YtZ).T - (Z.T @ W) @ H - W.T @ ZH
