@@ -28,6 +28,7 @@ evaluation order matters), so results are reproducible bit for bit.
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -180,6 +181,32 @@ def _deep_w_loop(W_t, Q, P, W_bar, inv_lam, out, flags):
     return count
 
 
+_SCRATCH = threading.local()  # .buffers: (shape, dtype) → array, per calling thread
+
+
+def _scratch(shape: tuple, dtype, name: str) -> np.ndarray:
+    """A buffer of this thread, reused from call to call (fresh pages cost a fault each)."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    key = (name, tuple(shape), np.dtype(dtype).str)
+    buffer = buffers.get(key)
+    if buffer is None:
+        if len(buffers) > 16:  # many shapes in turn: keep memory bounded
+            buffers.clear()
+        buffer = buffers[key] = np.empty(shape, dtype=dtype)
+    return buffer
+
+
+def _target(out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
+    """``out``, or a scratch buffer when ``out`` overlaps an input: LLVM vectorises the loops
+    only after a run-time check that the output does not overlap the inputs, and in place the
+    scalar loop runs (measured 3.5× slower: 31.5 against 9.0 ns per entry)."""
+    if any(np.may_share_memory(out, a) for a in inputs):
+        return _scratch(out.shape, out.dtype, "out")
+    return out
+
+
 def wright_omega_fast(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """ω(x) elementwise in the dtype of ``x`` (reference: ``scipy.special.wrightomega``).
 
@@ -197,13 +224,16 @@ def wright_omega_fast(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
         x = x.astype(np.float64)
     out = np.empty_like(x) if out is None else out
     flat = np.ascontiguousarray(x).reshape(-1)
-    target = out.reshape(-1) if out.flags.c_contiguous else np.empty_like(flat)
-    flags = np.empty(flat.size, dtype=np.bool_)
+    out_flat = out.reshape(-1) if out.flags.c_contiguous else None  # a view of out
+    target = np.empty_like(flat) if out_flat is None else _target(out_flat, flat)
+    flags = _scratch(flat.shape, np.bool_, "flags")
     if _omega_loop(flat, target, flags):
         sel = np.flatnonzero(flags)
         target[sel] = _kernels.wright_omega_numpy(flat[sel])
-    if not out.flags.c_contiguous:
+    if out_flat is None:
         out[...] = target.reshape(x.shape)
+    elif target is not out_flat:
+        np.copyto(out_flat, target)
     return out
 
 
@@ -221,14 +251,17 @@ def deep_w_kl_fast(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) 
     if out is None:
         out = np.empty((m, r), dtype=dtype)
     W_bar = np.broadcast_to(W_bar, (m, r))
-    flags = np.empty((m, r), dtype=np.bool_)
-    if _deep_w_loop(W_t, Q, P, W_bar, 1.0 / float(lam), out, flags):
+    target = _target(out, W_t, Q, P, W_bar)
+    flags = _scratch((m, r), np.bool_, "flags")
+    if _deep_w_loop(W_t, Q, P, W_bar, 1.0 / float(lam), target, flags):
         rows, cols = np.nonzero(flags)
         Pf = np.broadcast_to(P, (m, r))
         with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-            out[rows, cols] = _kernels._deep_w_kl_block(
+            target[rows, cols] = _kernels._deep_w_kl_block(
                 W_t[rows, cols], Q[rows, cols], np.divide(Pf[rows, cols], float(lam),
                                                              dtype=dtype),
                 W_bar[rows, cols], float(lam), dtype)
+    if target is not out:
+        np.copyto(out, target)
     return out
 
