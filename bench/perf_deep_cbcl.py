@@ -75,7 +75,8 @@ print(json.dumps({{"file": dnmf.__file__, "seconds": seconds,
 @contextmanager
 def instrumented(timers: dict[str, float]):
     """Wrap the loops' building blocks with timers (about 1 µs per call)."""
-    from dnmf import _rowsplit, estimators, updates
+    from dnmf import _rowsplit, updates
+    from dnmf.estimators import _beta as estimators
     from dnmf.models import deep, multilayer
 
     patches = [

@@ -6,7 +6,7 @@ the same ``W``/``H``/``history``/``layer_errors``/``weights`` attributes) and da
 few tabular views, a :class:`pandas.DataFrame`. Nothing here imports streamlit, so the builders can
 be used from a notebook as well as from the app.
 
-Orientation (DESIGN.md §1). Layer-ℓ *features* depend on the data's kind:
+Orientation (docs/architecture.md §1). Layer-ℓ *features* depend on the data's kind:
 
 - images: rows of ``H_ℓ ⋯ H_1`` — each one a picture (``Dataset.to_image``);
 - spectra: columns of ``W_ℓ`` (spectra); rows of ``H_ℓ ⋯ H_1`` are the abundance maps;
@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 import scipy.sparse as sp
 from plotly.subplots import make_subplots
 
+from dnmf import metrics
 from dnmf.divergence import beta_divergence, hoyer_sparsity
 from dnmf.models.multilayer import normalize_rows_of_H
 
@@ -112,7 +113,7 @@ def _beta(result) -> float:
 
 def normalized_factors(result) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Copies of the factors rescaled so that every H_ℓ has rows summing to one (H_ℓ e = e,
-    the deep model's constraint), every W_{ℓ-1} ≈ W_ℓ H_ℓ kept matched (DESIGN.md §3)."""
+    the deep model's constraint), every W_{ℓ-1} ≈ W_ℓ H_ℓ kept matched (docs/architecture.md §1)."""
     Ws = [np.array(W, dtype=float) for W in _W(result)]
     Hs = [np.array(H, dtype=float) for H in _H(result)]
     normalize_rows_of_H(Ws, Hs)
@@ -185,7 +186,7 @@ def feature_rows(result, layer: int, kind: str) -> np.ndarray:
 
 
 def feature_sparsity(result, layer: int, kind: str) -> float:
-    """Mean Hoyer sparsity of the layer-ℓ features (DESIGN.md §1), in [0, 1]."""
+    """Mean Hoyer sparsity of the layer-ℓ features (docs/architecture.md §1), in [0, 1]."""
     return float(np.mean(hoyer_sparsity(feature_rows(result, layer, kind), axis=1)))
 
 
@@ -1012,24 +1013,14 @@ def _angles(A: np.ndarray, B: np.ndarray, centred: bool) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
-def _metrics_module():
-    try:
-        from dnmf import metrics
-    except ImportError:  # the metrics module has not landed in this installation
-        return None
-    return metrics
-
-
-def match_columns(W_est: np.ndarray, W_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hungarian matching of estimated to true columns by spectral angle.
-
-    Returns ``(est_idx, true_idx)`` of the matched pairs (min(r_est, r_true) of them).
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    cost = _angles(np.asarray(W_est, dtype=float), np.asarray(W_true, dtype=float), False)
-    rows, cols = linear_sum_assignment(cost)
-    return rows, cols
+def _matched_pairs(W_est: np.ndarray, W_true: np.ndarray):
+    """(est, true) column indices of the Hungarian matching by spectral angle
+    (:func:`dnmf.metrics.match_columns`), min(r_est, r_true) pairs."""
+    if W_est.shape[1] >= W_true.shape[1]:
+        perm = metrics.match_columns(W_true, W_est, metric="sad")
+        return perm, np.arange(perm.size)
+    perm = metrics.match_columns(W_est, W_true, metric="sad")  # fewer estimated columns
+    return np.arange(perm.size), perm
 
 
 def _truth_abundances(dataset) -> list[np.ndarray | None]:
@@ -1047,24 +1038,16 @@ def ground_truth_scores(result, dataset) -> pd.DataFrame:
     W = [np.asarray(w, dtype=float) for w in _W(result)]
     pairs = [(ell, Wl, Wt) for ell, (Wl, Wt) in enumerate(zip(W, truth), start=1)
              if Wl.shape[0] == Wt.shape[0]]
-    metrics = _metrics_module()
     abund = _truth_abundances(dataset)
     rows = []
     for ell, Wl, Wt in pairs:
-        scored = False
-        if metrics is not None:
-            try:
-                m = metrics.mrsa(Wt, Wl)
-                s_ = metrics.sad(Wt, Wl)
-            except ValueError:  # e.g. fewer estimated than true columns: match what there is
-                pass
-            else:
-                sad_deg = np.degrees(np.asarray(s_.per_column, dtype=float))
-                mrsa_mean = float(m.mean)
-                perm = np.asarray(s_.perm)
-                scored = True
-        if not scored:
-            est, tru = match_columns(Wl, Wt)
+        if Wl.shape[1] >= Wt.shape[1]:
+            s_ = metrics.sad(Wt, Wl)
+            sad_deg = np.degrees(np.asarray(s_.per_column, dtype=float))
+            mrsa_mean = float(metrics.mrsa(Wt, Wl).mean)
+            perm = np.asarray(s_.perm)
+        else:  # fewer estimated than true columns: score the pairs there are
+            est, tru = _matched_pairs(Wl, Wt)
             sad_deg = np.degrees(np.diag(_angles(Wl[:, est], Wt[:, tru], False)))
             mrsa_mean = float(np.mean(100.0 / np.pi * np.diag(
                 _angles(Wl[:, est], Wt[:, tru], True))))
@@ -1077,8 +1060,7 @@ def ground_truth_scores(result, dataset) -> pd.DataFrame:
             "MRSA": mrsa_mean,
         }
         A = abund[ell - 1] if ell - 1 < len(abund) else None
-        if metrics is not None and perm is not None and A is not None and \
-                A.shape[1] == _H(result)[0].shape[1]:
+        if perm is not None and A is not None and A.shape[1] == _H(result)[0].shape[1]:
             try:
                 row["abundance RMSE"] = float(
                     metrics.abundance_rmse(A, pixel_shares(result, ell), perm))
@@ -1099,15 +1081,7 @@ def ground_truth_spectra(result, dataset, layer: int) -> go.Figure:
         return fig
     Wl = np.asarray(_W(result)[layer - 1], dtype=float)
     Wt = truth[layer - 1]
-    est, tru = match_columns(Wl, Wt)
-    metrics = _metrics_module()
-    if metrics is not None:
-        try:  # the same matching as the scores table
-            perm = np.asarray(metrics.sad(Wt, Wl).perm)
-            tru = np.arange(perm.size)[perm >= 0]
-            est = perm[perm >= 0]
-        except ValueError:
-            pass
+    est, tru = _matched_pairs(Wl, Wt)  # the same matching as the scores table
     gt = getattr(dataset, "ground_truth", {}) or {}
     names = gt.get("names")
     if names and isinstance(names[0], (list, tuple)):

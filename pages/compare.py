@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dnmf import plots
+from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
 from dnmf.ui.state import PERSIST, init_default
@@ -18,29 +19,16 @@ def _page() -> None:
     store = runstore.runs()
     names = list(store)
     if len(names) < 2:
-        st.info("Compare needs at least two runs. On the **Model** page, *Run deep and multilayer "
-                "with the same settings* makes a pair in one click.", icon=":material/info:")
+        st.info("Compare needs at least two runs. On the **Model** page, *Run … with the same "
+                "settings* fits a model and its baseline in one click.", icon=":material/info:")
         st.page_link("pages/model.py", label="Go to Model", icon=":material/tune:")
         return
-
-
-    def _default_pair() -> list[str]:
-        """The newest deep run and the newest multilayer run on the same dataset, if any."""
-        for name in reversed(names):
-            run = store[name]
-            if run.model.startswith("deep"):
-                for other in reversed(names):
-                    o = store[other]
-                    if o.model == "multilayer" and o.dataset == run.dataset:
-                        return [name, other]
-        return names[-2:]
-
 
     # ----------------------------------------------------------------------------------- widgets
     previous = st.session_state.get("compare_runs")
     current = [n for n in previous or [] if n in store]
     if previous is None or (len(current) < 2 and len(current) < len(previous)):
-        current = _default_pair()  # first visit, or a compared run was deleted meanwhile
+        current = cfgmod.default_pair(store)  # first visit, or a compared run was deleted
     st.session_state["compare_runs"] = current
     chosen = st.multiselect("Runs to compare", names, key="compare_runs",
                             format_func=lambda n: store[n].label, **PERSIST)
@@ -50,8 +38,7 @@ def _page() -> None:
     runs = {n: store[n] for n in chosen}
 
     if st.session_state.get("compare_ref") not in chosen:
-        multis = [n for n in chosen if runs[n].model == "multilayer"]
-        st.session_state["compare_ref"] = multis[-1] if multis else chosen[-1]
+        st.session_state["compare_ref"] = cfgmod.default_reference(store, chosen)
     ref_name = st.selectbox("Reference run (the denominator of the error ratios)", chosen,
                             key="compare_ref", **PERSIST)
 

@@ -24,7 +24,7 @@ def _page() -> None:
     L = res.n_layers
 
     st.caption(
-        f"{cfgmod.MODEL_LABELS.get(run.model, run.model)} · {cfgmod.describe(run.config)} · "
+        f"{cfgmod.label(run.model)} · {cfgmod.describe(run.config)} · "
         f"dataset **{run.dataset}** ({run.kind}) · {res.n_iter} iterations in {run.seconds:.2f} s"
         + (" · **stopped early** (partial run)" if res.stopped_early else "")
     )

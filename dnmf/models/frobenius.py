@@ -1,7 +1,7 @@
 """Frobenius deep matrix factorisations of the thesis (ch. 5–6): LC-DMF, DC-DMF, Tri-DMF.
 
 Orientation.  Thesis ch. 5 (eq. 5.1 and its footnote 5) factorises the *features*, exactly as
-the paper and DESIGN.md §1 do, so no transposition is needed::
+the paper and docs/architecture.md §1 do, so no transposition is needed::
 
     X ≈ W_1 H_1,  W_1 ≈ W_2 H_2,  …,  W_{L-1} ≈ W_L H_L,      W_0 = X,
     X (m×n),  W_ℓ (m×r_ℓ),  H_ℓ (r_ℓ×r_{ℓ-1}),  r_0 = n,  H̃_ℓ = H_ℓ ⋯ H_1 (r_ℓ×n).
@@ -59,7 +59,6 @@ stationarity is not guaranteed (as the thesis notes).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -67,8 +66,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
+from .. import _threads
 from ..init import (
     INIT_METHODS,
     check_data,
@@ -79,10 +78,9 @@ from ..init import (
     project_simplex_columns,
 )
 from ..result import IterationInfo
-from ._common import Progress, converged, should_evaluate
+from ._driver import Phase, Progress, run_phase
 
 __all__ = [
-    "FrobeniusDeepMF",
     "fit_frobenius_deep",
     "fit_multilayer_frobenius",
     "grouped_sparse_projection",
@@ -258,24 +256,8 @@ def _make_projection(simplex: bool, sparsity: float | None) -> Callable[[np.ndar
 # --------------------------------------------------------------------------------------
 # linear algebra helpers (dense or sparse X)
 # --------------------------------------------------------------------------------------
-_SMALL_PROBLEM = 5e7  # m·n·r_1 below which BLAS runs single-threaded
-
-
-def _blas_context(shape: tuple[int, int], r1: int):
-    """Single-threaded BLAS for small problems.
-
-    The blocks are small products (r ≤ a few hundred) called thousands of times; BLAS
-    threads cost more in synchronisation than they gain there (measured 4–8× slower with 2
-    threads on a loaded 2-core machine for 3×1000 and 400×1000 data), so for
-    m·n·r_1 < 5·10⁷ the fit runs with one BLAS thread (restored afterwards).
-    """
-    if shape[0] * shape[1] * r1 < _SMALL_PROBLEM:
-        return threadpool_limits(limits=1, user_api="blas")
-    return contextlib.nullcontext()
-
-
 def _with_blas_limit(func):
-    """Run ``func(X, ranks, …)`` inside :func:`_blas_context` (same signature)."""
+    """Run ``func(X, ranks, …)`` inside :func:`dnmf._threads.for_small_blocks`."""
 
     @functools.wraps(func)
     def wrapper(X, ranks, *args, **kwargs):
@@ -285,7 +267,7 @@ def _with_blas_limit(func):
             m, n = int(shape[0]), int(shape[1])
         except (TypeError, ValueError, IndexError):
             return func(X, ranks, *args, **kwargs)  # invalid input: let func raise
-        with _blas_context((m, n), r1):
+        with _threads.for_small_blocks(m, n, r1):
             return func(X, ranks, *args, **kwargs)
 
     return wrapper
@@ -517,6 +499,58 @@ def _single_layer(A, W, H, n_iter, inner_iter, projW, projH, on_iter=None):
     return Ws[0], Hs[0], n_iter, False
 
 
+class _DeepPhase(Phase):
+    """The BCD sweeps of a deep Frobenius fit for the fit driver (objective of its loss)."""
+
+    name = "deep"
+
+    def __init__(self, problem: _DeepProblem, Ws, Hs, progress: Progress):
+        self.problem, self.Ws, self.Hs, self.progress = problem, Ws, Hs, progress
+        self.monotone = problem.loss != "trigeorgis"  # Tri-DMF's objective can increase
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        self.problem.sweep(self.Ws, self.Hs)
+        if not evaluate:
+            return None
+        t_eval = time.perf_counter()
+        errors = self.errors()
+        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
+        return errors
+
+    def errors(self) -> np.ndarray:
+        return self.problem.errors(self.Ws, self.Hs)
+
+    def objective(self, errors: np.ndarray) -> float:
+        return self.problem.objective(errors, self.Ws)
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name)
+        progress.set_objective(self.objective(errors))
+
+
+class _WarmStartPhase(Phase):
+    """One layer of the "multilayer" warm start (BCD on ½‖W_{ℓ-1} − W_ℓH_ℓ‖²) for the driver."""
+
+    def __init__(self, problem: _DeepProblem, Wl: list, Hl: list, layer: int, n_layers: int):
+        self.problem, self.Wl, self.Hl = problem, Wl, Hl
+        self.layer, self.n_layers = layer, n_layers
+        self.name = f"init layer {layer + 1}"
+        X = problem.X
+        self.y_sq = float(X.multiply(X).sum()) if sp.issparse(X) else None
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        self.problem.sweep(self.Wl, self.Hl)
+        return self.errors() if evaluate else None
+
+    def errors(self) -> np.ndarray:
+        errors = np.full(self.n_layers, np.nan)
+        errors[self.layer] = _half_sq_residual(self.problem.X, self.Wl[0], self.Hl[0], self.y_sq)
+        return errors
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name, layer=self.layer + 1)
+
+
 def _projections(L, normalize, sparsity):
     projW = [_make_projection(normalize == "W", sparsity[ell]) for ell in range(L)]
     projH = [_make_projection(normalize == "H", None) for _ in range(L)]
@@ -634,6 +668,7 @@ def fit_frobenius_deep(
     dtype=None,
     callback: Callable[[IterationInfo], bool | None] | None = None,
     eval_every: int = 5,
+    verbose: int = 0,
 ) -> dict:
     """Fit LC-DMF, DC-DMF or Tri-DMF (thesis eqs. 5.3, 5.4, Algorithms 10–11).
 
@@ -685,6 +720,8 @@ def fit_frobenius_deep(
     eval_every : int
         Evaluate errors and objective every so many iterations (0: only at the start and
         the end); every evaluation is one history row.
+    verbose : int
+        0 silent; 1 a line per phase and about every tenth of the fit; 2 every evaluation.
 
     Returns
     -------
@@ -729,7 +766,8 @@ def fit_frobenius_deep(
     projW, projH = _projections(L, normalize, sparsity)
 
     init_iters = n_init_iter * L if (init == "multilayer" and Ws is None) else 0
-    progress = Progress(L, init_iters + max_iter, callback)
+    progress = Progress(L, init_iters + max_iter, callback, verbose=verbose,
+                        name="FrobeniusDeepMF")
 
     # ---- initialisation ----------------------------------------------------------------
     t_init = time.perf_counter()
@@ -746,30 +784,14 @@ def fit_frobenius_deep(
             W, H = _init_layer(A, r, "snpa", rng, X.dtype)
             Wl, Hl = [W], [H]
             _make_feasible(Wl, Hl, normalize, [projW[ell]], [projH[ell]])
-            phase = f"init layer {ell + 1}"
-            y_sq = float(A.multiply(A).sum()) if sp.issparse(A) else None
-
-            def on_iter(it, problem, Wl, Hl, _ell=ell, _phase=phase, _A=A, _y=y_sq):
-                if should_evaluate(it, n_init_iter, eval_every):
-                    e = np.full(L, np.nan)
-                    e[_ell] = _half_sq_residual(_A, Wl[0], Hl[0], _y)
-                    progress.record(it, e, _phase, layer=_ell + 1)
-                return progress.step(_phase)
-
-            e0 = np.full(L, np.nan)
-            e0[ell] = _half_sq_residual(A, Wl[0], Hl[0], y_sq)
-            progress.record(0, e0, phase, layer=ell + 1)
-            if not progress.stopped:
-                W, H, _, _ = _single_layer(A, Wl[0], Hl[0], n_init_iter, inner_iter,
-                                           projW[ell], projH[ell], on_iter)
-            else:
-                W, H = Wl[0], Hl[0]
-            Ws.append(W)
-            Hs.append(H)
-            A = W
-        init_history = progress.history(("layer",))
-        progress.rows = []
-        progress.latest[:] = np.nan
+            problem = _DeepProblem(A, "layer-centric", np.ones(1), [0.0], 1.0, [projW[ell]],
+                                   [projH[ell]], inner_iter)
+            run_phase(_WarmStartPhase(problem, Wl, Hl, ell, L), progress, n_init_iter,
+                      eval_every=eval_every)
+            Ws.append(Wl[0])
+            Hs.append(Hl[0])
+            A = Wl[0]
+        init_history = progress.take_history(("layer",), forget_errors=True)
     else:
         init_used = init
         Ws, Hs = layerwise_init(X, ranks, init, random_state=rng, dtype=X.dtype)
@@ -799,41 +821,12 @@ def fit_frobenius_deep(
             kappa[ell] = alphas[ell] * 2.0 * e0[ell] / max(ld, 1e-12)
     problem.weights = lam
     problem.kappa = kappa
-    progress.weights = None
-
-    def record(it: int, errors: np.ndarray, objective: float) -> None:
-        progress.record(it, errors, "deep")
-        progress.rows[-1]["objective"] = objective
-        progress.latest_objective = objective
 
     # ---- the deep phase ------------------------------------------------------------------
     t_deep = time.perf_counter()
-    errors = e0
-    previous = problem.objective(errors, Ws)
-    record(0, errors, previous)
-    n_iter = 0
-    evaluated = True
-    if not progress.stopped:
-        for it in range(1, max_iter + 1):
-            problem.sweep(Ws, Hs)
-            n_iter = it
-            stop = False
-            evaluated = should_evaluate(it, max_iter, eval_every)
-            if evaluated:
-                t_eval = time.perf_counter()
-                errors = problem.errors(Ws, Hs)
-                current = problem.objective(errors, Ws)
-                progress.eval_seconds += time.perf_counter() - t_eval
-                record(it, errors, current)
-                stop = converged(previous, current, tol) if loss != "trigeorgis" else False
-                previous = current
-            if not progress.step("deep"):
-                break
-            if stop:
-                break
-    if not evaluated:
-        errors = problem.errors(Ws, Hs)
-        record(n_iter, errors, problem.objective(errors, Ws))
+    outcome = run_phase(_DeepPhase(problem, Ws, Hs, progress), progress, max_iter,
+                        eval_every=eval_every, tol=tol, initial_errors=e0)
+    errors, n_iter = outcome.errors, outcome.n_iter
     seconds_deep = time.perf_counter() - t_deep
     history = progress.history()
     config = {
@@ -878,184 +871,3 @@ def fit_frobenius_deep(
         },
         "config": config,
     }
-
-
-# --------------------------------------------------------------------------------------
-# estimator
-# --------------------------------------------------------------------------------------
-try:  # scikit-learn is a hard dependency, but keep the import local to this section
-    from sklearn.base import BaseEstimator, TransformerMixin
-except ImportError:  # pragma: no cover
-    BaseEstimator = object  # type: ignore[assignment,misc]
-    TransformerMixin = object  # type: ignore[assignment,misc]
-
-
-class FrobeniusDeepMF(TransformerMixin, BaseEstimator):
-    """The thesis' Frobenius deep MF baselines: LC-DMF, DC-DMF and Tri-DMF.
-
-    X ≈ W_1 H_1, W_{ℓ-1} ≈ W_ℓ H_ℓ; see :mod:`dnmf.models.frobenius` for the losses, the
-    feasible sets and the algorithm (BCD with fast projected gradient, thesis Algorithm 11).
-
-    Parameters
-    ----------
-    ranks : sequence of int
-        r_1 > r_2 > … > r_L ≥ 1 with r_1 < n.
-    loss : {"layer-centric", "data-centric", "trigeorgis"}
-    min_vol : None, float, sequence of L floats, or dnmf.MinVol
-        Volume penalty: κ̃_ℓ (a MinVol's ``alpha_tilde`` and ``delta`` are used).
-    normalize : {"auto", "H", "W", None}
-        "auto": "W" with min_vol, else "H".
-    sparsity : None, float or sequence
-        Target average Hoyer sparsity of the columns of W_ℓ.
-    weights : "auto" or sequence of L positive floats
-    weight_ratio : float
-        λ̃ of the LC-DMF auto weights (thesis: 10).
-    init : {"snpa", "multilayer", "nndsvda", "nndsvd", "nndsvdar", "random", "soda", "custom"}
-        "custom": the starting factors are given to :meth:`fit` as ``W=[…], H=[…]``.
-    n_init_iter : int
-        Per-layer iterations of the "multilayer" warm start.
-    max_iter : int
-    inner_iter : int
-        Fast projected gradient steps per block.
-    delta : float
-        δ of logdet(WᵀW + δI) when min_vol is a number.
-    tol : float
-    eval_every : int
-    random_state : int, Generator or None
-    dtype : numpy.float64 or numpy.float32
-    callback : callable(IterationInfo) -> bool | None
-
-    Attributes
-    ----------
-    W_ : list of L ndarrays, ``W_[l]`` of shape (m, r_{l+1})
-    H_ : list of L ndarrays, ``H_[0]`` (r_1, n), ``H_[l]`` (r_{l+1}, r_l)
-    layer_errors_ : ndarray (L,)
-        The unweighted loss terms at the end: ½‖W_{ℓ-1} − W_ℓH_ℓ‖²_F (layer-centric) or
-        ½‖X − W_ℓH_ℓ⋯H_1‖²_F (data-centric and Tri-DMF).
-    weights_ : ndarray (L,), the λ_ℓ (Tri-DMF: (0, …, 0, 1))
-    min_vol_kappa_ : ndarray (L,), the κ_ℓ
-    objective_ : float
-    history_ : DataFrame (iteration, seconds, error_layer_1 … error_layer_L, objective, phase)
-    init_history_ : DataFrame or None
-    n_iter_ : int
-    stopped_early_ : bool
-    timings_ : dict
-    result_ : dnmf.FitResult
-    """
-
-    def __init__(self, ranks=(10,), loss: str = "layer-centric", min_vol=None,
-                 normalize: str | None = "auto", sparsity=None, weights="auto",
-                 weight_ratio: float = 10.0, init: str = "snpa", n_init_iter: int = 100,
-                 max_iter: int = 500, inner_iter: int = 10, delta: float = 0.1,
-                 tol: float = 0.0, eval_every: int = 5, random_state=None,
-                 dtype=np.float64, callback=None) -> None:
-        self.ranks = ranks
-        self.loss = loss
-        self.min_vol = min_vol
-        self.normalize = normalize
-        self.sparsity = sparsity
-        self.weights = weights
-        self.weight_ratio = weight_ratio
-        self.init = init
-        self.n_init_iter = n_init_iter
-        self.max_iter = max_iter
-        self.inner_iter = inner_iter
-        self.delta = delta
-        self.tol = tol
-        self.eval_every = eval_every
-        self.random_state = random_state
-        self.dtype = dtype
-        self.callback = callback
-
-    def fit(self, X, y=None, W=None, H=None) -> FrobeniusDeepMF:
-        """Fit to ``X`` (m, n) (ndarray or scipy.sparse); ``W``/``H`` for init="custom"."""
-        from .._validation import check_dtype
-
-        dtype = check_dtype(self.dtype) if self.dtype is not None else None
-        if self.init == "custom":
-            if W is None or H is None:
-                raise ValueError("init='custom' needs both W=[W_1, …, W_L] and H=[H_1, …, H_L].")
-            init = "snpa"
-        else:
-            if self.init not in FROBENIUS_INITS:
-                raise ValueError(f"init must be one of {(*FROBENIUS_INITS, 'custom')}, "
-                                 f"got {self.init!r}.")
-            init = self.init
-            W = H = None
-        delta = self.delta
-        min_vol = self.min_vol
-        if min_vol is not None and hasattr(min_vol, "delta"):
-            delta = min_vol.delta
-        out = fit_frobenius_deep(
-            X, self.ranks, loss=self.loss, Ws=W, Hs=H, init=init, n_init_iter=self.n_init_iter,
-            max_iter=self.max_iter, inner_iter=self.inner_iter, weights=self.weights,
-            weight_ratio=self.weight_ratio, normalize=self.normalize, min_vol_alpha=min_vol,
-            delta=delta, sparsity=self.sparsity, tol=self.tol, random_state=self.random_state,
-            dtype=dtype, callback=self.callback, eval_every=self.eval_every,
-        )
-        self._set(out)
-        return self
-
-    def _set(self, out: dict) -> None:
-        from ..result import FitResult
-
-        self.W_ = out["W"]
-        self.H_ = out["H"]
-        self.layer_errors_ = out["layer_errors"]
-        self.weights_ = out["weights"]
-        self.min_vol_kappa_ = out["min_vol_kappa"]
-        self.objective_ = out["objective"]
-        self.history_ = out["history"]
-        self.init_history_ = out["init_history"]
-        self.n_iter_ = out["n_iter"]
-        self.stopped_early_ = out["stopped_early"]
-        self.timings_ = out["timings"]
-        config = dict(out["config"])
-        config["min_vol_kappa"] = out["min_vol_kappa"].tolist()
-        self.result_ = FitResult(
-            W=out["W"], H=out["H"], history=out["history"], config=config,
-            weights=out["weights"], layer_errors=out["layer_errors"], n_iter=out["n_iter"],
-            timings=out["timings"], stopped_early=out["stopped_early"],
-            init_history=out["init_history"],
-        )
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "W_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X) first.")
-
-    def features(self, layer: int) -> np.ndarray:
-        """Layer-ℓ features H_ℓ ⋯ H_1, shape (r_ℓ, n); ``layer`` counts from 1."""
-        from ..result import features_product
-
-        self._check_fitted()
-        return features_product(self.H_, layer)
-
-    def transform(self, X, layer: int = 1, n_iter: int = 200) -> np.ndarray:
-        """Coefficients of new rows: argmin_W ½‖X − W H_ℓ⋯H_1‖²_F over W's feasible set.
-
-        Parameters
-        ----------
-        X : ndarray or scipy.sparse (m_new, n)
-        layer : int, 1 ≤ layer ≤ L
-        n_iter : int, fast projected gradient iterations
-
-        Returns
-        -------
-        ndarray (m_new, r_ℓ)
-        """
-        from ..result import features_product
-
-        self._check_fitted()
-        F = features_product(self.H_, layer)
-        Xd = check_data(X, dtype=F.dtype, accept_sparse=True, allow_negative=True)
-        if Xd.shape[1] != F.shape[1]:
-            raise ValueError(f"X must have {F.shape[1]} columns like the data the model was "
-                             f"fitted on, got {Xd.shape[1]}.")
-        n_iter = _check_int(n_iter, "n_iter", 1)
-        W0 = np.full((Xd.shape[0], F.shape[0]), 1.0 / F.shape[0], dtype=F.dtype)
-        W, _ = fpgd(W0, _x_bt(Xd, F), R=F @ F.T, project=project_nonnegative, n_iter=n_iter)
-        return W
-
-    def fit_transform(self, X, y=None, W=None, H=None) -> np.ndarray:
-        """Fit and return W_1, shape (m, r_1)."""
-        return self.fit(X, W=W, H=H).W_[0]

@@ -115,9 +115,10 @@ Z-minimisation (eq. 25, 28–30)
 :math:`\min_Z \lambda D(Z, \bar W) + \tfrac{\rho}{2}\|Z - V\|^2` with :math:`V = W + U`:
 entrywise :math:`\log z + \nu z = \log \bar w + \nu v`, ν = ρ/λ. With :math:`y = \nu z`,
 :math:`y + \log y = x := \log\nu + \log\bar w + \nu v`, i.e. :math:`y = \omega(x)` (Wright
-omega) and :math:`z = \omega(x)/\nu`, evaluated on the log-space argument x (never
-:math:`e^{-B}\nu` as printed in (30), which overflows). For x < -30, :math:`\omega(x) = e^x
-(1 + O(e^x))` and :math:`z = \bar w e^{\nu v}` is used.
+omega, :func:`dnmf._kernels.wright_omega`, the one the deep W-update uses) and
+:math:`z = \omega(x)/\nu`, evaluated on the log-space argument x (never :math:`e^{-B}\nu` as
+printed in (30), which overflows). Below the tail ``OMEGA_TAIL`` = -30,
+:math:`\omega(x) = e^x (1 + O(e^x))` and :math:`z = \bar w e^{\nu v}` is used.
 
 ADMM (Algorithm 2, lines 7–25)
 ------------------------------
@@ -171,10 +172,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import wrightomega
 
+from .._kernels import OMEGA_TAIL, wright_omega
 from ..updates import MUWorkspace, mu_terms_W, update_H_mu
-from ._common import Progress, all_layer_errors, converged, machine_eps, should_evaluate
+from ._common import all_layer_errors, machine_eps
+from ._driver import Phase, Progress, run_phase
 from .deep import make_workspaces
 
 __all__ = [
@@ -193,7 +195,6 @@ __all__ = [
 ]
 
 _LOGDET_FLOOR = math.sqrt(np.finfo(np.float64).eps)
-_OMEGA_TAIL = -30.0
 _NEWTON_TOL = 1e-13
 _NEWTON_MAX_ITER = 100
 
@@ -386,12 +387,12 @@ def z_step(V: np.ndarray, log_nu_wbar: np.ndarray, nu: float) -> np.ndarray:
         omega of the log-space argument; :math:`\bar W e^{\nu V}` below the tail threshold).
     """
     x = log_nu_wbar + nu * V
-    tail = x < _OMEGA_TAIL
+    tail = x < OMEGA_TAIL
     if tail.any():
         out = np.exp(np.where(tail, x, 0.0))
-        out[~tail] = wrightomega(x[~tail]).real
+        out[~tail] = wright_omega(x[~tail])
     else:
-        out = wrightomega(x).real
+        out = wright_omega(x)
     out /= nu
     return out
 
@@ -707,6 +708,58 @@ def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None
     return cols
 
 
+class _MinVolPhase(Phase):
+    """Algorithm 2's sweeps for the fit driver; the objective (7), the volumes and the ADMM
+    diagnostics as extra history columns."""
+
+    name = "deep"
+
+    def __init__(self, X, Ws, Hs, weights, min_vol, eps, workspaces, progress: Progress):
+        self.X, self.Ws, self.Hs, self.weights = X, Ws, Hs, weights
+        self.min_vol, self.eps, self.workspaces, self.progress = min_vol, eps, workspaces, progress
+        self.delta = float(min_vol.delta)
+        self.rho_mode = getattr(min_vol, "rho_mode", "relative")
+        self.shown = float(progress.objective_scale)  # the "objective" column's units
+        self.alphas = np.zeros(len(Ws))
+        self.volumes = np.zeros(len(Ws))
+        self.infos: list[AdmmInfo] | None = None
+        self.admm_seconds = 0.0
+        self.admm_iters: list[int] = []
+        self.unconverged = self.rejected = 0
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        mv = self.min_vol
+        self.infos = minvol_sweep(
+            self.X, self.Ws, self.Hs, self.weights, self.alphas, self.delta, float(mv.rho),
+            self.eps, admm_max_iter=int(mv.admm_max_iter), admm_tol=float(mv.admm_tol),
+            rho_mode=self.rho_mode, workspaces=self.workspaces,
+        )
+        for info in self.infos:
+            self.admm_iters.append(info.iterations)
+            self.unconverged += not info.converged
+            self.rejected += not info.accepted
+        self.admm_seconds += sum(info.seconds for info in self.infos)
+        if not evaluate:
+            return None
+        t_eval = time.perf_counter()
+        errors = self.errors()
+        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
+        return errors
+
+    def errors(self) -> np.ndarray:
+        errors = all_layer_errors(self.X, self.Ws, self.Hs, 1.0)
+        self.volumes = _volumes(self.Ws, self.delta)
+        return errors
+
+    def objective(self, errors: np.ndarray) -> float:
+        return minvol_objective(errors, self.weights, self.volumes, self.alphas)
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        current = self.objective(errors)
+        progress.record(iteration, errors, self.name,
+                        **_columns(self.volumes, self.shown * current, self.infos))
+
+
 def fit_minvol_deep(
     X,
     Ws: list[np.ndarray],
@@ -752,64 +805,22 @@ def fit_minvol_deep(
     Ws = [np.array(W, order="C") for W in Ws]  # private copies
     Hs = [np.array(H, order="C") for H in Hs]
     normalize_columns_of_W(Ws, Hs, eps)
-    workspaces = make_workspaces(X, Ws)
-    weights = np.asarray(weights, dtype=float)
-    delta = float(min_vol.delta)
-    rho_mode = getattr(min_vol, "rho_mode", "relative")
-
+    phase = _MinVolPhase(X, Ws, Hs, np.asarray(weights, dtype=float), min_vol, eps,
+                         make_workspaces(X, Ws), progress)
     t_eval = time.perf_counter()
-    errors = all_layer_errors(X, Ws, Hs, 1.0)
-    volumes = _volumes(Ws, delta)
-    progress.eval_seconds += time.perf_counter() - t_eval
-    alphas = minvol_alphas(errors, weights, volumes, min_vol.alpha_tilde)
-    previous = minvol_objective(errors, weights, volumes, alphas)
-    shown = float(getattr(progress, "objective_scale", 1.0))  # the "objective" column's units
-    progress.record(0, errors, "deep", **_columns(volumes, shown * previous, None))
-
-    admm_seconds = 0.0
-    admm_iters: list[int] = []
-    unconverged = rejected = 0
-    n_iter = 0
-    for it in range(1, max_iter + 1):
-        infos = minvol_sweep(
-            X, Ws, Hs, weights, alphas, delta, float(min_vol.rho), eps,
-            admm_max_iter=int(min_vol.admm_max_iter), admm_tol=float(min_vol.admm_tol),
-            rho_mode=rho_mode, workspaces=workspaces,
-        )
-        n_iter = it
-        for info in infos:
-            admm_iters.append(info.iterations)
-            unconverged += not info.converged
-            rejected += not info.accepted
-        admm_seconds += sum(info.seconds for info in infos)
-        stop = False
-        evaluated = should_evaluate(it, max_iter, eval_every)
-        stopping = False
-        if evaluated:
-            t_eval = time.perf_counter()
-            errors = all_layer_errors(X, Ws, Hs, 1.0)
-            volumes = _volumes(Ws, delta)
-            progress.eval_seconds += time.perf_counter() - t_eval
-            current = minvol_objective(errors, weights, volumes, alphas)
-            progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
-            stop = converged(previous, current, tol)
-            previous = current
-        if not progress.step("deep"):
-            stopping = True
-            if not evaluated:
-                errors = all_layer_errors(X, Ws, Hs, 1.0)
-                volumes = _volumes(Ws, delta)
-                current = minvol_objective(errors, weights, volumes, alphas)
-                progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
-        if stopping or stop:
-            break
+    errors = phase.errors()
+    progress.add_eval_seconds(time.perf_counter() - t_eval)
+    phase.alphas = minvol_alphas(errors, phase.weights, phase.volumes, min_vol.alpha_tilde)
+    outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
+                        initial_errors=errors)
+    admm_iters = phase.admm_iters
     extra: dict = {
-        "admm": admm_seconds,
+        "admm": phase.admm_seconds,
         "admm_iterations_mean": float(np.mean(admm_iters)) if admm_iters else 0.0,
         "admm_iterations_max": int(max(admm_iters)) if admm_iters else 0,
-        "admm_unconverged": int(unconverged),
-        "admm_rejected": int(rejected),
+        "admm_unconverged": int(phase.unconverged),
+        "admm_rejected": int(phase.rejected),
     }
-    for i, alpha in enumerate(alphas, start=1):
+    for i, alpha in enumerate(phase.alphas, start=1):
         extra[f"alpha_layer_{i}"] = float(alpha)
-    return Ws, Hs, n_iter, time.perf_counter() - start, extra
+    return Ws, Hs, outcome.n_iter, time.perf_counter() - start, extra

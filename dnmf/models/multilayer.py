@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from .. import _rowsplit
 from ..divergence import _kl_dense, beta_divergence_dense
 from ..updates import MUWorkspace, update_H_mu, update_W_mu
-from ._common import Progress, converged, layer_error, machine_eps, should_evaluate
+from ._common import layer_error, machine_eps
+from ._driver import Phase, Progress, run_phase
 
 __all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
 
@@ -173,6 +174,29 @@ class LayerMU:
         return self.error() if evaluate else None
 
 
+class _LayerPhase(Phase):
+    """One layer of multilayer NMF for the fit driver: the error of that layer only."""
+
+    def __init__(self, fitter: LayerMU, layer: int, n_layers: int, phase_name: str):
+        self.fitter, self.layer, self.n_layers = fitter, layer, n_layers
+        self.name = f"{phase_name} {layer + 1}"
+
+    def _errors(self, error: float) -> np.ndarray:
+        errors = np.full(self.n_layers, np.nan)
+        errors[self.layer] = error
+        return errors
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        error = self.fitter.iterate(evaluate=evaluate)
+        return self._errors(error) if evaluate else None
+
+    def errors(self) -> np.ndarray:
+        return self._errors(self.fitter.error())
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name, layer=self.layer + 1)
+
+
 def fit_multilayer(
     X,
     ranks: tuple[int, ...],
@@ -186,8 +210,8 @@ def fit_multilayer(
     eval_every: int = 5,
     tol: float = 0.0,
     phase_name: str = "layer",
-) -> tuple[list[np.ndarray], list[np.ndarray], list[dict]]:
-    """Fit the L layers one after the other.
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Fit the L layers one after the other (each a phase of :func:`~._driver.run_phase`).
 
     Parameters
     ----------
@@ -206,48 +230,24 @@ def fit_multilayer(
     Returns
     -------
     Ws, Hs : lists of the per-layer factors (as many layers as were reached)
-    rows : history rows (iteration within the layer, the layer's error)
     """
     eps = machine_eps(dtype)
     Ws: list[np.ndarray] = []
     Hs: list[np.ndarray] = []
-    n_layers = len(ranks)
     for layer, rank in enumerate(ranks):
         Y = X if layer == 0 else Ws[-1]
         W, H = initial_factors(Y, rank, init, rng, dtype, eps)
         W = np.ascontiguousarray(W)
         fitter = LayerMU(Y, W, H, beta, eps, order="HW", rescale=True)  # updates W, H in place
-        phase = f"{phase_name} {layer + 1}"
         with fitter.threads():
-            errors = np.full(n_layers, np.nan)
-            errors[layer] = fitter.error()
-            progress.record(0, errors, phase, layer=layer + 1)
-            previous = errors[layer]
-            for it in range(1, max_iter + 1):
-                evaluate = should_evaluate(it, max_iter, eval_every)
-                error = fitter.iterate(evaluate=evaluate)
-                stop = False
-                if evaluate:
-                    errors = np.full(n_layers, np.nan)
-                    errors[layer] = error
-                    progress.record(it, errors, phase, layer=layer + 1)
-                    stop = converged(previous, errors[layer], tol)
-                    previous = errors[layer]
-                if not progress.step(phase):
-                    if not evaluate:
-                        errors = np.full(n_layers, np.nan)
-                        errors[layer] = fitter.error()
-                        progress.record(it, errors, phase, layer=layer + 1)
-                    progress.eval_seconds += fitter.eval_seconds
-                    Ws.append(W)
-                    Hs.append(H)
-                    return Ws, Hs, progress.rows
-                if stop:
-                    break
-        progress.eval_seconds += fitter.eval_seconds
+            outcome = run_phase(_LayerPhase(fitter, layer, len(ranks), phase_name), progress,
+                                max_iter, eval_every=eval_every, tol=tol)
+        progress.add_eval_seconds(fitter.eval_seconds)
         Ws.append(W)
         Hs.append(H)
-    return Ws, Hs, progress.rows
+        if outcome.stopped:
+            break
+    return Ws, Hs
 
 
 def normalize_rows_of_H(Ws: list[np.ndarray], Hs: list[np.ndarray]) -> None:

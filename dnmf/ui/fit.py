@@ -27,8 +27,8 @@ import time
 from typing import Any
 
 import streamlit as st
-from threadpoolctl import threadpool_limits
 
+from dnmf import _threads
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import message_of
@@ -37,10 +37,6 @@ _LOG = logging.getLogger(__name__)
 
 #: Seconds between two progress updates (and so the longest wait after Stop).
 PERIOD = 0.25
-#: BLAS threads per fit. The workbench's matrices are small enough that one thread is as fast
-#: as two, and a server runs one fit per session: several multi-threaded BLAS pools on two
-#: cores spin against each other (measured: a 0.5 s fit took 28 s on a loaded machine).
-BLAS_THREADS = 1
 
 _LOCK = threading.Lock()
 _WARMUP: list[threading.Thread] = []
@@ -49,7 +45,7 @@ _WARMUP: list[threading.Thread] = []
 def warm_up_kernels() -> None:
     """Compile (or load from numba's disk cache) dnmf's compiled kernels for float64 in a
     background thread, once per process, so the first fit a user starts does not wait for
-    the compiler (measured here: about 20 s cold, 0.3 s from the cache)."""
+    the compiler (about 20 s cold, see bench/README.md)."""
     with _LOCK:
         if _WARMUP:
             return
@@ -65,18 +61,6 @@ def warm_up_kernels() -> None:
         thread = threading.Thread(target=work, name="dnmf-warmup", daemon=True)
         _WARMUP.append(thread)
         thread.start()
-
-
-def _kernel_threads():
-    """dnmf's compiled kernels on one thread in this fit (as BLAS), if dnmf offers it."""
-    try:
-        from dnmf import _kernels
-
-        return _kernels.threads(BLAS_THREADS)
-    except (ImportError, AttributeError):
-        import contextlib
-
-        return contextlib.nullcontext()
 
 
 #: session id → [(run, dataset, notice)] of interrupted fits, waiting to be stored
@@ -141,7 +125,7 @@ def fit_run(
     user interrupts the fit, the partial run is handed to :func:`collect_interrupted` and
     Streamlit's rerun/stop goes on (this function does not return).
     """
-    label = label or cfgmod.MODEL_LABELS.get(cfg.get("model", "deep"), cfg.get("model"))
+    label = label or cfgmod.label(cfg)
     box = st.container(border=True)
     with box:
         head, stop_col = st.columns([5, 1], vertical_alignment="center")
@@ -185,7 +169,7 @@ def fit_run(
         try:
             estimator = cfgmod.make_estimator(cfg, callback=callback)
             t0 = time.perf_counter()
-            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"), _kernel_threads():
+            with _threads.for_app():
                 estimator.fit(dataset.X)
             seconds = time.perf_counter() - t0
         except ValueError as exc:
@@ -236,26 +220,24 @@ def fit_run(
                 (run, dataset, "The fit finished as it was interrupted; run '{name}' is kept."))
         raise
     res = estimator.result_
-    done = (f"done · {res.n_iter} deep iterations · {seconds:.2f} s"
-            if cfg.get("model") != "multilayer" else f"done · {seconds:.2f} s")
-    bar.progress(1.0, text=done)
+    bar.progress(1.0, text=f"done · {res.n_iter} iterations · {seconds:.2f} s")
     line.caption("Final errors: " + _fmt_errors(res.layer_errors))
     stop_slot.empty()
     return run
 
 
 def fit_pair(cfg: dict[str, Any], dataset, base_name: str, *, source: dict | None = None):
-    """Deep and multilayer with the same settings (the multilayer twin gets the deep run's total
-    iteration budget per layer, the paper's protocol). Returns the two runs (None if one was
-    rejected)."""
-    deep_cfg = dict(cfg)
-    if deep_cfg.get("model") not in ("deep", "deep-minvol"):
-        deep_cfg["model"] = "deep"
-    twin = cfgmod.multilayer_twin(deep_cfg)
-    deep = fit_run(deep_cfg, dataset, runstore.unique_name(f"{base_name} deep"),
-                   source=source, stop_key="stop_fit_deep")
-    if deep is None:
+    """The model of ``cfg`` and its baseline with the same settings (for deep models the
+    multilayer baseline gets the deep run's total iteration budget per layer, the paper's
+    protocol). Returns the two runs (None if one was rejected)."""
+    twin = cfgmod.baseline_config(cfg)
+    if twin is None:
+        raise ValueError(f"{cfgmod.label(cfg)} has no baseline to fit beside it")
+    first = fit_run(cfg, dataset, runstore.unique_name(f"{base_name} {cfgmod.spec_of(cfg).name}"),
+                    source=source, stop_key="stop_fit_model")
+    if first is None:
         return None, None
-    multi = fit_run(twin, dataset, runstore.unique_name(f"{base_name} multilayer"),
-                    source=source, stop_key="stop_fit_multi")
-    return deep, multi
+    second = fit_run(twin, dataset,
+                     runstore.unique_name(f"{base_name} {cfgmod.spec_of(twin).name}"),
+                     source=source, stop_key="stop_fit_baseline")
+    return first, second

@@ -114,9 +114,11 @@ def unique_name(base: str, state: MutableMapping | None = None) -> str:
 
 
 def suggest_name(cfg: dict[str, Any], dataset_name: str, state=None) -> str:
-    beta = float(cfg.get("beta", 1.0))
-    beta_name = {1.0: "KL", 0.0: "IS", 2.0: "Fro", 1.5: "b1.5"}.get(beta, f"b{beta:g}")
-    return unique_name(f"{cfg.get('model', 'deep')}-{beta_name}-{dataset_name}", state)
+    beta = cfgmod.beta_of(cfg)
+    beta_name = ("" if beta is None else
+                 {1.0: "KL", 0.0: "IS", 2.0: "Fro", 1.5: "b1.5"}.get(beta, f"b{beta:g}") + "-")
+    model = cfgmod.spec_of(cfg).name if cfgmod.spec_of(cfg) else cfg.get("model", "run")
+    return unique_name(f"{model}-{beta_name}{dataset_name}", state)
 
 
 def would_drop(n_new: int = 1, new_bytes: int = 0, state=None) -> list[str]:

@@ -56,25 +56,26 @@ def test_invalid_ranks_show_the_message_and_do_not_run():
     at = new_app()
     choose_sample(at, "faces")
     goto(at, "model")
-    at.number_input(key="cfg_rank_1").set_value(30).run()  # r_2 = 30 > r_1 = 20
+    at.number_input(key="cfg_ranks_1").set_value(30).run()  # r_2 = 30 > r_1 = 20
     msgs = errors(at)
     assert any("strictly decrease" in m for m in msgs), msgs
     assert at.button(key="run_fit").disabled
     assert at.button(key="run_pair").disabled
     assert not at.session_state["runs"]
-    # r_1 ≥ n is explained as well
-    at.number_input(key="cfg_rank_1").set_value(10)
-    at.number_input(key="cfg_rank_0").set_value(625).run()
-    assert any("smaller than the number of columns" in m for m in errors(at))
+    # r_1 ≥ n is allowed, with a warning that the first layer can be exact
+    at.number_input(key="cfg_ranks_1").set_value(10)
+    at.number_input(key="cfg_ranks_0").set_value(625).run()
+    assert not errors(at) and not at.button(key="run_fit").disabled
+    assert any("can be trivial" in w.value for w in at.warning)
 
 
 def test_value_error_from_dnmf_is_shown_in_words(monkeypatch):
     """Whatever dnmf rejects reaches the page as st.error, never as a traceback."""
-    monkeypatch.setattr(cfgmod, "check_config", lambda cfg, shape=None: [])
+    monkeypatch.setattr(cfgmod, "review_config", lambda cfg, shape=None: ([], []))
     at = new_app()
     choose_sample(at, "faces")
     goto(at, "model")
-    at.number_input(key="cfg_rank_1").set_value(30).run()
+    at.number_input(key="cfg_ranks_1").set_value(30).run()
     at.button(key="run_fit").click().run()
     assert not at.exception
     msgs = errors(at)

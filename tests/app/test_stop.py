@@ -32,8 +32,8 @@ def _interrupt_after(seconds: float, how: str):
 def _start_long_fit(at):
     choose_sample(at, "faces")
     goto(at, "model")
-    at.number_input(key="cfg_n_init_iter").set_value(10)
-    at.number_input(key="cfg_max_iter").set_value(200_000)  # minutes if not stopped
+    at.number_input(key="cfg_deep_n_init_iter").set_value(10)
+    at.number_input(key="cfg_deep_max_iter").set_value(200_000)  # minutes if not stopped
     at.run()
 
 
