@@ -22,9 +22,10 @@ is writable): the first call in a fresh installation compiles them (seconds, see
 of an interactive session. When numba fails (missing, broken install, a compile error) a
 warning is issued once and the NumPy path is used for the rest of the process.
 
-Threads: :func:`kernel_threads` is the number of threads numpy's BLAS uses now (so limiting
-BLAS with threadpoolctl, or :func:`dnmf._rowsplit.one_blas_thread`, limits these kernels too),
-unless a :func:`threads` block in the calling thread says otherwise.
+Threads: :func:`kernel_threads` is the number of threads BLAS uses now
+(:func:`dnmf._threads.blas_threads`; so the thread policy of :mod:`dnmf._threads`, e.g. the
+app's one thread, or a threadpoolctl limit, applies to these kernels too), unless a
+:func:`threads` block in the calling thread says otherwise.
 
 Reproducibility: each output row of a sparse kernel is computed by one thread, in a fixed
 order, so results are bit-identical run to run *whatever the number of threads*. The compiled
@@ -66,6 +67,8 @@ from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
+
+from ._threads import blas_threads
 
 __all__ = [
     "SparseKL",
@@ -156,8 +159,6 @@ def kernel_threads() -> int:
     number of cores."""
     n = getattr(_THREADS, "n", None)
     if n is None:
-        from ._rowsplit import blas_threads  # late: _rowsplit imports this module
-
         n = blas_threads()
     return max(1, min(n, os.cpu_count() or 1))
 
