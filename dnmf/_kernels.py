@@ -11,8 +11,9 @@ Which kernel runs where
   gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path. The compiled kernels
   split X's rows (or columns) between :func:`kernel_threads` threads, in ranges of equal
   numbers of stored entries (Python threads, each running the serial kernel on its range).
-* Wright's ω and the deep KL W-update: vectorised NumPy in cache-sized blocks, whatever the
-  backend (measured faster than a compiled scalar loop: NumPy's logarithm is SIMD).
+* Wright's ω: vectorised NumPy in cache-sized blocks, whatever the backend. The deep KL
+  W-update in float64 runs :mod:`dnmf._omega_fast` (one compiled, vectorised pass per entry)
+  when numba is in use, else and in float32 the NumPy blocks (see :func:`deep_w_kl`).
 
 numba is imported lazily (the first time a sparse kernel runs), so ``import dnmf`` stays fast.
 The compiled functions are cached on disk (numba ``cache=True``, in the package's
