@@ -20,13 +20,24 @@ st.set_page_config(
     layout="wide",
 )
 pg = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
-        st.Page("pages/model.py", title="Model", icon=":material/tune:"),
-        st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-    ]
+    {
+        "Workbench": [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+            st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+            st.Page("pages/model.py", title="Model", icon=":material/tune:"),
+            st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
+            st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+            st.Page("pages/reproduce.py", title="Reproduce", icon=":material/science:"),
+        ],
+        "Learn": [
+            st.Page("pages/learn_what.py", title="What NMF finds", icon=":material/school:"),
+            st.Page("pages/learn_race.py", title="Algorithms race",
+                    icon=":material/sprint:"),
+            st.Page("pages/learn_geometry.py", title="Geometry", icon=":material/change_history:"),
+            st.Page("pages/learn_deep.py", title="Deep vs multilayer",
+                    icon=":material/account_tree:"),
+        ],
+    }
 )
 
 _ROOT = Path(__file__).resolve().parent

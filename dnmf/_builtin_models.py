@@ -115,3 +115,9 @@ register_model(ModelSpec(
     description="The thesis' Frobenius baselines (ch. 5), least squares (β = 2).",
     check_params={"ranks": (2,), "max_iter": 30, "n_init_iter": 5},
 ))
+
+from .models.neural import register as _register_neural  # noqa: E402
+from .models.nmf import register as _register_nmf  # noqa: E402  (single-layer teaching NMF)
+
+_register_neural()
+_register_nmf()

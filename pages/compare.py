@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dnmf import plots
+from dnmf import plots, plots_labels
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
@@ -123,6 +123,18 @@ def _page() -> None:
                                     "MRSA": st.column_config.NumberColumn(format="%.2f")})
         st.caption("Columns of W_ℓ matched to the true ones (Hungarian matching on the spectral "
                    "angle); SAD in degrees and MRSA (0–100), lower is better.")
+
+    # ------------------------------------------------------------------------- class labels
+    ref_ds = runstore.dataset_of(runs[ref_name])
+    accuracy = (plots_labels.accuracy_table(results, ref_ds) if ref_ds is not None
+                and len(datasets) == 1 else None)
+    if accuracy is not None:
+        st.subheader("Accuracy per layer against the labels")
+        st.dataframe(accuracy, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="percent")
+                                    for c in accuracy.columns if c != "run"})
+        st.caption("Accuracy on the labels each run did not see (runs without labels: a "
+                   "nonnegative linear classifier per layer fitted on 40 % of the labels).")
 
     # ------------------------------------------------------------------------- downloads
     st.subheader("Download the compared runs")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dnmf import plots
+from dnmf import plots, plots_labels
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
@@ -61,6 +61,23 @@ def _page() -> None:
                                               for i, v in enumerate(res.weights, start=1)))
     with c2:
         st.plotly_chart(plots.convergence(res), key="layers_convergence")
+
+    # ------------------------------------------------------------ any kind with class labels
+    accuracies = plots_labels.run_layer_accuracies(res, ds) if ds is not None else None
+    if accuracies:
+        st.subheader("Against the labels")
+        c1, c2 = st.columns([1, 1])
+        c1.plotly_chart(plots_labels.accuracy_figure(accuracies), key="labels_accuracy")
+        init_default("layers_confusion_layer", L)
+        if st.session_state["layers_confusion_layer"] > L:
+            st.session_state["layers_confusion_layer"] = L
+        with c2:
+            c_layer = st.segmented_control(
+                "Confusion of layer", list(range(1, L + 1)), key="layers_confusion_layer",
+                format_func=lambda ell: f"Layer {ell}", **PERSIST) or L
+            st.plotly_chart(plots_labels.confusion_figure(accuracies[c_layer - 1], ds),
+                            key="labels_confusion")
+        st.caption(plots_labels.accuracy_note(res))
 
     # --------------------------------------------------------------------- kind-specific views
     st.subheader("What each layer found")

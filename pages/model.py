@@ -4,6 +4,7 @@ import hashlib
 
 import streamlit as st
 
+from dnmf import plots_labels
 from dnmf.ui import config as cfgmod
 from dnmf.ui import errors, fit, params, state, widgets
 from dnmf.ui import runs as runstore
@@ -44,6 +45,13 @@ if ds is not None:
     )
     values = params.draw(spec, len(defaults["ranks"]))
     cfg = {"model": model, **values}
+    if spec.capabilities.labels and plots_labels.has_labels(ds):
+        init_default("cfg_known_labels", 40)
+        known = st.slider("Labels known to the fit (%)", 0, 100, step=5, key="cfg_known_labels",
+                          help="A stratified share of the dataset's labels is given to the fit; "
+                          "the others are hidden, and Layers scores the layers on them",
+                          **PERSIST)
+        cfg["known_labels"] = known / 100
 
     init_default("cfg_run_name", "")
     run_name = st.text_input("Run name", key="cfg_run_name",

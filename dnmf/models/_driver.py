@@ -215,6 +215,9 @@ class Phase:
     name: str = "fit"
     #: A stop on a small decrease only makes sense when the objective cannot increase.
     monotone: bool = True
+    #: Set by a phase with a stopping rule of its own (e.g. the authors' betaNMF rule): the
+    #: driver stops after the sweep that set it.
+    finished: bool = False
 
     def iterate(self, evaluate: bool) -> np.ndarray | None:
         """One sweep, in place; the errors (scaled units, NaN for layers not evaluated) of the
@@ -276,6 +279,11 @@ def run_phase(phase: Phase, progress: Progress, max_iter: int, *, eval_every: in
                     phase.record(progress, it, errors)
                 break
             if done:
+                break
+            if phase.finished:
+                if not evaluated:
+                    errors = phase.errors()
+                    phase.record(progress, it, errors)
                 break
         else:
             if watch and max_iter > 0:

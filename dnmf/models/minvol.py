@@ -273,6 +273,30 @@ def minvol_alphas(
     return alpha_tilde * np.asarray(weights, dtype=float) * errors / denom
 
 
+def paper_alphas(errors_user: np.ndarray, volumes: np.ndarray, alpha_paper) -> np.ndarray:
+    r"""The authors' α_ℓ = α̃_ℓ D_ℓ⁰ / |log₁₀ det(W_ℓ⁰ᵀW_ℓ⁰ + δI)| (``deepKL_NMF.m``).
+
+    Their updates use the gradient of the natural-log logdet (``inv(WᵀW + δI)``) with this
+    α_ℓ, so the coefficient of ln det in the objective they minimise is
+    α̃_ℓ ln 10 · D_ℓ⁰ / |ln det(·)|: with their λ_ℓ = 1/D_ℓ⁰ the volume term starts at
+    α̃_ℓ ln 10 · D_ℓ⁰ times the layer's (unit) data term. In dnmf's relative convention
+    (:func:`minvol_alphas`) that is α̃_dnmf,ℓ = α̃_paper,ℓ · ln 10 · D_ℓ⁰.
+
+    Parameters
+    ----------
+    errors_user : ndarray of shape (L,), D_ℓ⁰ in the units of the user's data
+    volumes : ndarray of shape (L,), ln det(W_ℓ⁰ᵀW_ℓ⁰ + δI)
+    alpha_paper : float or sequence of L floats, the paper's α̃_ℓ
+
+    Returns
+    -------
+    ndarray of shape (L,), the coefficients of ln det (valid with weights="auto")
+    """
+    errors_user = np.asarray(errors_user, dtype=float)
+    return minvol_alphas(errors_user, np.full(errors_user.shape, math.log(10.0)), volumes,
+                         alpha_paper)
+
+
 def minvol_objective(
     errors: np.ndarray, weights: np.ndarray, volumes: np.ndarray, alphas: np.ndarray
 ) -> float:
@@ -635,7 +659,7 @@ def admm_penalty(
     -------
     float or ndarray of shape (m, r_ℓ)
     """
-    if mode == "absolute":
+    if mode in ("absolute", "paper"):  # "paper" is converted to absolute by fit_minvol_deep
         return float(rho)
     if mode != "relative":
         raise ValueError(f"rho_mode must be 'relative' or 'absolute', got {mode!r}")
@@ -655,7 +679,7 @@ def minvol_sweep(
     weights: np.ndarray,
     alphas: np.ndarray,
     delta: float,
-    rho: float,
+    rho,
     eps: float,
     *,
     admm_max_iter: int = 50,
@@ -667,12 +691,14 @@ def minvol_sweep(
 
     For ℓ = 1 … L: H_ℓ by the KL MU, then W_ℓ by the ADMM (ℓ < L, with
     W̄ = W_{ℓ+1} H_{ℓ+1} of the previous sweep) or by the min-vol MU (ℓ = L).
-    ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` is read according to ``rho_mode``
-    (:func:`admm_penalty`). With ``workspaces`` (:func:`dnmf.models.deep.make_workspaces`)
+    ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` (one value, or one per layer) is read
+    according to ``rho_mode`` (:func:`admm_penalty`). With ``workspaces``
+    (:func:`dnmf.models.deep.make_workspaces`)
     the H_ℓ are updated in place and the products with the data reuse buffers. Returns the
     ADMM diagnostics of the layers ℓ < L.
     """
     n_layers = len(Ws)
+    rhos = np.broadcast_to(np.asarray(rho, dtype=float), (n_layers,))
     infos: list[AdmmInfo] = []
     for layer in range(n_layers):
         Y = X if layer == 0 else Ws[layer - 1]
@@ -686,7 +712,7 @@ def minvol_sweep(
             W_bar = Ws[layer + 1] @ Hs[layer + 1]
             lam = float(weights[layer + 1] / weights[layer])
             Ws[layer], info = update_W_minvol_admm(
-                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, rho, eps,
+                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, float(rhos[layer]), eps,
                 max_iter=admm_max_iter, tol=admm_tol, rho_mode=rho_mode, workspace=ws,
             )
             infos.append(info)
@@ -696,8 +722,14 @@ def minvol_sweep(
     return infos
 
 
-def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None) -> dict:
+def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None,
+             data: float, penalty: float) -> dict:
+    """History columns beside ``objective`` (the full objective (7), set by the phase):
+    its parts ``objective_data`` (Σ λ_ℓ D_ℓ) and ``volume_penalty`` (Σ α_ℓ logdet), and
+    ``objective_minvol``, the same as ``objective`` (its older name)."""
     cols: dict = {f"volume_layer_{i}": float(v) for i, v in enumerate(volumes, start=1)}
+    cols["objective_data"] = data
+    cols["volume_penalty"] = penalty
     cols["objective_minvol"] = objective
     if infos:
         cols["admm_iterations"] = float(np.mean([i.iterations for i in infos]))
@@ -719,6 +751,7 @@ class _MinVolPhase(Phase):
         self.min_vol, self.eps, self.workspaces, self.progress = min_vol, eps, workspaces, progress
         self.delta = float(min_vol.delta)
         self.rho_mode = getattr(min_vol, "rho_mode", "relative")
+        self.rhos = np.full(len(Ws), float(min_vol.rho))  # one per layer (see "paper" mode)
         self.shown = float(progress.objective_scale)  # the "objective" column's units
         self.alphas = np.zeros(len(Ws))
         self.volumes = np.zeros(len(Ws))
@@ -730,7 +763,7 @@ class _MinVolPhase(Phase):
     def iterate(self, evaluate: bool) -> np.ndarray | None:
         mv = self.min_vol
         self.infos = minvol_sweep(
-            self.X, self.Ws, self.Hs, self.weights, self.alphas, self.delta, float(mv.rho),
+            self.X, self.Ws, self.Hs, self.weights, self.alphas, self.delta, self.rhos,
             self.eps, admm_max_iter=int(mv.admm_max_iter), admm_tol=float(mv.admm_tol),
             rho_mode=self.rho_mode, workspaces=self.workspaces,
         )
@@ -756,8 +789,11 @@ class _MinVolPhase(Phase):
 
     def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
         current = self.objective(errors)
+        penalty = float(self.alphas @ self.volumes)
         progress.record(iteration, errors, self.name,
-                        **_columns(self.volumes, self.shown * current, self.infos))
+                        **_columns(self.volumes, self.shown * current, self.infos,
+                                   self.shown * (current - penalty), self.shown * penalty))
+        progress.set_objective(self.shown * current)  # the full objective (7)
 
 
 def fit_minvol_deep(
@@ -810,7 +846,18 @@ def fit_minvol_deep(
     t_eval = time.perf_counter()
     errors = phase.errors()
     progress.add_eval_seconds(time.perf_counter() - t_eval)
-    phase.alphas = minvol_alphas(errors, phase.weights, phase.volumes, min_vol.alpha_tilde)
+    if getattr(min_vol, "convention", "relative") == "paper":
+        # the paper's α̃ on D_ℓ⁰ in the units of the user's data
+        scale = np.broadcast_to(np.asarray(progress.error_scale, dtype=float), errors.shape)
+        phase.alphas = paper_alphas(errors * scale, phase.volumes, min_vol.alpha)
+    else:
+        phase.alphas = minvol_alphas(errors, phase.weights, phase.volumes, min_vol.alpha_tilde)
+    if phase.rho_mode == "paper":
+        # The paper's ρ is the penalty of the augmented Lagrangian of λ_ℓ D_ℓ + λ_{ℓ+1} D(W, W̄)
+        # + α_ℓ logdet (their UpdateWl_ADMM.m divides it by λ_ℓ): ρ/λ_ℓ in the λ_ℓ-normalised
+        # Lagrangian (23) that update_W_minvol_admm solves in "absolute" mode.
+        phase.rhos = float(min_vol.rho) / phase.weights
+        phase.rho_mode = "absolute"
     outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
                         initial_errors=errors)
     admm_iters = phase.admm_iters
@@ -823,4 +870,5 @@ def fit_minvol_deep(
     }
     for i, alpha in enumerate(phase.alphas, start=1):
         extra[f"alpha_layer_{i}"] = float(alpha)
+        extra[f"rho_layer_{i}"] = float(phase.rhos[i - 1])
     return Ws, Hs, outcome.n_iter, time.perf_counter() - start, extra

@@ -29,6 +29,7 @@ from typing import Any
 import streamlit as st
 
 from dnmf import _threads
+from dnmf.labels import semi_supervised_fit_args
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import message_of
@@ -168,9 +169,12 @@ def fit_run(
     try:
         try:
             estimator = cfgmod.make_estimator(cfg, callback=callback)
+            spec = cfgmod.spec_of(cfg)
+            fit_args = (semi_supervised_fit_args(dataset, float(cfg.get("known_labels", 0)))
+                        if spec is not None and spec.capabilities.labels else {})
             t0 = time.perf_counter()
             with _threads.for_app():
-                estimator.fit(dataset.X)
+                estimator.fit(dataset.X, **fit_args)
             seconds = time.perf_counter() - t0
         except ValueError as exc:
             if state.exc is not None:
