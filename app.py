@@ -45,7 +45,7 @@ if str(_ROOT) not in sys.path:  # running from a checkout without `pip install -
     sys.path.insert(0, str(_ROOT))
 
 from dnmf.ui import fit, widgets  # noqa: E402
-from dnmf.ui.errors import show_error  # noqa: E402
+from dnmf.ui.errors import show_error, unexpected  # noqa: E402
 
 fit.warm_up_kernels()  # compile dnmf's kernels in the background while the user looks around
 st.session_state[widgets.APP_RAN] = True
@@ -53,4 +53,9 @@ try:
     pg.run()
 except ValueError as exc:  # a safety net: pages already show dnmf's errors where they arise
     show_error(exc)
-widgets.sidebar_summary()
+except Exception as exc:  # the last resort: a short message, the traceback in the log only
+    unexpected(exc)  # (Streamlit's rerun/stop signals are BaseExceptions and pass through)
+try:
+    widgets.sidebar_summary()
+except Exception as exc:
+    unexpected(exc, "the sidebar")

@@ -170,6 +170,14 @@ def _dense(X) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X)
 
 
+def _label(text: Any) -> str:
+    """A user-supplied string (word, run or dataset name) for a Plotly label: Plotly reads
+    labels as pseudo-HTML (``<a href>``, ``<b>``), so ``<``, ``>`` and ``&`` are escaped."""
+    import html
+
+    return html.escape(str(text), quote=False)
+
+
 def _row(X, i: int) -> np.ndarray:
     r = X[i]
     return np.asarray(r.toarray() if sp.issparse(r) else r, dtype=float).ravel()
@@ -624,7 +632,7 @@ def hierarchy_sankey(
     for ell in range(1, L + 1):
         for k in range(ranks[ell - 1]):
             lab = labels[ell - 1][k] if labels is not None else f"{ell}.{k + 1}"
-            node_labels.append(lab)
+            node_labels.append(_label(lab))
             node_colors.append(LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)])
     src, tgt, val, link_lab = [], [], [], []
     for ell in range(2, L + 1):
@@ -714,7 +722,7 @@ def topic_words(
         fig.add_trace(
             go.Bar(
                 x=[v / total for _, v in words][::-1],
-                y=[w for w, _ in words][::-1],
+                y=[_label(w) for w, _ in words][::-1],
                 orientation="h",
                 marker_color=color,
                 name=f"topic {layer}.{t + 1}",
@@ -774,7 +782,7 @@ def top_words_bar(dataset, n: int = 30) -> go.Figure:
     vocab = _vocab(dataset, counts.size)
     idx = np.argsort(-counts, kind="stable")[: int(n)]
     fig = go.Figure(
-        go.Bar(x=[vocab[i] for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
+        go.Bar(x=[_label(vocab[i]) for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
                hovertemplate="%{x}: %{y:.0f}<extra></extra>")
     )
     fig.update_layout(
@@ -820,7 +828,7 @@ def matrix_heatmap(
     )
     fig.update_yaxes(autorange="reversed", title="row")
     fig.update_xaxes(title="column")
-    fig.update_layout(title=f"{title}: {m} × {n}{note}", height=420,
+    fig.update_layout(title=f"{_label(title)}: {m} × {n}{note}", height=420,
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
@@ -940,14 +948,14 @@ def error_ratio_curves(
                     x=x,
                     y=part[col] / ref_err[ell - 1],
                     mode="lines",
-                    name=f"{name} · layer {ell}",
+                    name=f"{_label(name)} · layer {ell}",
                     line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)],
                               dash=_DASHES[r_i % len(_DASHES)], width=2),
                 )
             )
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot", width=1))
     fig.update_layout(
-        title=f"Error per layer ÷ final error of {reference_name} at that layer",
+        title=f"Error per layer ÷ final error of {_label(reference_name)} at that layer",
         xaxis_title="iteration",
         yaxis_title="error ratio",
         yaxis_type="log",
@@ -1067,6 +1075,34 @@ def ground_truth_scores(result, dataset) -> pd.DataFrame:
             except ValueError:
                 pass
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def has_labels(dataset) -> bool:
+    """True when the dataset has one class label per sample."""
+    return dataset is not None and getattr(dataset, "labels", None) is not None
+
+
+def label_purity(result, dataset) -> pd.DataFrame:
+    """One row per layer: each sample is assigned to its heaviest layer-ℓ feature (its row of
+    W_ℓ when samples are the rows of X, its column of H_ℓ⋯H_1 when they are the columns), and
+    purity = (1/N) Σ_k max_c |{samples of feature k with label c}| — 1 when every feature's
+    samples share one label; the share of the largest class when the features say nothing."""
+    labels = np.asarray(dataset.labels).ravel()
+    axis = getattr(dataset, "sample_axis", 0)
+    L = _n_layers(result)
+    classes, codes = np.unique(labels, return_inverse=True)
+    rows = []
+    for ell in range(1, L + 1):
+        coef = np.asarray(_W(result)[ell - 1]) if axis == 0 else _features(result, ell).T
+        if coef.shape[0] != labels.size:
+            continue
+        assign = np.argmax(coef, axis=1)
+        table = np.zeros((coef.shape[1], classes.size))
+        np.add.at(table, (assign, codes), 1.0)
+        rows.append({"layer": ell, "features used": int(np.count_nonzero(table.sum(axis=1))),
+                     "label purity": float(table.max(axis=1).sum() / labels.size),
+                     "largest class": float(np.bincount(codes).max() / labels.size)})
     return pd.DataFrame(rows)
 
 

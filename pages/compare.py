@@ -7,6 +7,7 @@ from dnmf import plots, plots_labels
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
+from dnmf.ui.errors import plain
 from dnmf.ui.state import PERSIST, init_default
 
 widgets.page_setup()
@@ -45,7 +46,8 @@ def _page() -> None:
     datasets = {r.dataset for r in runs.values()}
     layers = {r.result.n_layers for r in runs.values()}
     if len(datasets) > 1:
-        st.warning("These runs were fitted on different datasets (" + ", ".join(sorted(datasets)) +
+        st.warning("These runs were fitted on different datasets (" +
+                   ", ".join(plain(d) for d in sorted(datasets)) +
                    "): their errors are not comparable.", icon=":material/warning:")
     if len(layers) > 1:
         st.caption("The runs have different numbers of layers; layers are compared where both "
@@ -90,7 +92,7 @@ def _page() -> None:
     for i, (name, run) in enumerate(runs.items()):
         ds = runstore.dataset_of(run)
         with cols[i % len(cols)]:
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{plain(name)}**")
             if ds is None:
                 st.plotly_chart(plots.factor_heatmaps(run.result, layer), key=f"cmp_feat_{i}")
             elif run.kind == "images":
@@ -136,10 +138,27 @@ def _page() -> None:
         st.caption("Accuracy on the labels each run did not see (runs without labels: a "
                    "nonnegative linear classifier per layer fitted on 40 % of the labels).")
 
+    purity_rows = []
+    for name, run in runs.items():
+        ds = runstore.dataset_of(run)
+        if plots.has_labels(ds):
+            scores = plots.label_purity(run.result, ds)
+            scores.insert(0, "run", name)
+            purity_rows.append(scores)
+    if purity_rows:
+        st.subheader("Label purity per layer")
+        st.dataframe(pd.concat(purity_rows, ignore_index=True), hide_index=True,
+                     width="stretch",
+                     column_config={c: st.column_config.ProgressColumn(
+                         format="percent", min_value=0.0, max_value=1.0)
+                         for c in ("label purity", "largest class")})
+        st.caption("Label purity of each layer (each sample to its heaviest feature); higher "
+                   "is better.")
+
     # ------------------------------------------------------------------------- downloads
     st.subheader("Download the compared runs")
     for i, (name, run) in enumerate(runs.items()):
-        st.markdown(f"**Download {name}**")
+        st.markdown(f"**Download {plain(name)}**")
         widgets.download_buttons(run, key=f"cmp_dl_{i}")
 
 

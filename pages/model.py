@@ -5,10 +5,12 @@ import hashlib
 import streamlit as st
 
 from dnmf import plots_labels
+from dnmf.datasets import paper_settings
 from dnmf.ui import config as cfgmod
 from dnmf.ui import errors, fit, params, state, widgets
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import attempt
+from dnmf.ui.paper import NOTES, apply_paper_settings
 from dnmf.ui.state import PERSIST, init_default
 
 widgets.page_setup()
@@ -25,6 +27,16 @@ if ds is not None:
         st.session_state[params.N_LAYERS_KEY] = len(defaults["ranks"])
         for i, r in enumerate(defaults["ranks"]):
             st.session_state[params.layer_key("ranks", i)] = int(r)
+
+    paper = paper_settings(ds)
+    if paper is not None:
+        pc1, pc2 = st.columns([1, 3], vertical_alignment="center")
+        pc1.button("Use the paper's settings", key="use_paper", icon=":material/article:",
+                   on_click=apply_paper_settings, args=(ds,), width="stretch",
+                   help="Ranks, iterations, λ and min-vol weights of the paper's Section 4")
+        pc2.caption(errors.plain(f"The paper's {paper['dataset']}: {paper['source']}"))
+        for note in st.session_state.get(NOTES) or []:
+            st.caption(errors.plain(f"· {note}"))
 
     # ------------------------------------------------------------------------- widgets
     st.subheader("Configure")
@@ -170,7 +182,8 @@ if up is not None:
         if run is not None:
             seen.add(digest)
             runstore.add_run(run)
-            st.success(f"Run '{run.name}' imported ({run.model}, ranks "
-                       f"{'-'.join(map(str, run.result.ranks))}, dataset {run.dataset}).",
+            st.success(errors.plain(
+                f"Run '{run.name}' imported ({run.model}, ranks "
+                f"{'-'.join(map(str, run.result.ranks))}, dataset {run.dataset})."),
                        icon=":material/upload:")
             widgets.show_notices()

@@ -122,6 +122,10 @@ def test_strict_unsupported_options_say_so():
         DeepNMF(ranks=(4,), layer_init="nndsvda").fit(X)
     with pytest.raises(ValueError, match="min_vol is not available"):
         DeepNMF(ranks=(4,), min_vol=MinVol()).fit(X)
+    with pytest.raises(ValueError, match="normalize='W' and stop_rule=None are not"):
+        MultilayerNMF(ranks=(4,), normalize="W").fit(X)
+    with pytest.raises(ValueError, match="stop_rule='authors' are not available"):
+        MultilayerNMF(ranks=(4,), stop_rule="authors").fit(X)
 
 
 def test_wright_omega_against_scipy():

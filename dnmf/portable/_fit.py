@@ -33,12 +33,6 @@ def _rng(random_state) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-def _first_layer_scale(n_layers: int, error_scale: float) -> np.ndarray:
-    out = np.ones(n_layers)
-    out[0] = error_scale
-    return out
-
-
 def _to_user_units(errors: np.ndarray, error_scale) -> np.ndarray:
     with np.errstate(over="ignore"):
         return np.where(errors == 0, 0.0, errors * error_scale)
@@ -67,12 +61,20 @@ def _check_init(name: str, value: str, backend) -> None:
 
 
 def fit_multilayer(backend, X, ranks, beta, max_iter, *, rng, dtype, progress: Progress,
-                   eval_every: int = 5, tol: float = 0.0, phase_name: str = "layer"):
-    """The layers one after the other (:func:`dnmf.models.multilayer.fit_multilayer`)."""
+                   eval_every: int = 5, tol: float = 0.0, phase_name: str = "layer",
+                   normalize: str | None = "H"):
+    """The layers one after the other (:func:`dnmf.models.multilayer.fit_multilayer`), each
+    finished layer rescaled to H_ℓ e = e (``normalize="H"``) before the next factorises W_ℓ."""
     eps = machine_eps(dtype)
     Ws: list = []
     Hs: list = []
     n_layers = len(ranks)
+
+    def finish_layer(W, H):
+        if normalize == "H":
+            (W,), (H,) = backend.normalize_rows_of_H([W], [H])
+        Ws.append(W)
+        Hs.append(H)
 
     def record(it, error, layer):
         errors = np.full(n_layers, np.nan)
@@ -99,13 +101,11 @@ def fit_multilayer(backend, X, ranks, beta, max_iter, *, rng, dtype, progress: P
             if not progress.step(phase):
                 if not evaluate:
                     record(it, backend.layer_error(Y, W, H, beta), layer)
-                Ws.append(W)
-                Hs.append(H)
+                finish_layer(W, H)
                 return Ws, Hs
             if stop:
                 break
-        Ws.append(W)
-        Hs.append(H)
+        finish_layer(W, H)
     return Ws, Hs
 
 
@@ -155,12 +155,17 @@ def fit_multilayer_estimator(est, X, backend) -> FitResult:
     beta, dtype, eval_every = _check_common(est, backend)
     max_iter = check_int(est.max_iter, "max_iter", 1)
     _check_init("init", est.init, backend)
+    if est.normalize != "H" or est.stop_rule is not None:
+        raise ValueError(f"normalize={est.normalize!r} and stop_rule={est.stop_rule!r} are not "
+                         f"available for {backend.name} input: use normalize='H' and "
+                         "stop_rule=None (or fit a NumPy/SciPy copy of X)")
     Xs, scale, (m, n) = backend.prepare(X, beta, dtype)
     ranks = check_ranks(est.ranks, n)
     with np.errstate(over="ignore"):
         error_scale = float(np.float64(scale) ** beta)
+    # With H_ℓ e = e between the layers every W_ℓ keeps the data's scale: each error is s^β.
     progress = Progress(len(ranks), len(ranks) * max_iter, est.callback,
-                        _first_layer_scale(len(ranks), error_scale))
+                        np.full(len(ranks), error_scale))
     Ws, Hs = fit_multilayer(backend, Xs, ranks, beta, max_iter, rng=_rng(est.random_state),
                             dtype=dtype, progress=progress, eval_every=eval_every, tol=est.tol)
     rng = _rng(est.random_state)
@@ -233,8 +238,9 @@ def fit_deep_estimator(est, X, backend, W=None, H=None) -> FitResult:
     with np.errstate(over="ignore"):
         error_scale = float(np.float64(scale) ** beta)
     init_iters = n_init_iter * n_layers if est.init == "multilayer" else 0
+    # The warm start chains layers with H_ℓ e = e: every W_ℓ keeps the data's scale.
     progress = Progress(n_layers, init_iters + max_iter, est.callback,
-                        _first_layer_scale(n_layers, error_scale))
+                        np.full(n_layers, error_scale))
     t_init = time.perf_counter()
     init_history = None
     if est.init == "custom":
