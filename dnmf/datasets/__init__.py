@@ -8,7 +8,8 @@
 * `load_file(path_or_bytes, name=None, **options)` — CSV/TSV, NPY/NPZ, MATLAB v5, text corpora,
   ZIPs of .txt or images; one clear `DataError` (with ``.fixes``) for every bad file.
 * `load_paper_dataset(name, data_dir=None)` — the paper's real datasets ("cbcl", "tdt2",
-  "moffett", "samson", "jasper", "tumor") from ``../shared/data``; `paper_settings(ds)` —
+  "moffett", "samson", "jasper", "tumor") from ``$DNMF_DATA_DIR`` or ``../shared/data``
+  (docs/data.md, The paper's datasets); `paper_settings(ds)` —
   the paper's model settings for one of them (docs/paper_settings.md).
 * `read_ground_truth(bytes, filename)` / `attach_ground_truth(ds, truth)` — ground truth in
   its own file (Samson's end3.mat, endmembers or per-layer factors, labels).
@@ -17,7 +18,7 @@
 * `validate_matrix(X, on_negative=, on_nonfinite=, drop_empty=, max_bytes=)` — the checks
   every matrix passes (also for the solver and the app).
 
-Orientation (DESIGN.md §1): images are images × pixels (one image per row); spectra are
+Orientation (docs/data.md, Orientation): images are images × pixels (one image per row); spectra are
 bands × pixels; text is words × documents; a generic table is samples × features (one sample
 per row, as pandas and scikit-learn) unless the file or ``samples_as=`` says otherwise.
 Limits: matrices up to ``MAX_MATRIX_BYTES`` (2 GiB as dense float64), uploads up to

@@ -1,6 +1,7 @@
 """The `Dataset` container and the `DataError` exception.
 
-Orientation (DESIGN.md §1): the solver factorises X ≈ W_1 H_1 and then W_1 ≈ W_2 H_2, … .
+Orientation (docs/data.md, Orientation; docs/architecture.md §1): the solver factorises
+X ≈ W_1 H_1 and then W_1 ≈ W_2 H_2, … .
 Which axis holds the *samples* depends on the kind of data:
 
 =========  ==========================  ==================  ===========
@@ -26,6 +27,7 @@ This module is free of streamlit (and of any UI code).
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -283,8 +285,6 @@ class Dataset:
 
     def copy(self) -> Dataset:
         """A deep copy (arrays and ground truth included)."""
-        import copy
-
         return copy.deepcopy(self)
 
     def replace(self, **changes: Any) -> Dataset:

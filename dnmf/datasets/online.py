@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._types import DataError, Dataset
+from .text import corpus_dataset
 
 ONLINE = {
     "olivetti": "400 faces 64×64 (AT&T/Olivetti, 40 people), downloaded by scikit-learn",
@@ -58,8 +59,6 @@ def _olivetti(download: bool, data_home: str | None) -> Dataset:
 def _newsgroups(download: bool, data_home: str | None, subset: str,
                 max_features: int) -> Dataset:
     from sklearn.datasets import fetch_20newsgroups
-
-    from .text import corpus_dataset
 
     try:
         b = fetch_20newsgroups(data_home=data_home, subset=subset, download_if_missing=download,

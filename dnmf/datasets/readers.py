@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import re
+import warnings
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -40,6 +41,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._known import _cellstr, build_known, detect_known
+from ._matfile import _mat_variables
+from ._matfile import is_mat73 as is_mat73  # public here before _matfile existed
+from ._table import read_table
 from ._types import (
     KINDS,
     MAX_UPLOAD_BYTES,
@@ -48,6 +53,7 @@ from ._types import (
     format_bytes,
     sample_axis_of,
 )
+from .text import corpus_dataset, load_text_npz
 from .validation import _as_numeric, _check_ndim, _plural, check_size, validate_dataset
 
 #: Uncompressed size limit for the members of a ZIP archive (guards against zip bombs).
@@ -558,8 +564,6 @@ def _parse_table(data: bytes, fname: str, *, delimiter=None, header=None, index_
 def _read_csv(data: bytes, *, name: str, fname: str, kind=None, header=None, index_col=None,
               delimiter=None, text_column=None, label_column=None, max_features=2000,
               min_df=None, max_df=None, column_roles=None, decimal=".", **opts) -> Dataset:
-    from ._table import read_table
-
     if text_column is not None or (kind == "text" and _looks_like_text_table(data, fname)):
         return _read_csv_corpus(data, name=name, fname=fname, header=header,
                                 delimiter=delimiter, text_column=text_column,
@@ -601,8 +605,6 @@ def _looks_like_text_table(data: bytes, fname: str) -> bool:
 
 def _read_csv_corpus(data: bytes, *, name, fname, header=None, delimiter=None, text_column=None,
                      label_column=None, max_features=2000, min_df=None, max_df=None) -> Dataset:
-    from .text import corpus_dataset
-
     text = _decode(data, fname)
     sample = text[:65536]
     if delimiter is None:
@@ -661,8 +663,6 @@ def _read_csv_corpus(data: bytes, *, name, fname, header=None, delimiter=None, t
 # ==================================================================================== TXT
 def _read_txt(data: bytes, *, name: str, fname: str, kind=None, max_features=2000,
               min_df=None, max_df=None, **opts) -> Dataset:
-    from .text import corpus_dataset
-
     text = _decode(data, fname)
     lines = [ln for ln in text.splitlines() if ln.strip()]
     body = [ln for ln in lines if not ln.lstrip().startswith("#")]
@@ -755,8 +755,6 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
         return _from_matrix(S, name=name, provenance=f"Sparse matrix read from {fname}.",
                             kind=kind, max_bytes=max_bytes, **opts)
     if {"vocabulary", "indptr", "labels_module"} <= keys:  # dnmf's own text sample format
-        from .text import load_text_npz
-
         try:
             return load_text_npz(io.BytesIO(data)).replace(name=name)
         except Exception as exc:
@@ -876,8 +874,6 @@ _MAT_NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32",
 
 def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=False,
               max_bytes=None, kind=None, **opts) -> Dataset:
-    from .paper import build_known, detect_known
-
     shapes, classes, loadmat = _mat_variables(data, fname)
     if not shapes:
         raise DataError(f"{fname} is a .mat file without any variable.")
@@ -954,8 +950,6 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
     ds = _from_matrix(A, name=name, provenance=prov, kind=kind, default_order="F",
                       max_bytes=max_bytes, **opts)
     if ds.kind == "text":
-        from .paper import _cellstr
-
         for k in _VOCAB_NAMES:
             if k in v:
                 try:
@@ -970,99 +964,6 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
 
 
 _VOCAB_NAMES = ("vocab", "vocabulary", "words", "word_list", "terms")
-
-
-def is_mat73(data: bytes) -> bool:
-    """True for a MATLAB v7.3 file (HDF5 with MATLAB's 512-byte text header)."""
-    return data[:10] == b"MATLAB 7.3" or (len(data) > 520 and data[512:520] == b"\x89HDF\r\n\x1a\n")
-
-
-def _mat_variables(data: bytes, fname: str):
-    """``({variable: shape}, {variable: MATLAB class}, load)`` of a .mat file, v5 or v7.3;
-    ``load(names or None)`` returns ``{variable: value}`` as ``scipy.io.loadmat`` would
-    (numeric arrays in MATLAB's shape, sparse as scipy.sparse, cells as object arrays)."""
-    if is_mat73(data):
-        return _mat73_variables(data, fname)
-    from scipy.io import loadmat, whosmat
-
-    try:
-        listing = whosmat(io.BytesIO(data))
-    except Exception as exc:
-        raise DataError(f"{fname} is not a readable MATLAB v5 .mat file (corrupt or "
-                        f"malformed: {type(exc).__name__}: {exc}).") from None
-    shapes = {n: tuple(int(s) for s in shp) for n, shp, _ in listing}
-    classes = {n: c for n, _, c in listing}
-    return shapes, classes, lambda names: loadmat(io.BytesIO(data), variable_names=names)
-
-
-def _h5_class(obj) -> str:
-    c = obj.attrs.get("MATLAB_class", b"")
-    return c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)
-
-
-def _mat73_variables(data: bytes, fname: str):
-    """MATLAB v7.3 through h5py. HDF5 stores MATLAB's column-major arrays with their axes
-    reversed, so every array is transposed back to MATLAB's shape."""
-    import h5py
-
-    try:
-        f = h5py.File(io.BytesIO(data), "r")
-        items = [(k, f[k]) for k in f.keys() if not k.startswith("#")]
-    except Exception as exc:
-        raise DataError(f"{fname} is not a readable MATLAB v7.3 (HDF5) file (corrupt or "
-                        f"malformed: {type(exc).__name__}).") from None
-    shapes: dict[str, tuple] = {}
-    classes: dict[str, str] = {}
-    for k, obj in items:
-        cls = _h5_class(obj)
-        if isinstance(obj, h5py.Group):
-            if cls and "MATLAB_sparse" in obj.attrs and "jc" in obj:
-                classes[k] = "sparse"
-                shapes[k] = (int(obj.attrs["MATLAB_sparse"]), int(obj["jc"].shape[0]) - 1)
-            else:
-                classes[k], shapes[k] = cls or "struct", (1, 1)
-        elif isinstance(obj, h5py.Dataset):
-            classes[k] = cls or "double"
-            empty = "MATLAB_empty" in obj.attrs and bool(np.asarray(obj.attrs["MATLAB_empty"]
-                                                                    ).any())
-            shapes[k] = (0, 0) if empty else tuple(int(n) for n in reversed(obj.shape))
-
-    def text(obj) -> str:
-        a = np.asarray(obj[()]).T.ravel(order="F")
-        return "".join(chr(int(c)) for c in a)
-
-    def value(k: str):
-        obj, cls = f[k], classes[k]
-        if cls == "sparse":
-            g = obj
-            vals = np.asarray(g["data"][()]) if "data" in g else np.ones(len(g["ir"]))
-            return sp.csc_matrix((vals, np.asarray(g["ir"][()]), np.asarray(g["jc"][()])),
-                                 shape=shapes[k])
-        if cls == "char":
-            return np.array([text(obj)])
-        if cls == "cell":
-            refs = np.asarray(obj[()]).T
-            out = np.empty(refs.shape, dtype=object)
-            for idx in np.ndindex(refs.shape):
-                item = f[refs[idx]]
-                out[idx] = (np.array([text(item)]) if _h5_class(item) == "char"
-                            else np.asarray(item[()]).T)
-            return out
-        if isinstance(obj, h5py.Group):  # struct, function handle, object: not a matrix
-            return np.array([], dtype=object)
-        a = np.asarray(obj[()])
-        if a.dtype.names:  # complex numbers are stored as a compound (real, imag)
-            a = a["real"] + 1j * a["imag"] if {"real", "imag"} <= set(a.dtype.names) else a
-        return a.T
-
-    def load(names):
-        try:
-            return {k: value(k) for k in (names if names is not None else shapes)}
-        except Exception as exc:
-            raise DataError(f"{fname} is a corrupt or malformed MATLAB v7.3 file "
-                            f"({type(exc).__name__}).") from None
-
-    return shapes, classes, load
 
 
 def _describe_mat(shapes: dict, classes: dict) -> str:
@@ -1113,8 +1014,6 @@ def _read_zip(data: bytes, *, name: str, fname: str, kind=None, max_features=200
 
 
 def _zip_corpus(zf, texts, *, name, fname, max_features, min_df, max_df) -> Dataset:
-    from .text import corpus_dataset
-
     docs, titles = [], []
     for i in texts:
         raw = zf.read(i)
@@ -1157,8 +1056,6 @@ def _to_gray(img: np.ndarray) -> np.ndarray:
 
 
 def _read_image_bytes(b: bytes, label: str) -> np.ndarray:
-    import warnings
-
     import imageio.v3 as iio
 
     try:

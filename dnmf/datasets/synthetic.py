@@ -9,10 +9,11 @@ Both generators return a ``generic`` `Dataset` (X is features × samples, m × n
   sum to one, ``H_ℓ* e = e`` — the constraint of deep β-NMF (paper eq. 6). The scale is moved
   into W_L*, which leaves the product unchanged.
 
-Noise model (thesis §2.4.1, eq. 2.8): with N ~ 𝒩(0, 1) entrywise and relative level ν,
-``X = max(X* + ν N ‖X*‖_F / ‖N‖_F, 0)``. Before the clipping ‖X − X*‖_F = ν‖X*‖_F exactly; the
-clipping at 0 (to keep X nonnegative) can only bring X closer to X*, so
-``‖X − X*‖_F ≤ ν‖X*‖_F``. The achieved level is stored in ``ground_truth["noise_actual"]``.
+Noise model (De Handschutter's thesis §2.4.1, eq. 2.8): with N ~ 𝒩(0, 1) entrywise and
+relative level ν, ``X = max(X* + ν N ‖X*‖_F / ‖N‖_F, 0)``. Before the clipping
+‖X − X*‖_F = ν‖X*‖_F exactly; the clipping at 0 (to keep X nonnegative) can only bring X
+closer to X*, so ``‖X − X*‖_F ≤ ν‖X*‖_F``. The achieved level is stored in
+``ground_truth["noise_actual"]``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from ._types import DataError, Dataset
 
-#: The thesis' layer-2 basis W_2* (seed 004, §5.3): m = 3, r_2 = 3.
+#: The thesis' layer-2 basis W_2* (De Handschutter's thesis §5.3): m = 3, r_2 = 3.
 THESIS_W2 = np.array(
     [
         [0.5, 0.0, 0.5],
@@ -126,7 +127,7 @@ def thesis_example(
     normalization: str = "rows",
     seed: int = 0,
 ) -> Dataset:
-    """The thesis' two-layer example (seed 004 §5.3): m = 3, r = (6, 3), n = 1000.
+    """The two-layer example of De Handschutter's thesis (§5.3): m = 3, r = (6, 3), n = 1000.
 
     W_2* (3×3) and H_2* (3×6) are the printed matrices, so W_1* = W_2* H_2* is the printed
     hexagon; the columns of H_1* are Dirichlet(0.05); X = max(W_1* H_1* + noise, 0) with the
@@ -160,7 +161,8 @@ def thesis_example(
         "names": [[f"vertex {k + 1}" for k in range(6)], ["a", "b", "c"]],
     }
     prov = (
-        f"Thesis example (seed 004 §5.3): m=3, r=(6, 3), n={n_samples}, W_1* = W_2* H_2* "
+        f"Example of De Handschutter's thesis (§5.3): m=3, r=(6, 3), n={n_samples}, "
+        f"W_1* = W_2* H_2* "
         f"(printed matrices), H_1* columns ~ Dirichlet({alpha:g})"
         + (f" with purity ≤ {purity:g}" if purity is not None else "")
         + f", relative Gaussian noise ν={float(noise):g} (eq. 2.8) clipped at 0 "

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ._known import _cellstr
+from ._matfile import _mat_variables
 from ._types import DataError, Dataset
 
 _W_KEY = re.compile(r"^W_?(\d+)$")
@@ -33,8 +35,6 @@ _H_KEY = re.compile(r"^H_?(\d+)$")
 
 
 def _mat_vars(data: bytes, fname: str) -> dict[str, Any]:
-    from .readers import _mat_variables
-
     shapes, _, load = _mat_variables(data, fname)
     return load(list(shapes))
 
@@ -64,8 +64,6 @@ def _variables(data: bytes, fname: str) -> dict[str, Any] | None:
 
 
 def _names(v: Any) -> list[str]:
-    from .paper import _cellstr
-
     a = np.asarray(v)
     if a.dtype.kind in "US":
         return [str(s).strip() for s in a.ravel()]

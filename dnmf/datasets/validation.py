@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._types import MAX_MATRIX_BYTES, DataError, format_bytes
+from ._types import MAX_MATRIX_BYTES, DataError, Dataset, format_bytes
 
 ON_NEGATIVE = ("error", "clip", "shift")
 ON_NONFINITE = ("error", "drop", "zero")
@@ -317,8 +317,6 @@ def validate_dataset(
     a dark pixel) and are kept; samples with NaN/inf cannot be dropped from a grid either
     (use ``on_nonfinite='zero'``).
     """
-    from ._types import Dataset  # local: avoid an import cycle in type checkers
-
     assert isinstance(ds, Dataset)
     grid = ds.image_shape is not None
     axis = ds.sample_axis

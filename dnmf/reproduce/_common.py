@@ -68,7 +68,7 @@ def load_paper_file(filename: str, data_dir=None, files: Mapping[str, Any] | Non
         if not path.is_file():
             raise ReproduceError(
                 f"{filename} was not found in {path.parent}. It must hold {holds}; {SOURCE} "
-                "(shared/data/README.md lists the files). Pass --data DIR, set DNMF_DATA_DIR "
+                "(docs/data.md lists the files). Pass --data DIR, set DNMF_DATA_DIR "
                 "or upload it.")
         source = path
         where = str(path)
