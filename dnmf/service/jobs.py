@@ -210,11 +210,14 @@ def _kernel_threads():
 def _error_text(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "KilledWorker" or "KilledWorker" in repr(exc):
-        return ("the worker process running this fit stopped (it was killed or ran out of "
-                "memory); the run was not kept — start it again, perhaps with smaller ranks")
+        return ("The worker process running this fit stopped (it was killed or ran out of "
+                "memory). Start the fit again, perhaps with smaller ranks.")
+    text = str(exc).strip() or name
+    text = text[0].upper() + text[1:]
+    text = text if text.endswith((".", "!", "?")) else text + "."
     if isinstance(exc, ValueError):
-        return str(exc)
-    return f"the fit failed ({name}: {exc})"
+        return text
+    return f"The fit failed ({name}): {text}"
 
 
 class ThreadExecutor:
@@ -354,7 +357,7 @@ class DaskExecutor:
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                     self.cluster = LocalCluster(
                         n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                        host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR,
                         env=_worker_env())
                     self.client = Client(self.cluster)
             self.client.subscribe_topic(_TOPIC, self._event)

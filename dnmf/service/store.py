@@ -288,21 +288,29 @@ class RunStore:
 
     # ------------------------------------------------------------------------------ runs
     def put_run(self, token: str, name: str, blob: bytes, *, meta: dict[str, Any] | None = None,
-                status: str = "done", seconds: float = 0.0) -> list[str]:
-        """Store (or replace) run ``name`` of workspace ``token``; enforce the caps.
+                status: str = "done", seconds: float = 0.0, max_runs: int | None = None,
+                max_workspace_bytes: int | None = None,
+                created: float | None = None) -> list[str]:
+        """Store (or replace) run ``name`` of workspace ``token``; enforce the caps (``max_runs``
+        and ``max_workspace_bytes`` override the store's for this call; ``created`` orders it
+        among the workspace's runs, default now — a job's run takes its submission time).
 
         Returns the names of this workspace's runs dropped to make room (oldest first). Raises
         ValueError, in words, when the run alone is larger than a workspace may hold.
         """
         _check(token)
         blob = bytes(blob)
-        if len(blob) > min(self.max_workspace_bytes, self.max_store_bytes):
+        cap_runs = self.max_runs if max_runs is None else int(max_runs)
+        cap_bytes = self.max_workspace_bytes if max_workspace_bytes is None else int(
+            max_workspace_bytes)
+        if len(blob) > min(cap_bytes, self.max_store_bytes):
             raise ValueError(
                 f"the run '{name}' takes {_mib(len(blob))} stored, more than a workspace may "
-                f"hold ({_mib(min(self.max_workspace_bytes, self.max_store_bytes))}); fit "
+                f"hold ({_mib(min(cap_bytes, self.max_store_bytes))}); fit "
                 "smaller ranks or less data")
         meta_text = json.dumps(meta or {}, default=str, allow_nan=True)
         now = time.time()
+        created_at = created
 
         def work(c: sqlite3.Connection) -> list[str]:
             c.execute("INSERT INTO workspaces (token, created, last_seen) VALUES (?, ?, ?) "
@@ -310,30 +318,31 @@ class RunStore:
                       (token, now, now))
             old = c.execute("SELECT created FROM runs WHERE workspace = ? AND name = ?",
                             (token, name)).fetchone()
-            created = old[0] if old else now
+            created = old[0] if old else (now if created_at is None else created_at)
             c.execute("INSERT OR REPLACE INTO runs (workspace, name, created, updated, status, "
                       "seconds, nbytes, meta, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (token, name, created, now, status, float(seconds), len(blob), meta_text,
                        blob))
-            dropped = self._enforce_workspace_caps(c, token, keep=name)
+            dropped = self._enforce_workspace_caps(c, token, name, cap_runs, cap_bytes)
             self._enforce_store_cap(c, token)
             return dropped
 
         return self._run(work)
 
-    def checkpoint(self, token: str, name: str, blob: bytes, *, meta: dict[str, Any] | None = None,
-                   seconds: float = 0.0) -> list[str]:
-        """Store the partial run of a job that is still running (status ``running``)."""
-        return self.put_run(token, name, blob, meta=meta, status="running", seconds=seconds)
+    def checkpoint(self, token: str, name: str, blob: bytes, **kwargs: Any) -> list[str]:
+        """Store the partial run of a job that is still running (status ``running``); the
+        keywords are :meth:`put_run`'s."""
+        return self.put_run(token, name, blob, status="running", **kwargs)
 
-    def _enforce_workspace_caps(self, c: sqlite3.Connection, token: str, keep: str) -> list[str]:
+    def _enforce_workspace_caps(self, c: sqlite3.Connection, token: str, keep: str,
+                                max_runs: int, max_bytes: int) -> list[str]:
         rows = c.execute("SELECT name, nbytes FROM runs WHERE workspace = ? ORDER BY created, "
                          "rowid", (token,)).fetchall()
         count = len(rows)
         size = sum(n for _, n in rows)
         dropped = []
         for name, nbytes in rows:
-            if count <= self.max_runs and size <= self.max_workspace_bytes:
+            if count <= max_runs and size <= max_bytes:
                 break
             if name == keep:
                 continue
@@ -408,6 +417,12 @@ class RunStore:
                 raise ValueError(f"there is no run called '{old}'")
 
         self._run(work)
+
+    def set_status(self, token: str, name: str, status: str) -> bool:
+        _check(token)
+        return self._run(lambda c: c.execute(
+            "UPDATE runs SET status = ? WHERE workspace = ? AND name = ?",
+            (status, token, name)).rowcount) > 0
 
     def mark_interrupted(self, token: str | None = None) -> int:
         """Mark the ``running`` runs (of ``token``, or all) ``interrupted``: their jobs are gone

@@ -17,7 +17,8 @@ _LEVELS = {"info": st.info, "warning": st.warning, "success": st.success, "error
 
 def page_setup() -> None:
     """First line of every page: make sure the page runs inside ``app.py``'s navigation, and
-    store the partial runs of interrupted fits (:func:`dnmf.ui.fit.collect_interrupted`).
+    bring the run cache in line with the workspace's store and report this session's ended
+    jobs (:func:`dnmf.ui.workspace.begin`).
 
     Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until the
     process has run ``st.navigation`` once: a first request that deep-links to a page (e.g.
@@ -30,13 +31,13 @@ def page_setup() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    from dnmf.ui import fit
+    from dnmf.ui import workspace
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         if not st.session_state.get(APP_RAN):
             st.rerun()
-    fit.collect_interrupted()
+    workspace.begin()
 
 
 def show_notices() -> None:
