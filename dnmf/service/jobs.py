@@ -302,6 +302,17 @@ class _DaskChannel:
         get_worker().log_event(_TOPIC, {"job": self.job_id, "checkpoint": True})
 
 
+def _warm_worker() -> None:
+    import dnmf.estimators  # noqa: F401
+
+    try:
+        from dnmf import _kernels
+
+        _kernels.warmup(dtypes=("float64",))
+    except (ImportError, AttributeError):
+        pass
+
+
 def _dask_task(job_id: str, build, X, checkpoint_every: float, config: dict):
     return execute(build, X, _DaskChannel(job_id), checkpoint_every, config)
 
@@ -346,21 +357,17 @@ class DaskExecutor:
 
     def _start(self) -> None:
         try:
-            import dask
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
             if self.address:
                 self.client = Client(self.address, timeout=30)
             else:
-                # A job whose worker dies fails at once with a message (not retried on the
-                # next worker, where it might kill that one too).
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                    self.cluster = LocalCluster(
-                        n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR,
-                        env=_worker_env())
-                    self.client = Client(self.cluster)
+                self.client = Client(self._start_cluster_process(), timeout=30)
             self.client.subscribe_topic(_TOPIC, self._event)
+            try:  # each worker imports dnmf and loads its compiled kernels before the first job
+                self.client.run(_warm_worker)
+            except Exception:
+                _LOG.warning("warming the workers failed", exc_info=True)
         except Exception as exc:  # the app shows it; fits cannot run until it is fixed
             _LOG.exception("could not start the job cluster")
             self.error = (f"the job cluster could not start ({type(exc).__name__}: {exc}); "
@@ -369,6 +376,22 @@ class DaskExecutor:
             self.ready_seconds = time.perf_counter() - self.started_at
         finally:
             self._up.set()
+
+    def _start_cluster_process(self) -> str:
+        """Start :mod:`dnmf.service.cluster` (a LocalCluster in a child process; see there why)
+        and return its scheduler's address."""
+        import json
+        import subprocess
+
+        env = {**os.environ, **_worker_env()}
+        self.cluster = subprocess.Popen(
+            [sys.executable, "-m", "dnmf.service.cluster", "--n-workers", str(self.n_workers),
+             "--parent", str(os.getpid())],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        line = self.cluster.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the cluster process ended (exit code {self.cluster.wait()})")
+        return json.loads(line)["address"]
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._up.wait(timeout) and self.client is not None
@@ -448,12 +471,17 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._up.wait(60)
-        for obj in (self.client, self.cluster):
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception:
-                    pass
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:
+                pass
+        if self.cluster is not None:  # our cluster process: it closes its workers on SIGTERM
+            self.cluster.terminate()
+            try:
+                self.cluster.wait(20)
+            except Exception:
+                self.cluster.kill()
 
 
 # ------------------------------------------------------------------------------ the runner

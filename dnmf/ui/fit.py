@@ -89,7 +89,7 @@ def progress_text(job: jobsmod.Job, runner: jobsmod.JobRunner) -> tuple[float, s
     if not p:
         return 0.0, "starting…"
     frac = min(1.0, p["iteration"] / max(1, p["total"]))
-    return frac, (f"{p['phase']} · iteration {p['iteration']} of {p['total']} (all phases) · "
+    return frac, (f"{p['phase']} · iteration {p['iteration']} of {p['total']} · "
                   f"{p['seconds']:.1f} s")
 
 

@@ -77,6 +77,7 @@ def runs_frame(store: dict | None = None) -> pd.DataFrame:
                 "seconds": round(float(run.seconds), 2),
                 "final errors": errs,
                 "stopped early": bool(res.stopped_early),
+                "status": getattr(run, "status", "done"),
             }
         )
     return pd.DataFrame(rows)

@@ -276,14 +276,13 @@ def _collect_jobs(tok: str) -> None:
 def _report(job: jobsmod.Job, name: str | None) -> None:
     label = job.spec.meta.get("name", "run")
     p = job.progress or {}
-    where = (f"iteration {p.get('iteration')} of {p.get('total')} ({p.get('phase')})"
+    where = (f"iteration {p.get('iteration')} of {p.get('total')}"
              if p else "before its first iteration")
     if job.state == jobsmod.FAILED and job.id not in st.session_state.get(FOLLOWED, ()):
         runstore.notify(f"Run '{label}': {job.error}", "error")
     elif job.state == jobsmod.STOPPED and name:
-        lat = f" in {job.stop_latency:.2f} s" if job.stop_latency is not None else ""
-        runstore.notify(f"Fit stopped{lat} at {where}; the partial run '{name}' is kept.",
-                        "warning")
+        runstore.notify(f"Fit stopped at {where}; the partial run '{name}' is kept "
+                        f"({job.seconds:.1f} s).", "warning")
     elif job.state == jobsmod.STOPPED:
         runstore.notify(f"The fit '{label}' was stopped {where}; nothing to keep.", "info")
     for dropped in job.spec.meta.get("dropped", []):
@@ -439,14 +438,14 @@ def sidebar() -> None:
             st.error(f"Fits cannot run: {ex.error}", icon=":material/error:")
         elif not ex.ready():
             st.caption(":material/hourglass_top: Starting the job cluster…")
-        c1, c2 = st.columns(2)
         if runstore.runs():
-            c1.download_button("Download all runs", data=functools.partial(download_all, tok),
+            st.download_button("Download all runs", data=functools.partial(download_all, tok),
                                on_click="ignore",
                                file_name=f"dnmf-runs-{tok[:8]}.zip", mime="application/zip",
                                icon=":material/folder_zip:", key="dl_all_runs",
                                width="stretch")
-        with c2.popover("Forget…", icon=":material/delete_forever:", width="stretch"):
+        with st.popover("Forget this workspace…", icon=":material/delete_forever:",
+                        width="stretch"):
             st.caption("Delete this workspace and all its runs from the server. This cannot be "
                        "undone; download the runs first if you want them.")
             st.button("Forget this workspace", key="forget_workspace", type="primary",

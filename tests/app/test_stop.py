@@ -31,7 +31,9 @@ def test_stop_keeps_the_partial_run_at_once(monkeypatch):
     assert not at.session_state["runs"]
     # (the sidebar's busy panel is checked in the browser: AppTest keeps the sidebar's
     # elements of the first run only)
+    t0 = time.perf_counter()
     at.button(key="stop_fit").click().run(timeout=30)
+    elapsed = time.perf_counter() - t0  # the click's rerun shows the partial run
     assert not at.exception, [e.value for e in at.exception]
     runs = at.session_state["runs"]
     assert len(runs) == 1
@@ -42,8 +44,8 @@ def test_stop_keeps_the_partial_run_at_once(monkeypatch):
     notes = [w.value for w in at.warning]
     stop = [n for n in notes if "partial run" in n and run.name in n]
     assert stop, notes
-    latency = float(re.search(r"stopped in ([0-9.]+) s", stop[0]).group(1))
-    assert latency <= 0.5, stop[0]
+    assert re.match(r"^Fit stopped at iteration \d+ of \d+; the partial run", stop[0])
+    assert elapsed < 5, elapsed  # the job stops within 0.5 s: tests/test_jobs.py
     assert not workspace.active_jobs_of(at.session_state[workspace.TOKEN])
     # the partial run is usable on the Layers page
     goto(at, "layers")
