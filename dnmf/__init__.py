@@ -17,8 +17,7 @@ NMF, deep β-NMF (Leplat, Hien, Onwunta, Gillis; Algorithm 1), minimum-volume de
 
 from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
-from .estimators import DeepNMF, MinVol, MultilayerNMF
-from .models.frobenius import FrobeniusDeepMF
+from .estimators import DeepNMF, FrobeniusDeepMF, LayeredEstimator, MinVol, MultilayerNMF
 from .registry import ModelSpec, get_model, list_models, register_model
 from .result import FitResult, IterationInfo
 
@@ -29,6 +28,7 @@ __all__ = [
     "MultilayerNMF",
     "MinVol",
     "FrobeniusDeepMF",
+    "LayeredEstimator",
     "FitResult",
     "ModelSpec",
     "get_model",

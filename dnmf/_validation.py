@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,10 +44,16 @@ def check_int(value, name: str, minimum: int = 0) -> int:
 
 
 def check_ranks(ranks, n_features: int | None = None) -> tuple[int, ...]:
-    """Ranks r_1 > r_2 > … > r_L ≥ 1, and r_1 < n (the number of columns of X)."""
+    """Ranks r_1 > r_2 > … > r_L ≥ 1 (the one rule every model shares).
+
+    With ``n_features`` = n and r_1 ≥ n a :class:`TrivialFactorizationWarning` says that
+    X = W_1 H_1 can then be fitted exactly (scikit-learn's NMF accepts such ranks too).
+    """
     if isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool):
         ranks = (int(ranks),)
-    if not isinstance(ranks, (Sequence, np.ndarray)) or len(ranks) == 0:
+    if isinstance(ranks, np.ndarray):
+        ranks = ranks.ravel().tolist()
+    if not isinstance(ranks, Sequence) or isinstance(ranks, str) or len(ranks) == 0:
         raise ValueError(f"ranks must be a non-empty sequence of integers, got {ranks!r}")
     out = tuple(check_int(r, "each rank", 1) for r in ranks)
     for a, b in zip(out, out[1:]):
@@ -56,11 +63,15 @@ def check_ranks(ranks, n_features: int | None = None) -> tuple[int, ...]:
                 f"got {list(out)}"
             )
     if n_features is not None and out[0] >= n_features:
-        raise ValueError(
-            f"the first rank r_1 = {out[0]} must be smaller than the number of columns of X "
-            f"(n = {n_features}); with r_1 ≥ n the factorisation X = W_1 H_1 is trivial"
-        )
+        warnings.warn(
+            f"the first rank r_1 = {out[0]} is not smaller than the number of columns of X "
+            f"(n = {n_features}): the factorisation X = W_1 H_1 can be trivial",
+            TrivialFactorizationWarning, stacklevel=3)
     return out
+
+
+class TrivialFactorizationWarning(UserWarning):
+    """r_1 ≥ n: the first layer can reproduce X exactly (W_1 = X, H_1 = I)."""
 
 
 def check_weights(weights, n_layers: int):

@@ -1,11 +1,11 @@
 """Initialisations of (deep) nonnegative matrix factorisations.
 
 Every function factorises a data matrix X (m×n) as X ≈ W H with W (m×r) and H (r×n), the
-orientation of the paper and of thesis ch. 5 (DESIGN.md §1).  For a deep model the
+orientation of the paper and of thesis ch. 5 (docs/architecture.md §1).  For a deep model the
 features are factorised layer after layer, W_{ℓ-1} ≈ W_ℓ H_ℓ with W_0 = X
 (:func:`layerwise_init`), or all at once by the greedy merges of SODA (:func:`soda`).
 
-Methods (thesis = De Handschutter, PhD thesis, seed 004):
+Methods (thesis = P. De Handschutter's PhD thesis on archetypal analysis and deep MF):
 
 - :func:`random_init` — uniform random factors scaled by √α*, α* = ⟨X, WH⟩ / ‖WH‖²_F
   (thesis §2.2), so that W H has the scale of X.
@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ._validation import check_ranks as _check_ranks
+
 __all__ = [
     "fpgd",
     "initialize",
@@ -48,7 +50,10 @@ __all__ = [
 RandomState = int | np.random.Generator | np.random.RandomState | None
 
 _NNDSVD_VARIANTS = ("nndsvd", "nndsvda", "nndsvdar")
-LAYERWISE_METHODS = ("snpa", "nndsvd", "nndsvda", "nndsvdar", "random", "soda")
+#: Every single-layer initialisation (the one list the estimators, the registry and the app use).
+INIT_METHODS = ("random", "nndsvd", "nndsvda", "nndsvdar", "snpa", "soda")
+#: The methods that accept scipy.sparse data (SNPA and SODA select and project dense columns).
+SPARSE_INIT_METHODS = ("random", "nndsvd", "nndsvda", "nndsvdar")
 
 
 # --------------------------------------------------------------------------------------
@@ -121,23 +126,12 @@ def check_rank(r, *, name: str = "r", upper: int | None = None, upper_what: str 
 
 
 def check_ranks(ranks, n: int | None = None) -> tuple[int, ...]:
-    """Validate the inner ranks (r_1, …, r_L): positive, non-increasing, r_1 ≤ n if given."""
-    if isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool):
-        ranks = (int(ranks),)
-    try:
-        ranks = tuple(ranks)
-    except TypeError as exc:
-        raise ValueError(f"ranks must be a sequence of positive integers, got {ranks!r}.") from exc
-    if len(ranks) == 0:
-        raise ValueError("ranks must contain at least one rank (L >= 1).")
-    out = tuple(check_rank(r, name=f"ranks[{i}]") for i, r in enumerate(ranks))
-    for i in range(1, len(out)):
-        if out[i] > out[i - 1]:
-            raise ValueError(
-                f"ranks must be non-increasing (r_1 >= r_2 >= ... >= r_L), got {out}."
-            )
+    """The ranks rule of every model (:func:`dnmf._validation.check_ranks`: r_1 > … > r_L ≥ 1),
+    and r_1 ≤ n when given: a method that selects columns of X cannot select more than n."""
+    out = _check_ranks(ranks)
     if n is not None and out[0] > n:
-        raise ValueError(f"ranks[0] must be <= n = {n} (the number of columns of X), got {out[0]}.")
+        raise ValueError(f"r_1 = {out[0]} is larger than n_features = {n}, the number of columns "
+                         "of X: this initialisation selects r_1 columns of X")
     return out
 
 
@@ -849,9 +843,9 @@ def layerwise_init(
     Ws : list of L ndarrays, Ws[ℓ-1] (m, r_ℓ)
     Hs : list of L ndarrays, Hs[0] (r_1, n), Hs[ℓ-1] (r_ℓ, r_{ℓ-1})
     """
-    if method not in LAYERWISE_METHODS:
-        raise ValueError(f"method must be one of {LAYERWISE_METHODS}, got {method!r}.")
-    accept_sparse = method in ("random", "nndsvd", "nndsvda", "nndsvdar")
+    if method not in INIT_METHODS:
+        raise ValueError(f"method must be one of {INIT_METHODS}, got {method!r}.")
+    accept_sparse = method in SPARSE_INIT_METHODS
     allow_negative = method in ("random", "snpa")
     X = check_data(X, dtype=dtype, accept_sparse=accept_sparse, allow_negative=allow_negative)
     ranks = check_ranks(ranks, n=X.shape[1] if method in ("snpa", "soda") else None)
@@ -878,9 +872,6 @@ def layerwise_init(
         Hs.append(H)
         A = W
     return Ws, Hs
-
-
-INIT_METHODS = ("random", "nndsvd", "nndsvda", "nndsvdar", "snpa", "soda")
 
 
 def initialize(

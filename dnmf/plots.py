@@ -6,7 +6,7 @@ the same ``W``/``H``/``history``/``layer_errors``/``weights`` attributes) and da
 few tabular views, a :class:`pandas.DataFrame`. Nothing here imports streamlit, so the builders can
 be used from a notebook as well as from the app.
 
-Orientation (DESIGN.md §1). Layer-ℓ *features* depend on the data's kind:
+Orientation (docs/architecture.md §1). Layer-ℓ *features* depend on the data's kind:
 
 - images: rows of ``H_ℓ ⋯ H_1`` — each one a picture (``Dataset.to_image``);
 - spectra: columns of ``W_ℓ`` (spectra); rows of ``H_ℓ ⋯ H_1`` are the abundance maps;
@@ -112,7 +112,7 @@ def _beta(result) -> float:
 
 def normalized_factors(result) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Copies of the factors rescaled so that every H_ℓ has rows summing to one (H_ℓ e = e,
-    the deep model's constraint), every W_{ℓ-1} ≈ W_ℓ H_ℓ kept matched (DESIGN.md §3)."""
+    the deep model's constraint), every W_{ℓ-1} ≈ W_ℓ H_ℓ kept matched (docs/architecture.md §1)."""
     Ws = [np.array(W, dtype=float) for W in _W(result)]
     Hs = [np.array(H, dtype=float) for H in _H(result)]
     normalize_rows_of_H(Ws, Hs)
@@ -185,7 +185,7 @@ def feature_rows(result, layer: int, kind: str) -> np.ndarray:
 
 
 def feature_sparsity(result, layer: int, kind: str) -> float:
-    """Mean Hoyer sparsity of the layer-ℓ features (DESIGN.md §1), in [0, 1]."""
+    """Mean Hoyer sparsity of the layer-ℓ features (docs/architecture.md §1), in [0, 1]."""
     return float(np.mean(hoyer_sparsity(feature_rows(result, layer, kind), axis=1)))
 
 

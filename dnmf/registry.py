@@ -18,7 +18,7 @@ model accepts so the app can offer only what will work.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 #: Kinds of parameter values a spec can declare (what the Model page draws for each).
-PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "floats", "str")
+#: "ints"/"floats": one value per layer; "weights": "auto" or one positive value per layer.
+PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "floats", "weights", "str")
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ class ParamSpec:
     ----------
     name : str
         The estimator's ``__init__`` argument.
-    kind : {"int", "float", "bool", "choice", "ints", "floats", "str"}
-        ``"ints"``/``"floats"``: one value per layer (e.g. ranks, λ_ℓ).
+    kind : {"int", "float", "bool", "choice", "ints", "floats", "weights", "str"}
+        ``"ints"``/``"floats"``: one value per layer (e.g. ranks); ``"weights"``: ``"auto"``
+        or one positive value per layer (λ_ℓ).
     default : object
         The value the Model page starts from.
     help : str
@@ -61,6 +63,12 @@ class ParamSpec:
         e.g. ``{"solver": ("pgd",)}``; the Model page hides it otherwise.
     log : bool
         Numeric values span decades (the widget may use a log scale).
+    presets : mapping of str to value, or None
+        Named values offered first (e.g. "KL (β=1)" → 1.0); a value None means "other", a
+        free value.
+    short : str or None
+        How run labels name the value, e.g. ``"it/layer"`` gives "100 it/layer"; not in
+        labels when None.
     """
 
     name: str
@@ -73,6 +81,8 @@ class ParamSpec:
     choices: tuple = ()
     applies_when: Mapping[str, tuple] | None = None
     log: bool = False
+    presets: Mapping[str, Any] | None = None
+    short: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -100,8 +110,14 @@ class ParamSpec:
             return None if isinstance(value, bool) else f"{self.title} must be true or false"
         if self.kind == "str":
             return None if isinstance(value, str) else f"{self.title} must be text"
-        values = list(value) if self.kind in ("ints", "floats") else [value]
-        if self.kind in ("ints", "floats") and not values:
+        if self.kind == "weights" and value == "auto":
+            return None
+        per_layer = self.kind in ("ints", "floats", "weights")
+        try:
+            values = list(value) if per_layer else [value]
+        except TypeError:
+            return f"{self.title} needs one value per layer"
+        if per_layer and not values:
             return f"{self.title} needs at least one value"
         for v in values:
             integral = self.kind in ("int", "ints")
@@ -115,7 +131,23 @@ class ParamSpec:
                 return f"{self.title} must be ≥ {self.low:g}, got {v!r}"
             if self.high is not None and v > self.high:
                 return f"{self.title} must be ≤ {self.high:g}, got {v!r}"
+            if self.kind == "weights" and v <= 0:
+                return f"{self.title} must be positive numbers, got {v!r}"
         return None
+
+    def convert(self, value: Any) -> Any:
+        """``value`` in the type the estimator takes (tuples for per-layer values)."""
+        if self.kind == "int":
+            return int(value)
+        if self.kind == "float":
+            return float(value)
+        if self.kind == "ints":
+            return tuple(int(v) for v in value)
+        if self.kind == "floats":
+            return tuple(float(v) for v in value)
+        if self.kind == "weights":
+            return value if isinstance(value, str) else tuple(float(v) for v in value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -173,8 +205,21 @@ class ModelSpec:
     description : str
         A sentence or two shown under the model picker.
     fixed_params : mapping
-        Keyword arguments always passed to the estimator (e.g. ``min_vol=MinVol()`` for the
-        min-vol variant of :class:`~dnmf.DeepNMF`); not shown as widgets.
+        Keyword arguments always passed to the estimator (e.g. ``beta=1.0`` for the min-vol
+        variant of :class:`~dnmf.DeepNMF`); not shown as widgets.
+    builder : callable or None
+        ``builder(**kwargs)`` makes the estimator from the fixed and the given parameters when
+        they are not all ``__init__`` arguments (e.g. the min-vol model gathers α̃, δ, ρ̃
+        into a :class:`~dnmf.MinVol`); default ``estimator(**kwargs)``.
+    short : str
+        The model in run labels ("deep · KL · ranks 20-10-5 · …"); the key when empty.
+    baseline : callable or None
+        ``baseline(values) -> (key, values)``: the model and parameters this model is compared
+        with "with the same settings" (the paper fits multilayer NMF with the deep model's
+        total iteration budget); None when it has no baseline.
+    check_params : mapping
+        Parameters that make a small, converged instance for scikit-learn's estimator checks
+        (``tests/test_sklearn_checks.py``); every registered model is checked.
     """
 
     key: str
@@ -184,6 +229,10 @@ class ModelSpec:
     capabilities: Capabilities = field(default_factory=Capabilities)
     description: str = ""
     fixed_params: Mapping[str, Any] = field(default_factory=dict)
+    builder: Callable[..., Any] | None = None
+    short: str = ""
+    baseline: Callable[[Mapping[str, Any]], tuple[str, dict]] | None = None
+    check_params: Mapping[str, Any] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:
@@ -205,16 +254,34 @@ class ModelSpec:
                     problems.append(problem)
         return problems
 
-    def build(self, **values: Any):
-        """The estimator with ``values`` (unknown names raise ``ValueError``)."""
+    def values(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters of ``config`` that apply, converted (others in it are ignored)."""
+        return {p.name: p.convert(config[p.name]) for p in self.params
+                if p.name in config and p.applies(config)}
+
+    def build(self, values: Mapping[str, Any] | None = None, **runtime: Any):
+        """The estimator with parameter ``values`` (unknown names raise ``ValueError``).
+
+        ``runtime`` are arguments every estimator takes that are not model parameters, such
+        as ``callback``.
+        """
+        values = dict(values or {})
         known = {p.name for p in self.params}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"model {self.key!r} has no parameter(s) {', '.join(unknown)}; "
                              f"it has {', '.join(sorted(known))}")
-        kwargs = dict(self.fixed_params)
-        kwargs.update(values)
-        return self.estimator(**kwargs)
+        kwargs = {**self.fixed_params, **values, **runtime}
+        return (self.builder or self.estimator)(**kwargs)
+
+    def check_instance(self):
+        """A small instance for scikit-learn's estimator checks (see ``check_params``)."""
+        return (self.builder or self.estimator)(**{**self.fixed_params, **self.check_params})
+
+    @property
+    def name(self) -> str:
+        """The model in run labels."""
+        return self.short or self.key
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -310,8 +310,10 @@ def test_layerwise_and_initialize_validation(rng):
     X = rng.random((6, 10))
     with pytest.raises(ValueError, match="method"):
         layerwise_init(X, (3,), "kmeans")
-    with pytest.raises(ValueError, match="non-increasing"):
+    with pytest.raises(ValueError, match="strictly decrease"):
         layerwise_init(X, (3, 4), "random")
+    with pytest.raises(ValueError, match="strictly decrease"):  # one rule for every model
+        layerwise_init(X, (3, 3), "random")
     with pytest.raises(ValueError, match="layer 1: r must be <= 6"):
         layerwise_init(np.hstack([X, X]), (8, 7), "nndsvda")  # r_1 = 8 > m = 6
     with pytest.raises(ValueError, match="method"):

@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.decomposition import NMF
 
-from dnmf import DeepNMF, FitResult, MultilayerNMF
+from dnmf import DeepNMF, FitResult, MinVol, MultilayerNMF
+from dnmf._validation import TrivialFactorizationWarning
 from dnmf.models.multilayer import nmf_mu
 
 FAST = dict(n_init_iter=20, max_iter=30, eval_every=1, random_state=0)
@@ -207,20 +208,19 @@ def test_custom_init_normalises_rows_of_H(positive_matrix, rng):
     [
         ({"ranks": (5, 5)}, None, "strictly decrease"),
         ({"ranks": (3, 5)}, None, "strictly decrease"),
-        ({"ranks": (20,)}, None, "smaller than the number of columns"),
         ({"ranks": ()}, None, "non-empty"),
-        ({"beta": 2.5}, None, r"beta must be in \[0, 2\]"),
-        ({"beta": -1}, None, r"beta must be in \[0, 2\]"),
-        ({"max_iter": 2.5}, None, "max_iter must be an integer"),
+        ({"beta": 2.5}, None, r"'beta' parameter of DeepNMF must be a float in the range \[0.0, 2"),
+        ({"beta": -1}, None, r"'beta' parameter of DeepNMF must be a float in the range"),
+        ({"max_iter": 2.5}, None, "'max_iter' parameter of DeepNMF must be an int"),
         ({"weights": [1.0]}, None, "one value per layer"),
         ({"weights": [1.0, -1.0]}, None, "> 0"),
         ({"dtype": np.int32}, None, "dtype"),
         ({}, np.array([[1.0, -1.0] * 10] * 5), "negative"),
         ({}, np.array([[1.0, np.nan] * 10] * 5), "NaN"),
-        ({}, np.zeros((0, 20)), "empty"),
+        ({}, np.zeros((0, 20)), r"Found array with 0 sample\(s\)"),
         ({}, np.zeros((5, 20)), "all zeros"),
         ({"beta": 0.0}, np.array([[0.0, 1.0] * 10] * 5), "Itakura"),
-        ({}, np.ones(20), "2-D"),
+        ({}, np.ones(20), "Reshape your data"),
     ],
 )
 def test_invalid_arguments_raise_clear_errors(kwargs, X, match):
@@ -228,6 +228,28 @@ def test_invalid_arguments_raise_clear_errors(kwargs, X, match):
     params = {"ranks": (4, 2), "n_init_iter": 2, "max_iter": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         DeepNMF(**params).fit(X)
+
+
+@pytest.mark.parametrize("model", [DeepNMF(ranks=(20,), n_init_iter=2, max_iter=2),
+                                   MultilayerNMF(ranks=(25, 3), max_iter=2)])
+def test_a_first_rank_not_below_n_warns_and_fits(model):
+    """r_1 ≥ n is allowed, as in scikit-learn's NMF, with a warning that it can be trivial."""
+    X = np.random.default_rng(0).random((15, 20)) + 0.1
+    with pytest.warns(TrivialFactorizationWarning, match="can be trivial"):
+        model.fit(X)
+    assert model.W_[0].shape == (15, model.ranks[0]) and np.all(np.isfinite(model.W_[0]))
+
+
+def test_check_params_reports_before_fitting():
+    assert DeepNMF(ranks=(4, 2)).check_params(10) == ([], [])
+    problems, notes = DeepNMF(ranks=(4, 4)).check_params(10)
+    assert "strictly decrease" in problems[0] and not notes
+    problems, notes = DeepNMF(ranks=(12, 2)).check_params(10)
+    assert not problems and "trivial" in notes[0]
+    problems, _ = DeepNMF(ranks=(4, 2), beta=0.5, min_vol=MinVol()).check_params()
+    assert "beta = 1" in problems[0]
+    problems, _ = DeepNMF(ranks=(4, 2), beta=3.0).check_params()
+    assert "'beta' parameter" in problems[0]
 
 
 def test_result_round_trip(positive_matrix, tmp_path):

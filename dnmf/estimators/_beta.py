@@ -12,27 +12,22 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._validation import (
-    check_beta,
-    check_data,
-    check_dtype,
-    check_int,
-    check_ranks,
-    check_weights,
-)
-from .models._common import Progress, all_layer_errors, machine_eps
-from .models.deep import auto_weights, fit_deep
-from .models.multilayer import fit_multilayer, initial_factors, normalize_rows_of_H
-from .result import FitResult, features_product
-from .updates import update_W_mu
+from .._validation import check_data, check_int, check_ranks, check_weights
+from ..init import INIT_METHODS, SPARSE_INIT_METHODS
+from ..models._common import Progress, all_layer_errors, machine_eps
+from ..models.deep import auto_weights, fit_deep
+from ..models.multilayer import fit_multilayer, initial_factors, normalize_rows_of_H
+from ..result import FitResult
+from ._base import LayeredEstimator
 
 __all__ = ["DeepNMF", "MultilayerNMF", "MinVol"]
 
-_LAYER_INITS = ("random", "nndsvd", "nndsvda", "nndsvdar", "snpa", "soda")
+_BETA = [Interval(Real, 0.0, 2.0, closed="both")]
 
 
 @dataclass(frozen=True)
@@ -109,69 +104,12 @@ def _first_layer_scale(n_layers: int, error_scale: float) -> np.ndarray:
     return out
 
 
-def _check_common(est) -> tuple:
-    beta = check_beta(est.beta)
-    dtype = check_dtype(est.dtype)
-    eval_every = check_int(est.eval_every, "eval_every", 0)
-    if not (isinstance(est.tol, (int, float)) and math.isfinite(est.tol) and est.tol >= 0):
-        raise ValueError(f"tol must be a number ≥ 0, got {est.tol!r}")
-    if est.callback is not None and not callable(est.callback):
-        raise ValueError("callback must be callable (info -> bool | None) or None")
-    return beta, dtype, eval_every
+def _common(est) -> tuple:
+    """β, working dtype and eval_every of a validated estimator."""
+    return float(est.beta), est._working_dtype(), int(est.eval_every)
 
 
-class _LayeredMixin:
-    """Accessors shared by the deep and multilayer estimators."""
-
-    def features(self, layer: int) -> np.ndarray:
-        """Layer-ℓ features H_ℓ ⋯ H_1, shape (r_ℓ, n); ``layer`` counts from 1."""
-        self._check_fitted()
-        return features_product(self.H_, layer)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "W_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
-
-    def transform(self, X, n_iter: int = 200) -> np.ndarray:
-        """Coefficients W_1 of new data with H_1 fixed (β-MU on W alone).
-
-        Parameters
-        ----------
-        X : ndarray or sparse of shape (m_new, n)
-        n_iter : int
-
-        Returns
-        -------
-        ndarray of shape (m_new, r_1)
-        """
-        self._check_fitted()
-        beta = check_beta(self.beta)
-        dtype = check_dtype(self.dtype)
-        n = self.H_[0].shape[1]
-        Xs, scale = check_data(X, beta, dtype)
-        if Xs.shape[1] != n:
-            raise ValueError(f"X must have {n} columns like the data the model was fitted on, "
-                             f"got {Xs.shape[1]}")
-        eps = machine_eps(dtype)
-        H1 = np.asarray(self.H_[0], dtype=dtype)
-        W, _ = initial_factors(Xs, H1.shape[0], "random", _rng(self.random_state), dtype, eps)
-        for _ in range(check_int(n_iter, "n_iter", 1)):
-            W = update_W_mu(Xs, W, H1, beta, eps)
-        return W * scale
-
-    def _set_result(self, result: FitResult) -> None:
-        self.result_ = result
-        self.W_ = result.W
-        self.H_ = result.H
-        self.layer_errors_ = result.layer_errors
-        self.weights_ = result.weights
-        self.history_ = result.history
-        self.n_iter_ = result.n_iter
-        self.stopped_early_ = result.stopped_early
-        self.timings_ = result.timings
-
-
-class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
+class MultilayerNMF(LayeredEstimator):
     """Multilayer β-NMF: NMF of X, then NMF of W_1, and so on (Cichocki & Zdunek).
 
     Parameters
@@ -218,6 +156,13 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
     result_ : FitResult
     """
 
+    _parameter_constraints = {
+        **LayeredEstimator._parameter_constraints,
+        "beta": _BETA,
+        "init": [StrOptions(set(INIT_METHODS))],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, ranks=(10,), beta: float = 1.0, init: str = "random",
                  max_iter: int = 500, tol: float = 0.0, eval_every: int = 5,
                  random_state=None, dtype=np.float64, callback=None) -> None:
@@ -231,15 +176,16 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.callback = callback
 
-    def fit(self, X, y=None) -> MultilayerNMF:
+    def _sparse_input(self) -> bool:
+        return self.init in SPARSE_INIT_METHODS
+
+    def _fit(self, X) -> FitResult:
         """Fit the layers one after the other. ``X``: (m, n) ndarray or scipy.sparse."""
         t0 = time.perf_counter()
-        beta, dtype, eval_every = _check_common(self)
-        max_iter = check_int(self.max_iter, "max_iter", 1)
-        if self.init not in _LAYER_INITS:
-            raise ValueError(f"init must be one of {_LAYER_INITS}, got {self.init!r}")
+        beta, dtype, eval_every = _common(self)
+        max_iter = int(self.max_iter)
         Xs, scale = check_data(X, beta, dtype)
-        ranks = check_ranks(self.ranks, Xs.shape[1])
+        ranks = self._check_params(Xs.shape[1])
         with np.errstate(over="ignore"):
             error_scale = float(np.float64(scale) ** beta)
         # While fitting, layer ℓ ≥ 2 factorises a W_{ℓ-1} with unit-max columns: only the first
@@ -284,15 +230,10 @@ class MultilayerNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             layer_errors=errors, n_iter=progress.iteration, stopped_early=stopped,
             timings={"total": total, "evaluation": progress.eval_seconds},
         )
-        self._set_result(result)
-        return self
-
-    def fit_transform(self, X, y=None) -> np.ndarray:
-        """Fit and return W_1, shape (m, r_1)."""
-        return self.fit(X).W_[0]
+        return result
 
 
-class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
+class DeepNMF(LayeredEstimator):
     """Deep β-NMF with the layer-centric loss (paper eq. 6, Algorithm 1).
 
     Minimises Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ) subject to H_ℓ e = e (rows of every H_ℓ sum to
@@ -341,6 +282,16 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
     result_ : FitResult
     """
 
+    _parameter_constraints = {
+        **LayeredEstimator._parameter_constraints,
+        "beta": _BETA,
+        "min_vol": [MinVol, None],
+        "weights": [StrOptions({"auto"}), "array-like"],
+        "init": [StrOptions({"multilayer", "custom"})],
+        "layer_init": [StrOptions(set(INIT_METHODS))],
+        "n_init_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+
     def __init__(self, ranks=(10,), beta: float = 1.0, min_vol: MinVol | None = None,
                  weights="auto", init: str = "multilayer", layer_init: str = "random",
                  n_init_iter: int = 500, max_iter: int = 500, tol: float = 0.0,
@@ -387,32 +338,32 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             previous = r
         return Ws, Hs
 
-    def fit(self, X, y=None, W=None, H=None) -> DeepNMF:
-        """Fit deep β-NMF to ``X`` of shape (m, n) (ndarray or scipy.sparse); returns self.
+    def _sparse_input(self) -> bool:
+        return self.init == "custom" or self.layer_init in SPARSE_INIT_METHODS
 
-        ``W`` and ``H`` (lists of L arrays) are the starting factors when ``init="custom"``;
-        the H's are normalised to H_ℓ e = e first (rescaling the W's to match).
+    def _check_params(self, n_features: int | None):
+        ranks = check_ranks(self.ranks, n_features)
+        weights = check_weights(self.weights, len(ranks))
+        if self.min_vol is not None:
+            if self.beta != 1:
+                raise ValueError("min_vol is implemented for beta = 1 (KL) only, "
+                                 f"got beta = {self.beta}")
+            self.min_vol.validate(len(ranks))
+        return ranks, weights
+
+    def _fit(self, X, W=None, H=None) -> FitResult:
+        """Deep β-NMF of ``X`` (m, n); ``W``, ``H`` (lists of L arrays) with init="custom".
+
+        The given H's are normalised to H_ℓ e = e first (rescaling the W's to match).
         """
         t0 = time.perf_counter()
-        beta, dtype, eval_every = _check_common(self)
-        max_iter = check_int(self.max_iter, "max_iter", 0)
-        n_init_iter = check_int(self.n_init_iter, "n_init_iter", 0)
-        if self.init not in ("multilayer", "custom"):
-            raise ValueError(f"init must be 'multilayer' or 'custom', got {self.init!r}")
-        if self.layer_init not in _LAYER_INITS:
-            raise ValueError(f"layer_init must be one of {_LAYER_INITS}, got {self.layer_init!r}")
-        if self.min_vol is not None and not isinstance(self.min_vol, MinVol):
-            raise ValueError("min_vol must be None or a dnmf.MinVol(...)")
+        beta, dtype, eval_every = _common(self)
+        max_iter = int(self.max_iter)
+        n_init_iter = int(self.n_init_iter)
         Xs, scale = check_data(X, beta, dtype)
         m, n = Xs.shape
-        ranks = check_ranks(self.ranks, n)
+        ranks, weights_arg = self._check_params(n)
         n_layers = len(ranks)
-        weights_arg = check_weights(self.weights, n_layers)
-        if self.min_vol is not None:
-            if beta != 1:
-                raise ValueError("min_vol is implemented for beta = 1 (KL) only, "
-                                 f"got beta = {beta}")
-            self.min_vol.validate(n_layers)
         eps = machine_eps(dtype)
         rng = _rng(self.random_state)
         with np.errstate(over="ignore"):
@@ -442,7 +393,7 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             # The deep phase keeps the data scale in every W_ℓ: every error scales by s^β.
             layer_scale = np.full(n_layers, error_scale)
         else:
-            from .models.minvol import normalize_columns_of_W
+            from ..models.minvol import normalize_columns_of_W
 
             # W_ℓᵀe = e before the automatic λ_ℓ = 1/D(W_{ℓ-1}, W_ℓ H_ℓ) are computed (the
             # rescaling changes the errors of layers ℓ ≥ 2); the W_ℓ are then scale-free and
@@ -476,7 +427,7 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
                 eval_every=eval_every, tol=self.tol, initial_errors=initial_errors,
             )
         else:
-            from .models.minvol import fit_minvol_deep
+            from ..models.minvol import fit_minvol_deep
 
             Ws, Hs, n_iter, seconds_deep, extra_timings = fit_minvol_deep(
                 Xs, Ws, Hs, internal_weights, max_iter, self.min_vol, progress=progress,
@@ -518,10 +469,4 @@ class DeepNMF(_LayeredMixin, TransformerMixin, BaseEstimator):
             weights=np.asarray(weights, dtype=float), layer_errors=errors, n_iter=n_iter,
             timings=timings, stopped_early=progress.stopped, init_history=init_history,
         )
-        self._set_result(result)
-        self.init_history_ = init_history
-        return self
-
-    def fit_transform(self, X, y=None, W=None, H=None) -> np.ndarray:
-        """Fit and return W_1, shape (m, r_1)."""
-        return self.fit(X, W=W, H=H).W_[0]
+        return result
