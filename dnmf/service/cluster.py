@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 
@@ -43,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         while not stop and _alive(args.parent):
             time.sleep(1.0)
     finally:
-        cluster.close(timeout=10)
+        # Close politely, but never outlive the app: a worker busy in a fit may not answer,
+        # so the whole process group (this process, its nannies and workers; the app starts
+        # us in a session of our own) is killed after a grace period.
+        killer = threading.Timer(10.0, os.killpg, (os.getpgrp(), signal.SIGKILL))
+        killer.daemon = True
+        killer.start()
+        cluster.close(timeout=8)
     return 0
 
 

@@ -387,7 +387,8 @@ class DaskExecutor:
         self.cluster = subprocess.Popen(
             [sys.executable, "-m", "dnmf.service.cluster", "--n-workers", str(self.n_workers),
              "--parent", str(os.getpid())],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+            start_new_session=True)  # its own process group: see dnmf.service.cluster
         line = self.cluster.stdout.readline()
         if not line:
             raise RuntimeError(f"the cluster process ended (exit code {self.cluster.wait()})")
@@ -437,7 +438,7 @@ class DaskExecutor:
         with self._lock:
             self._futures[job.id] = future
 
-        def done(fut) -> None:
+        def finish(fut) -> None:
             with self._lock:
                 self._futures.pop(job.id, None)
             try:
@@ -448,7 +449,10 @@ class DaskExecutor:
                 on_done(job.id, out, None)
             self._cleanup(job.id)
 
-        future.add_done_callback(done)
+        # The callback runs in the client's event loop: the runner's dispatch makes blocking
+        # client calls (which would wait on that very loop), so it goes to a thread.
+        future.add_done_callback(
+            lambda fut: threading.Thread(target=finish, args=(fut,), daemon=True).start())
 
     def _cleanup(self, job_id: str) -> None:
         from distributed import Event, Variable
@@ -481,7 +485,12 @@ class DaskExecutor:
             try:
                 self.cluster.wait(20)
             except Exception:
-                self.cluster.kill()
+                import signal
+
+                try:
+                    os.killpg(self.cluster.pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
 
 # ------------------------------------------------------------------------------ the runner

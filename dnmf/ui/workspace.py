@@ -215,21 +215,21 @@ def begin() -> str:
     tok = token()
     first = runstore.BACKING not in st.session_state
     st.session_state[runstore.BACKING] = Backing(store, tok)
+    try:
+        for level, text in store.visit(tok):  # (a damaged database is replaced here)
+            runstore.notify(text, level)
+        _collect_jobs(tok)
+        _sync(store, tok)
+        if first:
+            _restore_dataset(store, tok)
+    except Exception as exc:  # the store is down: the app still works from the cache
+        _LOG.exception("run store unavailable")
+        runstore.notify(f"The run store cannot be read ({exc}); runs of this session are kept "
+                        "until the page is closed.", "warning")
     for text in store.pop_warnings():
         _broadcast_warning(text)
     for text in _pending_broadcasts():
         runstore.notify(text, "warning")
-    try:
-        for level, text in store.visit(tok):
-            runstore.notify(text, level)
-    except Exception as exc:  # the store is down: the app still works from the cache
-        runstore.notify(f"The run store cannot be read ({exc}); runs of this session are kept "
-                        "until the page is closed.", "warning")
-        return tok
-    _collect_jobs(tok)
-    _sync(store, tok)
-    if first:
-        _restore_dataset(store, tok)
     return tok
 
 

@@ -150,6 +150,15 @@ def test_runs_survive_a_reload_and_a_server_restart(server, ctx_page):
     no_traceback(page)
     shot(page, "durable-after-restart")
 
+    # download all runs: one zip with both runs
+    with page.expect_download() as dl:
+        sidebar(page).get_by_role("button", name="Download all runs").click()
+    import zipfile
+
+    names = zipfile.ZipFile(dl.value.path()).namelist()
+    assert sorted(n for n in names if n.endswith(".npz")) == ["try-it_deep.npz",
+                                                              "try-it_multilayer.npz"]
+
     # another browser without the link: its own, empty workspace
     other = ctx_page()
     open_app(other, server.url)
@@ -217,3 +226,19 @@ def test_a_job_cut_off_by_a_restart_comes_back_interrupted(server, ctx_page):
     assert int(row[5]) > 0  # deep iterations kept from the last checkpoint
     no_traceback(page)
     shot(page, "durable-interrupted")
+
+
+def test_forget_this_workspace(server, ctx_page):
+    page = ctx_page()
+    open_app(page, server.url)
+    _try_it(page)
+    token = _token(page)
+    sidebar(page).get_by_role("button", name=re.compile("Forget this workspace")).click()
+    page.get_by_role("button", name="Forget this workspace", exact=True).click()
+    expect(main(page).get_by_text(re.compile("all its runs were deleted"))).to_be_visible()
+    wait_idle(page)
+    assert _token(page) != token and _run_names(page) == []
+    old = ctx_page()  # the old link: an empty workspace now
+    open_app(old, f"{server.url}/?workspace={token}")
+    assert _run_names(old) == []
+    no_traceback(old)
