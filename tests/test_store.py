@@ -209,3 +209,17 @@ def test_state_and_concurrent_writers(tmp_path):
     assert len(store.list_runs(ws)) == 40
     # a second store on the same folder (another server process) sees them
     assert len(RunStore(tmp_path).list_runs(ws)) == 40
+
+
+def test_the_file_shrinks_when_runs_are_dropped(tmp_path):
+    store = RunStore(tmp_path, max_runs=2)
+    ws = new_token()
+    big = _blob(0, m=300, n=200, ranks=(30, 10))
+    for i in range(8):
+        store.put_run(ws, f"r{i}", big)
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = (tmp_path / "runs.db").stat().st_size
+    assert size < 4 * len(big), (size, len(big))  # 2 kept runs (+ pages), not 8
+    store.forget(ws)
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert (tmp_path / "runs.db").stat().st_size < len(big)

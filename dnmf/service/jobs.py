@@ -32,6 +32,7 @@ import itertools
 import logging
 import math
 import os
+import queue
 import sys
 import threading
 import time
@@ -345,6 +346,10 @@ class DaskExecutor:
         self.error: str | None = None
         self.ready_seconds: float | None = None
         self._futures: dict[str, Any] = {}
+        self._slots = self.n_workers
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._handle_events, name="dnmf-job-events",
+                         daemon=True).start()
         self._up = threading.Event()
         self._on_progress = None
         self._on_checkpoint = None
@@ -364,6 +369,7 @@ class DaskExecutor:
             else:
                 self.client = Client(self._start_cluster_process(), timeout=30)
             self.client.subscribe_topic(_TOPIC, self._event)
+            threading.Thread(target=self._count_slots, name="dnmf-slots", daemon=True).start()
             try:  # each worker imports dnmf and loads its compiled kernels before the first job
                 self.client.run(_warm_worker)
             except Exception:
@@ -401,23 +407,40 @@ class DaskExecutor:
         return self._up.is_set() and self.client is not None
 
     def slots(self) -> int:
-        if not self.ready():
-            return 0
-        try:
-            info = self.client.scheduler_info(n_workers=-1)
-            return max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
-        except Exception:
-            return self.n_workers
+        """Worker threads of the cluster, as last counted (never a call to the scheduler: the
+        runner asks while holding its lock)."""
+        return self._slots if self.ready() else 0
+
+    def _count_slots(self) -> None:
+        """Count the workers' threads every 2 s (workers come and go)."""
+        while self.client is not None and self.client.status not in ("closing", "closed"):
+            try:
+                info = self.client.scheduler_info(n_workers=-1)
+                self._slots = max(1, sum(int(w.get("nthreads", 1))
+                                         for w in info["workers"].values()))
+            except Exception:
+                pass
+            time.sleep(2.0)
 
     def _event(self, event) -> None:
-        _, msg = event
-        job_id = msg.get("job")
-        if msg.get("checkpoint"):
-            if self._on_checkpoint is not None:
-                threading.Thread(target=self._fetch_checkpoint, args=(job_id,),
-                                 daemon=True).start()
-        elif self._on_progress is not None:
-            self._on_progress(job_id, {k: v for k, v in msg.items() if k != "job"})
+        # In the client's event loop: never wait here (the runner's lock may be held by a
+        # thread that waits on this loop). The messages are handled by _handle_events.
+        self._inbox.put(event[1])
+
+    def _handle_events(self) -> None:
+        while True:
+            msg = self._inbox.get()
+            if msg is None:
+                return
+            job_id = msg.get("job")
+            try:
+                if msg.get("checkpoint"):
+                    if self._on_checkpoint is not None:
+                        self._fetch_checkpoint(job_id)
+                elif self._on_progress is not None:
+                    self._on_progress(job_id, {k: v for k, v in msg.items() if k != "job"})
+            except Exception:
+                _LOG.exception("job message not handled")
 
     def _fetch_checkpoint(self, job_id: str) -> None:
         from distributed import Variable
@@ -475,6 +498,7 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._up.wait(60)
+        self._inbox.put(None)
         if self.client is not None:
             try:
                 self.client.close()

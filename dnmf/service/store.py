@@ -161,6 +161,7 @@ class RunStore:
         conn = sqlite3.connect(target, timeout=10, check_same_thread=False,
                                isolation_level=None)
         try:
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # (takes effect on a new file)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             row = conn.execute("PRAGMA quick_check").fetchone()
@@ -224,6 +225,14 @@ class RunStore:
                     self._recover(exc)
             raise AssertionError("unreachable")
 
+    def _vacuum(self) -> None:
+        """Give the pages of deleted runs back to the file system (the file shrinks)."""
+        with self._lock:
+            try:
+                self._conn.executescript("PRAGMA incremental_vacuum;")  # (runs to completion)
+            except sqlite3.Error:
+                pass
+
     def _recover(self, exc: BaseException) -> None:
         try:
             self._conn.close()
@@ -284,7 +293,9 @@ class RunStore:
             c.execute("DELETE FROM messages WHERE workspace = ?", (token,))
             return n
 
-        return self._run(work)
+        n = self._run(work)
+        self._vacuum()
+        return n
 
     # ------------------------------------------------------------------------------ runs
     def put_run(self, token: str, name: str, blob: bytes, *, meta: dict[str, Any] | None = None,
@@ -327,7 +338,9 @@ class RunStore:
             self._enforce_store_cap(c, token)
             return dropped
 
-        return self._run(work)
+        dropped = self._run(work)
+        self._vacuum()
+        return dropped
 
     def checkpoint(self, token: str, name: str, blob: bytes, **kwargs: Any) -> list[str]:
         """Store the partial run of a job that is still running (status ``running``); the
@@ -401,8 +414,10 @@ class RunStore:
 
     def delete_run(self, token: str, name: str) -> bool:
         _check(token)
-        return self._run(lambda c: c.execute(
+        gone = self._run(lambda c: c.execute(
             "DELETE FROM runs WHERE workspace = ? AND name = ?", (token, name)).rowcount) > 0
+        self._vacuum()
+        return gone
 
     def rename_run(self, token: str, old: str, new: str) -> None:
         """Raises ValueError when ``new`` is taken or ``old`` missing."""
