@@ -245,3 +245,14 @@ def test_dask_killed_worker_fails_the_job_with_a_message_and_the_runner_goes_on(
     # the nanny restarts the worker; the next job runs
     again = dask_runner.wait(dask_runner.submit(_spec(_cfg())), timeout=60)
     assert again.state == jobs.DONE, again.error
+
+
+@pytest.mark.timeout(120)
+def test_dask_more_jobs_than_workers_all_finish_while_reporting(dask_runner):
+    # (hung before: the dispatcher held the runner's lock while asking the scheduler for the
+    # worker count, and the client's loop waited for that lock to deliver progress)
+    cfg = _cfg(n_init_iter=5, max_iter=6000)
+    ids = [dask_runner.submit(_spec(cfg, ws=f"{i}" * 32)) for i in range(5)]
+    outs = [dask_runner.wait(i, timeout=90) for i in ids]
+    assert [o.state for o in outs] == [jobs.DONE] * 5
+    assert all(o.progress and o.progress["iteration"] == o.progress["total"] for o in outs)
