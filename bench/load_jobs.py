@@ -86,9 +86,13 @@ def main() -> int:
         done = [runner.wait(i, timeout=max(1.0, deadline - time.monotonic())) for i in ids]
         total_s = time.perf_counter() - t
         print(f"{args.sessions} at once: queue places at submission {places}")
+        def cpu(job) -> float:
+            return float(FitResult.from_npz_bytes(job.result).timings.get("job_cpu", "nan"))
+
+        print(f"solo CPU {cpu(solo):.2f} s of {solo.seconds:.2f} s wall")
         for job in done:
-            print(f"  {job.spec.name}: {job.state}, fit {job.seconds:.2f} s, waited "
-                  f"{(job.started or 0) - job.submitted:.2f} s")
+            print(f"  {job.spec.name}: {job.state}, fit {job.seconds:.2f} s wall, "
+                  f"{cpu(job):.2f} s CPU, waited {(job.started or 0) - job.submitted:.2f} s")
         if any(j.state != jobs.DONE for j in done):
             print("FAIL: not every job finished")
             return 1
@@ -102,6 +106,13 @@ def main() -> int:
             if not same:
                 print(f"FAIL: {job.spec.name} differs from the solo run")
                 ok = False
+        t = time.perf_counter()
+        again = runner.wait(runner.submit(jobs.JobSpec(workspace=solo_ws, build=build, X=ds.X,
+                                                       name="solo-again")),
+                            timeout=max(1.0, deadline - time.monotonic()))
+        again_s = time.perf_counter() - t
+        print(f"solo again after the load: {again_s:.2f} s wall ({again.state}; the machine "
+              "is shared: the spread of the two solo times is the noise)")
         bound = 1.25 * math.ceil(args.sessions / workers) * solo_s
         ratio = total_s / (math.ceil(args.sessions / workers) * solo_s)
         print(f"total {total_s:.2f} s; bound 1.25 × ceil({args.sessions}/{workers}) × solo = "
