@@ -94,17 +94,30 @@ def main() -> int:
             expect(button).to_be_visible(timeout=120_000)
             fits, clicks, times = 0, 0, []
             first = None
+            app = page.get_by_test_id("stApp")
+            reported = []
             while fits < args.fits:
                 t = time.perf_counter()
                 button.click()
-                expect(main_.get_by_text(re.compile(r"^Fitted try-it deep"))).to_be_visible(
-                    timeout=120_000)
+                # the click's rerun starts, then ends with the message (the previous render's
+                # message stays on screen until the rerun replaces it)
+                try:
+                    expect(app).to_have_attribute("data-test-script-state", "running",
+                                                  timeout=5_000)
+                except AssertionError:
+                    pass  # already over
+                expect(app).to_have_attribute("data-test-script-state", "notRunning",
+                                              timeout=120_000)
                 times.append(time.perf_counter() - t)
-                expect(page.get_by_test_id("stApp")).to_have_attribute(
-                    "data-test-script-state", "notRunning", timeout=60_000)
+                done = main_.get_by_text(re.compile(r"^Fitted try-it deep"))
+                expect(done).to_be_visible(timeout=10_000)
+                m = re.search(r" in ([\d.]+) s\.", done.inner_text())
+                if m:
+                    reported.append(float(m.group(1)))
                 fits += 2
                 clicks += 1
                 if first is None:
+                    first_click = times[0]
                     time.sleep(2)
                     first = (_rss_mib(proc, False), _rss_mib(proc, True))
                     print(f"after the first fit: server {first[0]:.0f} MiB, with its cluster "
@@ -124,8 +137,11 @@ def main() -> int:
         time.sleep(5)  # closed sessions are dropped by the server
         end = (_rss_mib(proc, False), _rss_mib(proc, True))
         times.sort()
-        print(f"{fits} fits ({clicks} Try it clicks): click to results median "
-              f"{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s")
+        reported.sort()
+        print(f"{fits} fits ({clicks} Try it clicks): click to results in the browser median "
+              f"{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s (first "
+              f"{first_click:.2f} s); the page's own count, median "
+              f"{reported[len(reported) // 2]:.2f} s")
         print(f"after the soak and {args.sessions} sessions opened and closed: server "
               f"{end[0]:.0f} MiB (+{end[0] - first[0]:.0f}), with its cluster {end[1]:.0f} MiB "
               f"(+{end[1] - first[1]:.0f})")
@@ -137,10 +153,11 @@ def main() -> int:
 
         store = RunStore(home)
         kept = store.total_bytes()
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         disk = sum(f.stat().st_size for f in home.glob("runs.db*"))
         n_runs = sum(1 for _ in store._run(lambda c: c.execute("SELECT 1 FROM runs").fetchall()))
         print(f"store: {n_runs} runs kept (cap {MAX_RUNS} per workspace), {kept / 1024:.0f} KiB "
-              f"of runs, database files {disk / 1024:.0f} KiB on disk")
+              f"of runs, database files {disk / 1024:.0f} KiB on disk (after a WAL checkpoint)")
         if n_runs != min(fits, MAX_RUNS):
             print("FAIL: the store does not hold the capped number of runs")
             ok = False
