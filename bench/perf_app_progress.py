@@ -81,7 +81,7 @@ def gaps(make_model, X, repeats: int = 3):
 
 def step_cost() -> float:
     """µs per Progress.step with the throttled callback (IterationInfo built every time)."""
-    from dnmf.models._common import Progress
+    from dnmf.models._driver import Progress
 
     progress = Progress(3, 10**9, throttled_callback())
     progress.latest[:] = 1.0

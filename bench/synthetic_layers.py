@@ -1,6 +1,6 @@
 """Thesis §5.3: recovery of a two-layer ground truth by multilayer and deep MF models.
 
-Setting (De Handschutter's thesis, seed 004, §5.3): L = 2, m = 3, r = (6, 3),
+Setting (De Handschutter's PhD thesis, §5.3): L = 2, m = 3, r = (6, 3),
 
     W_1* = W_2* H_2*  (a hexagon whose vertices lie on the edges of the triangle W_2*),
     H_1* columns ~ Dirichlet(0.05), n = 1000,

@@ -2,7 +2,8 @@
 
 The solver package under the dnmf workbench: β-divergence multiplicative updates, multilayer
 NMF, deep β-NMF (Leplat, Hien, Onwunta, Gillis; Algorithm 1), minimum-volume deep KL-NMF
-(Algorithm 2) and the Frobenius deep MF baselines, with scikit-learn style estimators.
+(Algorithm 2), the Frobenius deep MF baselines and Neural NMF (hierarchical NMF trained by
+backpropagation, optionally semi-supervised; Will et al.), with scikit-learn style estimators.
 
     >>> import numpy as np
     >>> from dnmf import DeepNMF
@@ -18,6 +19,8 @@ NMF, deep β-NMF (Leplat, Hien, Onwunta, Gillis; Algorithm 1), minimum-volume de
 from . import init, metrics
 from .divergence import beta_divergence, hoyer_sparsity
 from .estimators import DeepNMF, FrobeniusDeepMF, LayeredEstimator, MinVol, MultilayerNMF
+from .models.neural import NeuralNMF
+from .models.nmf import NMF
 from .registry import ModelSpec, get_model, list_models, register_model
 from .result import FitResult, IterationInfo
 
@@ -28,7 +31,9 @@ __all__ = [
     "MultilayerNMF",
     "MinVol",
     "FrobeniusDeepMF",
+    "NeuralNMF",
     "LayeredEstimator",
+    "NMF",
     "FitResult",
     "ModelSpec",
     "get_model",

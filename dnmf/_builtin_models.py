@@ -15,25 +15,24 @@ from .models.frobenius import FROBENIUS_INITS, LOSSES
 from .registry import Capabilities, ModelSpec, ParamSpec, register_model
 
 _RANKS = ParamSpec("ranks", "ints", (20, 10, 5), "r_1 > r_2 > … > r_L ≥ 1, one per layer",
-                   label="ranks", low=1)
+                   label="Ranks", low=1)
 _BETA = ParamSpec("beta", "float", 1.0, "β of the divergence (1 KL, 0 IS, 2 Frobenius)",
                   label="β-divergence", low=0.0, high=2.0,
                   presets={"KL (β=1)": 1.0, "IS (β=0)": 0.0, "Frobenius (β=2)": 2.0,
                            "β=3/2": 1.5, "other": None})
 _WEIGHTS = ParamSpec("weights", "weights", "auto",
                      "λ_ℓ; auto: λ_ℓ = 1/D_β(W_{ℓ-1}⁰, W_ℓ⁰H_ℓ⁰) at initialisation (§4.1)",
-                     label="layer weights λ", low=0.0)
-_SEED = ParamSpec("random_state", "int", 0, "seed of the initial factors", label="seed", low=0,
-                  short="seed")
-_DTYPE = ParamSpec("dtype", "choice", "float64", "working precision",
+                     label="Layer weights λ", low=0.0)
+_SEED = ParamSpec("random_state", "int", 0, "seed of the initial factors", label="Seed", low=0)
+_DTYPE = ParamSpec("dtype", "choice", "float64", "working precision", label="dtype",
                    choices=("float64", "float32"))
 _LAYER_INIT = ParamSpec("layer_init", "choice", "random", "initialisation of each layer",
-                        label="initialisation of each layer", choices=INIT_METHODS)
+                        label="Initialisation of each layer", choices=INIT_METHODS)
 _WARM = ParamSpec("n_init_iter", "int", 100, "multilayer iterations per layer before the "
-                  "deep phase", label="warm-start iterations per layer", low=0,
-                  short="warm-start it/layer")
+                  "deep phase", label="Warm-start iterations / layer", low=0,
+                  short="warm-start it")
 _DEEP_ITER = ParamSpec("max_iter", "int", 100, "iterations of the deep phase",
-                       label="deep iterations", low=0, short="deep it")
+                       label="Deep iterations", low=0, short="deep it")
 
 
 def _multilayer_baseline(values: Mapping[str, Any]) -> tuple[str, dict]:
@@ -67,9 +66,9 @@ register_model(ModelSpec(
     key="multilayer", label="Multilayer β-NMF", estimator=MultilayerNMF, short="multilayer",
     params=(_RANKS, _BETA,
             ParamSpec("init", "choice", "random", "initialisation of each layer",
-                      label="initialisation of each layer", choices=INIT_METHODS),
+                      label="Initialisation of each layer", choices=INIT_METHODS),
             ParamSpec("max_iter", "int", 100, "MU iterations per layer",
-                      label="iterations per layer", low=1, short="it/layer"),
+                      label="Iterations per layer", low=1, short="it/layer"),
             _SEED, _DTYPE),
     capabilities=Capabilities(sparse=True),
     description="NMF of X, then NMF of W_1, … one layer at a time (Cichocki & Zdunek).",
@@ -99,20 +98,26 @@ register_model(ModelSpec(
     key="frobenius", label="Frobenius deep MF (LC-DMF / DC-DMF / Tri-DMF)",
     estimator=FrobeniusDeepMF, short="frobenius",
     params=(_RANKS,
-            ParamSpec("loss", "choice", "layer-centric", "which Frobenius deep MF",
+            ParamSpec("loss", "choice", "layer-centric", "which Frobenius deep MF", label="Loss",
                       choices=LOSSES),
             ParamSpec("weights", "weights", "auto", "λ_ℓ; auto: the thesis' weights (ratio "
-                      "10, §5.3)", label="layer weights λ", low=0.0),
+                      "10, §5.3)", label="Layer weights λ", low=0.0),
             ParamSpec("init", "choice", "snpa", "initialisation (multilayer: SNPA then "
-                      "warm-start iterations per layer)", label="initialisation",
+                      "warm-start iterations per layer)", label="Initialisation",
                       choices=FROBENIUS_INITS),
             ParamSpec("n_init_iter", "int", 100, "iterations per layer of the multilayer warm "
-                      "start", label="warm-start iterations per layer", low=0,
-                      applies_when={"init": ("multilayer",)}, short="warm-start it/layer"),
-            ParamSpec("max_iter", "int", 100, "BCD iterations", label="deep iterations",
+                      "start", label="Warm-start iterations / layer", low=0,
+                      applies_when={"init": ("multilayer",)}, short="warm-start it"),
+            ParamSpec("max_iter", "int", 100, "BCD iterations", label="Deep iterations",
                       low=1, short="deep it"),
             _SEED, _DTYPE),
     capabilities=Capabilities(beta_range=None, fixed_beta=2.0, sparse=True),
     description="The thesis' Frobenius baselines (ch. 5), least squares (β = 2).",
     check_params={"ranks": (2,), "max_iter": 30, "n_init_iter": 5},
 ))
+
+from .models.neural import register as _register_neural  # noqa: E402
+from .models.nmf import register as _register_nmf  # noqa: E402  (single-layer teaching NMF)
+
+_register_neural()
+_register_nmf()

@@ -3,22 +3,20 @@
 One KL-MU iteration on a dense layer Y ≈ WH (Y of shape m×n) is four matrix products and a few
 elementwise passes over m×n arrays (Y / WH twice). BLAS parallelises the products but not the
 passes between them, and a multi-threaded BLAS keeps its threads spinning after every product,
-so NumPy work split between Python threads in between only competes with them (measured here:
-7-10 % slower). This module splits the whole iteration instead: thread k owns the rows Y_k, W_k
-of its chunk and runs everything on them with a one-thread BLAS —
+so NumPy work split between Python threads in between only competes with them. This module
+splits the whole iteration instead: thread k owns the rows Y_k, W_k of its chunk and runs the
+steps of :mod:`dnmf.updates` on them with a one-thread BLAS —
 
-    W_k ← W_k ⊙ ((Y_k ⊘ W_k H) Hᵀ) ⊘ (e Hᵀ)            (the W-update is row-separable)
-    N_k = W_kᵀ (Y_k ⊘ W_k H),  c_k = W_kᵀ e            (its share of the H numerator)
+    W_k ← update_W_mu(Y_k, W_k, H)                      (the W-update is row-separable)
+    N_k, c_k = mu_terms_H(Y_k, W_k, H)                  (its share of the H-step's terms)
 
-— and the main thread then updates H from the sums Σ_k N_k and Σ_k c_k. NumPy and BLAS release
-the GIL, so the chunks run on separate cores; on this 2-core machine two such threads ran the
-products 1.96× and the divisions 1.95× faster than one.
+— and the main thread then applies the H-step (:func:`dnmf.updates.apply_mu_step`) to the sums
+Σ_k N_k and Σ_k c_k. It is a way of running the step on chunks, not a second formula. NumPy and
+BLAS release the GIL, so the chunks run on separate cores.
 
-The deep phase (Algorithm 1) is not split: its ω kernel is a chain of ~40 NumPy passes
-over blocks of 32 768 entries, each allocating its result, and two threads running it ran no
-faster than one (measured 0.98-1.06×: the allocator and the GIL between the short passes
-serialise them), so a split deep sweep measured slower than the one-thread sweep whose
-products use both BLAS threads.
+The deep phase (Algorithm 1) is not split: its ω kernel is a chain of short NumPy passes that
+two threads ran no faster than one. The measurements behind both choices are in
+``bench/README.md``.
 
 The iterates are the ones of :func:`dnmf.updates.update_H_mu` / :func:`update_W_mu` (β = 1) to
 rounding: the H numerator is summed chunk by chunk, so the last bits depend on the number of
@@ -30,13 +28,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
 
 import numpy as np
 
+from ._threads import _controllers, blas_threads, one_blas_thread  # noqa: F401 (used here)
 from .divergence import _sum_xlog_ratio
+from .updates import MUWorkspace, apply_mu_step, mu_terms_H, update_W_mu
 
 __all__ = ["RowSplitKL", "blas_threads", "one_blas_thread", "use_row_split"]
 
@@ -50,71 +49,6 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_PID = 0
 _POOL_SIZE = 0
 _POOL_LOCK = threading.Lock()
-_BLAS: list = []  # threadpoolctl's controllers of the loaded BLAS libraries, looked up once
-
-
-def _controllers() -> list:
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS.append([c for c in ThreadpoolController().lib_controllers
-                          if c.user_api == "blas"])
-        except Exception:  # threadpoolctl missing or failing: behave as a one-thread BLAS
-            _BLAS.append([])
-    return _BLAS[0]
-
-
-def blas_threads() -> int:
-    """Threads numpy's BLAS would use now (threadpoolctl), at most ``os.cpu_count()``."""
-    counts = []
-    for controller in _controllers():
-        try:
-            counts.append(int(controller.num_threads))
-        except Exception:
-            pass
-    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
-
-
-_LIMIT_LOCK = threading.Lock()
-_LIMIT_USERS = 0
-_LIMIT_SAVED: list = []  # (controller, threads it had) from the first of the current users
-
-
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """BLAS limited to one thread inside the block (restored after).
-
-    The setting is process-wide, as BLAS's: fits run at once in several threads of one process
-    share it; the first to enter saves the thread counts and the last to leave restores them.
-    A fit's callback runs inside it (with one BLAS thread). Interleaving it in other threads
-    with ``threadpoolctl.threadpool_limits`` blocks, which keep no such count, can leave
-    BLAS limited: limit a whole program to one thread rather than parts of it concurrently.
-    """
-    global _LIMIT_USERS
-    with _LIMIT_LOCK:
-        if _LIMIT_USERS == 0:
-            _LIMIT_SAVED.clear()
-            for controller in _controllers():
-                try:
-                    _LIMIT_SAVED.append((controller, controller.num_threads))
-                    controller.set_num_threads(1)
-                except Exception:
-                    pass
-        _LIMIT_USERS += 1
-    try:
-        yield
-    finally:
-        with _LIMIT_LOCK:
-            _LIMIT_USERS -= 1
-            if _LIMIT_USERS == 0:
-                for controller, n in _LIMIT_SAVED:
-                    try:
-                        controller.set_num_threads(n)
-                    except Exception:
-                        pass
-
-
 def use_row_split(Y, beta: float, n_threads: int) -> bool:
     """Whether :class:`RowSplitKL` applies to a layer and pays: β = 1, dense Y, two threads
     or more, and a layer large enough."""
@@ -179,19 +113,6 @@ def _wait_for_all(futures: list) -> None:
         raise interrupt
 
 
-def _ratio_and_error(Yk: np.ndarray, Wk: np.ndarray, H: np.ndarray, V: np.ndarray,
-                     log_buffer: np.ndarray | None) -> float:
-    """V ← Y_k ⊘ (W_k H); with ``log_buffer``, returns Σ y log(y/v) + Σ v over the chunk
-    (its share of D_KL(Y | WH) + Σ y), else 0."""
-    np.matmul(Wk, H, out=V)
-    if log_buffer is None:
-        np.divide(Yk, V, out=V)
-        return 0.0
-    sum_v = float(V.sum())
-    np.divide(Yk, V, out=V)
-    return _sum_xlog_ratio(Yk, V, log_buffer) + sum_v
-
-
 class RowSplitKL:
     """KL-MU iterations (β = 1) on a dense layer Y ≈ WH, its rows split between threads.
 
@@ -217,18 +138,14 @@ class RowSplitKL:
         dtype = W.dtype
         self.rows = _row_chunks(m, n_threads)
         self.Y, self.W, self.H, self.eps = Y, W, H, eps
-        self.tiny = np.finfo(dtype).tiny
-        self._V = [np.empty((s.stop - s.start, n), dtype=dtype) for s in self.rows]
-        self._QW = [np.empty((s.stop - s.start, r), dtype=dtype) for s in self.rows]
-        self._numerator = [np.empty((r, n), dtype=dtype) for _ in self.rows]
-        self._colsum = [np.empty(r, dtype=dtype) for _ in self.rows]
+        self._ws = [MUWorkspace(Y[s], dtype) for s in self.rows]  # each chunk's buffers
+        self._numerator: list = [None] * len(self.rows)  # views of the chunks' buffers
+        self._colsum: list = [None] * len(self.rows)
         self._colmax = [np.empty(r, dtype=dtype) for _ in self.rows]
         self._numerator_sum = np.empty((r, n), dtype=dtype)
-        self._colsum_sum = np.empty(r, dtype=dtype)
+        self._colsum_sum = np.empty((r, 1), dtype=dtype)
         self._error_parts = [0.0] * len(self.rows)
         self._log_buffers: list[np.ndarray] = []
-        self._Ht = np.empty((n, r), dtype=dtype)
-        self._row_sums_H = np.empty((1, r), dtype=dtype)
         self._divide_W_by: np.ndarray | None = None  # column scaling still to apply to W
         self._fresh = False  # whether the numerator chunks belong to the current W and H
         self._failed = False  # a step failed: W and H may be half-updated
@@ -239,30 +156,31 @@ class RowSplitKL:
     # --- the work of one chunk (runs in its thread) ----------------------------------------
 
     def _w_update(self, k: int) -> None:
-        """W_k ← max(ε, W_k ⊙ ((Y_k ⊘ W_k H) Hᵀ) ⊘ max(e Hᵀ, tiny))."""
+        """W_k ← the β = 1 MU step of :func:`dnmf.updates.update_W_mu` on the chunk's rows
+        (the W-update is row-separable)."""
         s = self.rows[k]
-        Wk, V, Q = self.W[s], self._V[k], self._QW[k]
-        np.matmul(Wk, self.H, out=V)
-        np.divide(self.Y[s], V, out=V)
-        np.matmul(V, self._Ht, out=Q)
-        np.divide(Q, self._row_sums_H, out=Q)
-        np.multiply(Wk, Q, out=Wk)
-        np.maximum(Wk, self.eps, out=Wk)
+        update_W_mu(self.Y[s], self.W[s], self.H, 1.0, self.eps, out=self.W[s],
+                    workspace=self._ws[k])
 
     def _h_numerator(self, k: int, with_error: bool) -> None:
-        """N_k = W_kᵀ (Y_k ⊘ W_k H), c_k = W_kᵀ e, and with_error the chunk's share of
+        """The chunk's share of the H-step's terms, :func:`dnmf.updates.mu_terms_H` on its
+        rows (N_k = W_kᵀ (Y_k ⊘ W_k H), c_k = W_kᵀ e), and with_error its share of
         D_KL(Y | WH); first applies a pending column rescaling of W."""
         s = self.rows[k]
-        Wk, V = self.W[s], self._V[k]
+        Yk, Wk, ws = self.Y[s], self.W[s], self._ws[k]
         if self._divide_W_by is not None:
             np.divide(Wk, self._divide_W_by, out=Wk)
         t0 = time.perf_counter()
-        log_buffer = self._log_buffers[k] if with_error else None
-        self._error_parts[k] = _ratio_and_error(self.Y[s], Wk, self.H, V, log_buffer)
-        if with_error and k == 0:  # the chunks run at once: the caller's chunk ≈ wall time
-            self.eval_seconds += time.perf_counter() - t0
-        np.matmul(Wk.T, V, out=self._numerator[k])
-        np.sum(Wk, axis=0, out=self._colsum[k])
+        if with_error:  # Σ y log(y/v) + Σ v over the chunk, from the ratio the step needs
+            V = np.matmul(Wk, self.H, out=ws.buffer("V", Yk.shape))
+            sum_v = float(V.sum())
+            self._numerator[k], self._colsum[k] = mu_terms_H(Yk, Wk, self.H, 1.0, V=V,
+                                                             workspace=ws)
+            self._error_parts[k] = _sum_xlog_ratio(Yk, V, self._log_buffers[k]) + sum_v
+            if k == 0:  # the chunks run at once: the caller's chunk ≈ wall time
+                self.eval_seconds += time.perf_counter() - t0
+        else:
+            self._numerator[k], self._colsum[k] = mu_terms_H(Yk, Wk, self.H, 1.0, workspace=ws)
 
     def _run(self, work: Callable[[int], None]) -> None:
         """``work`` on every chunk; after a failure (or Ctrl-C) in any chunk the factors may be
@@ -278,30 +196,25 @@ class RowSplitKL:
 
     # --- the main thread's part ------------------------------------------------------------
 
-    def _prepare_W_update(self) -> None:
-        np.copyto(self._Ht, self.H.T)
-        np.maximum(self.H.sum(axis=1)[None, :], self.tiny, out=self._row_sums_H)
-
     def _refresh_numerator(self, with_error: bool) -> float | None:
         if with_error and not self._log_buffers:
-            self._log_buffers = [np.empty_like(V) for V in self._V]
+            self._log_buffers = [np.empty((s.stop - s.start, self.Y.shape[1]), self.W.dtype)
+                                 for s in self.rows]
         self._run(lambda k: self._h_numerator(k, with_error))
         self._divide_W_by = None
         self._fresh = True
         return sum(self._error_parts) - self._sum_y if with_error else None
 
     def _h_update(self) -> None:
-        """H ← max(ε, H ⊙ (Σ_k N_k) ⊘ max(Σ_k c_k, tiny))."""
+        """H ← the MU step (:func:`dnmf.updates.apply_mu_step`) with the terms summed over
+        the chunks, Σ_k N_k and Σ_k c_k."""
         numerator, colsum = self._numerator_sum, self._colsum_sum
         np.copyto(numerator, self._numerator[0])
         np.copyto(colsum, self._colsum[0])
         for N, c in zip(self._numerator[1:], self._colsum[1:]):
             numerator += N
             colsum += c
-        np.maximum(colsum, self.tiny, out=colsum)
-        numerator /= colsum[:, None]
-        self.H *= numerator
-        np.maximum(self.H, self.eps, out=self.H)
+        apply_mu_step(self.H, numerator, colsum, 1.0, self.eps, out=self.H)
         self._fresh = False
 
     def error(self) -> float:
@@ -324,7 +237,6 @@ class RowSplitKL:
             if not self._fresh:
                 self._refresh_numerator(with_error=False)
             self._h_update()
-            self._prepare_W_update()
             if rescale:
                 self._run(self._w_update_and_colmax)
                 self._rescale()
@@ -333,7 +245,6 @@ class RowSplitKL:
             return self._refresh_numerator(with_error=evaluate)
         if order != "WH":
             raise ValueError(f"order must be 'HW' or 'WH', got {order!r}")
-        self._prepare_W_update()
         self._run(lambda k: (self._w_update(k), self._h_numerator(k, False)))
         self._divide_W_by = None
         self._h_update()

@@ -7,8 +7,9 @@ features are factorised layer after layer, W_{ℓ-1} ≈ W_ℓ H_ℓ with W_0 = 
 
 Methods (thesis = P. De Handschutter's PhD thesis on archetypal analysis and deep MF):
 
-- :func:`random_init` — uniform random factors scaled by √α*, α* = ⟨X, WH⟩ / ‖WH‖²_F
-  (thesis §2.2), so that W H has the scale of X.
+- :func:`random_init` — uniform random factors scaled by √α*, α* the best multiple of WH for
+  X: ⟨X, WH⟩ / ‖WH‖²_F under least squares (thesis §2.2, the Frobenius models) or
+  Σ X / Σ WH under KL (the β-divergence models); the one "random" of every model.
 - :func:`nndsvd` — NNDSVD / NNDSVDa / NNDSVDar of Boutsidis & Gallopoulos, identical to
   ``sklearn.decomposition._nmf._initialize_nmf`` for the same ``random_state``.
 - :func:`snpa` — successive nonnegative projection algorithm (thesis Algorithm 3): greedy
@@ -364,13 +365,18 @@ def random_init(
     dtype=None,
     *,
     positive: bool = False,
+    beta: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled uniform random initialisation (thesis §2.2).
+    """Scaled uniform random initialisation — the one "random" of every dnmf model.
 
-    W⁰ and H⁰ have i.i.d. entries uniform on [0, 1); then, with
-    α* = argmin_α ½‖X − α W⁰H⁰‖²_F = ⟨X, W⁰H⁰⟩ / ‖W⁰H⁰‖²_F, the factors are scaled as
-    W⁰ ← √α* W⁰, H⁰ ← √α* H⁰, so that W⁰H⁰ is the best multiple of itself for X.
-    (If α* ≤ 0, which needs negative data, √(‖X‖_F/‖W⁰H⁰‖_F) is used instead.)
+    W⁰ and H⁰ have i.i.d. entries uniform on [0, 1) (drawn in float64, then cast, so a seed
+    gives the same start in float32 and float64); then W⁰ ← √α* W⁰, H⁰ ← √α* H⁰ with α* the
+    best multiple of W⁰H⁰ for X under the divergence D_β:
+
+    * β = 2 (thesis §2.2, the Frobenius models): α* = argmin_α ½‖X − α W⁰H⁰‖²_F
+      = ⟨X, W⁰H⁰⟩ / ‖W⁰H⁰‖²_F (if α* ≤ 0, which needs negative data, ‖X‖_F/‖W⁰H⁰‖_F);
+    * β = 1 (the β-divergence models, as the authors' code): α* = argmin_α D_KL(X | α W⁰H⁰)
+      = Σ X / Σ W⁰H⁰, i.e. W⁰H⁰ has the mean of X (1 if X sums to 0).
 
     Parameters
     ----------
@@ -384,6 +390,8 @@ def random_init(
         Working dtype (default: X's float dtype, else float64).
     positive : bool
         Floor every entry at the machine epsilon of the dtype (β-divergence models).
+    beta : {1, 2}
+        The divergence the scaling is optimal for.
 
     Returns
     -------
@@ -391,22 +399,34 @@ def random_init(
     H : ndarray (r, n)
     """
     X = check_data(X, dtype=dtype, accept_sparse=True, allow_negative=True)
-    r = check_rank(r)
-    gen = check_random_state(rng)
+    W, H = _random_factors(X, check_rank(r), check_random_state(rng), X.dtype, beta)
+    return _floor(W, positive), _floor(H, positive)
+
+
+def _random_factors(X, r: int, gen: np.random.Generator, dtype,
+                    beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`random_init` on validated X (no floor)."""
     m, n = X.shape
-    W = gen.random((m, r), dtype=X.dtype)
-    H = gen.random((r, n), dtype=X.dtype)
-    norm_wh2 = float(np.vdot(W.T @ W, H @ H.T))
-    inner = _inner_with_product(X, W, H)
-    if norm_wh2 > 0 and inner > 0:
-        alpha = inner / norm_wh2
+    W = gen.uniform(size=(m, r)).astype(dtype)
+    H = gen.uniform(size=(r, n)).astype(dtype)
+    if beta == 1:
+        mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
+        mean_x = float(X.sum()) / (m * n)
+        s = np.sqrt(mean_x / mean_wh) if mean_x > 0 and mean_wh > 0 else 1.0
+    elif beta == 2:
+        norm_wh2 = float(np.vdot(W.T @ W, H @ H.T))
+        inner = _inner_with_product(X, W, H)
+        if norm_wh2 > 0 and inner > 0:
+            alpha = inner / norm_wh2
+        else:
+            xnorm = float(sp.linalg.norm(X)) if sp.issparse(X) else float(np.linalg.norm(X))
+            alpha = xnorm / np.sqrt(norm_wh2) if norm_wh2 > 0 else 0.0
+        s = np.dtype(dtype).type(np.sqrt(alpha))
     else:
-        xnorm = float(sp.linalg.norm(X)) if sp.issparse(X) else float(np.linalg.norm(X))
-        alpha = xnorm / np.sqrt(norm_wh2) if norm_wh2 > 0 else 0.0
-    s = X.dtype.type(np.sqrt(alpha))
+        raise ValueError(f"beta must be 1 or 2 for the random initialisation, got {beta!r}")
     W *= s
     H *= s
-    return _floor(W, positive), _floor(H, positive)
+    return W, H
 
 
 # --------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 import scipy.sparse as sp
 from plotly.subplots import make_subplots
 
+from dnmf import metrics
 from dnmf.divergence import beta_divergence, hoyer_sparsity
 from dnmf.models.multilayer import normalize_rows_of_H
 
@@ -167,6 +168,14 @@ def _features(result, layer: int) -> np.ndarray:
 
 def _dense(X) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def _label(text: Any) -> str:
+    """A user-supplied string (word, run or dataset name) for a Plotly label: Plotly reads
+    labels as pseudo-HTML (``<a href>``, ``<b>``), so ``<``, ``>`` and ``&`` are escaped."""
+    import html
+
+    return html.escape(str(text), quote=False)
 
 
 def _row(X, i: int) -> np.ndarray:
@@ -623,7 +632,7 @@ def hierarchy_sankey(
     for ell in range(1, L + 1):
         for k in range(ranks[ell - 1]):
             lab = labels[ell - 1][k] if labels is not None else f"{ell}.{k + 1}"
-            node_labels.append(lab)
+            node_labels.append(_label(lab))
             node_colors.append(LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)])
     src, tgt, val, link_lab = [], [], [], []
     for ell in range(2, L + 1):
@@ -713,7 +722,7 @@ def topic_words(
         fig.add_trace(
             go.Bar(
                 x=[v / total for _, v in words][::-1],
-                y=[w for w, _ in words][::-1],
+                y=[_label(w) for w, _ in words][::-1],
                 orientation="h",
                 marker_color=color,
                 name=f"topic {layer}.{t + 1}",
@@ -773,7 +782,7 @@ def top_words_bar(dataset, n: int = 30) -> go.Figure:
     vocab = _vocab(dataset, counts.size)
     idx = np.argsort(-counts, kind="stable")[: int(n)]
     fig = go.Figure(
-        go.Bar(x=[vocab[i] for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
+        go.Bar(x=[_label(vocab[i]) for i in idx], y=counts[idx], marker_color=LAYER_COLORS[0],
                hovertemplate="%{x}: %{y:.0f}<extra></extra>")
     )
     fig.update_layout(
@@ -819,7 +828,7 @@ def matrix_heatmap(
     )
     fig.update_yaxes(autorange="reversed", title="row")
     fig.update_xaxes(title="column")
-    fig.update_layout(title=f"{title}: {m} × {n}{note}", height=420,
+    fig.update_layout(title=f"{_label(title)}: {m} × {n}{note}", height=420,
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
@@ -939,14 +948,14 @@ def error_ratio_curves(
                     x=x,
                     y=part[col] / ref_err[ell - 1],
                     mode="lines",
-                    name=f"{name} · layer {ell}",
+                    name=f"{_label(name)} · layer {ell}",
                     line=dict(color=LAYER_COLORS[(ell - 1) % len(LAYER_COLORS)],
                               dash=_DASHES[r_i % len(_DASHES)], width=2),
                 )
             )
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot", width=1))
     fig.update_layout(
-        title=f"Error per layer ÷ final error of {reference_name} at that layer",
+        title=f"Error per layer ÷ final error of {_label(reference_name)} at that layer",
         xaxis_title="iteration",
         yaxis_title="error ratio",
         yaxis_type="log",
@@ -1012,24 +1021,14 @@ def _angles(A: np.ndarray, B: np.ndarray, centred: bool) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
-def _metrics_module():
-    try:
-        from dnmf import metrics
-    except ImportError:  # the metrics module has not landed in this installation
-        return None
-    return metrics
-
-
-def match_columns(W_est: np.ndarray, W_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hungarian matching of estimated to true columns by spectral angle.
-
-    Returns ``(est_idx, true_idx)`` of the matched pairs (min(r_est, r_true) of them).
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    cost = _angles(np.asarray(W_est, dtype=float), np.asarray(W_true, dtype=float), False)
-    rows, cols = linear_sum_assignment(cost)
-    return rows, cols
+def _matched_pairs(W_est: np.ndarray, W_true: np.ndarray):
+    """(est, true) column indices of the Hungarian matching by spectral angle
+    (:func:`dnmf.metrics.match_columns`), min(r_est, r_true) pairs."""
+    if W_est.shape[1] >= W_true.shape[1]:
+        perm = metrics.match_columns(W_true, W_est, metric="sad")
+        return perm, np.arange(perm.size)
+    perm = metrics.match_columns(W_est, W_true, metric="sad")  # fewer estimated columns
+    return np.arange(perm.size), perm
 
 
 def _truth_abundances(dataset) -> list[np.ndarray | None]:
@@ -1047,24 +1046,16 @@ def ground_truth_scores(result, dataset) -> pd.DataFrame:
     W = [np.asarray(w, dtype=float) for w in _W(result)]
     pairs = [(ell, Wl, Wt) for ell, (Wl, Wt) in enumerate(zip(W, truth), start=1)
              if Wl.shape[0] == Wt.shape[0]]
-    metrics = _metrics_module()
     abund = _truth_abundances(dataset)
     rows = []
     for ell, Wl, Wt in pairs:
-        scored = False
-        if metrics is not None:
-            try:
-                m = metrics.mrsa(Wt, Wl)
-                s_ = metrics.sad(Wt, Wl)
-            except ValueError:  # e.g. fewer estimated than true columns: match what there is
-                pass
-            else:
-                sad_deg = np.degrees(np.asarray(s_.per_column, dtype=float))
-                mrsa_mean = float(m.mean)
-                perm = np.asarray(s_.perm)
-                scored = True
-        if not scored:
-            est, tru = match_columns(Wl, Wt)
+        if Wl.shape[1] >= Wt.shape[1]:
+            s_ = metrics.sad(Wt, Wl)
+            sad_deg = np.degrees(np.asarray(s_.per_column, dtype=float))
+            mrsa_mean = float(metrics.mrsa(Wt, Wl).mean)
+            perm = np.asarray(s_.perm)
+        else:  # fewer estimated than true columns: score the pairs there are
+            est, tru = _matched_pairs(Wl, Wt)
             sad_deg = np.degrees(np.diag(_angles(Wl[:, est], Wt[:, tru], False)))
             mrsa_mean = float(np.mean(100.0 / np.pi * np.diag(
                 _angles(Wl[:, est], Wt[:, tru], True))))
@@ -1077,14 +1068,41 @@ def ground_truth_scores(result, dataset) -> pd.DataFrame:
             "MRSA": mrsa_mean,
         }
         A = abund[ell - 1] if ell - 1 < len(abund) else None
-        if metrics is not None and perm is not None and A is not None and \
-                A.shape[1] == _H(result)[0].shape[1]:
+        if perm is not None and A is not None and A.shape[1] == _H(result)[0].shape[1]:
             try:
                 row["abundance RMSE"] = float(
                     metrics.abundance_rmse(A, pixel_shares(result, ell), perm))
             except ValueError:
                 pass
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def has_labels(dataset) -> bool:
+    """True when the dataset has one class label per sample."""
+    return dataset is not None and getattr(dataset, "labels", None) is not None
+
+
+def label_purity(result, dataset) -> pd.DataFrame:
+    """One row per layer: each sample is assigned to its heaviest layer-ℓ feature (its row of
+    W_ℓ when samples are the rows of X, its column of H_ℓ⋯H_1 when they are the columns), and
+    purity = (1/N) Σ_k max_c |{samples of feature k with label c}| — 1 when every feature's
+    samples share one label; the share of the largest class when the features say nothing."""
+    labels = np.asarray(dataset.labels).ravel()
+    axis = getattr(dataset, "sample_axis", 0)
+    L = _n_layers(result)
+    classes, codes = np.unique(labels, return_inverse=True)
+    rows = []
+    for ell in range(1, L + 1):
+        coef = np.asarray(_W(result)[ell - 1]) if axis == 0 else _features(result, ell).T
+        if coef.shape[0] != labels.size:
+            continue
+        assign = np.argmax(coef, axis=1)
+        table = np.zeros((coef.shape[1], classes.size))
+        np.add.at(table, (assign, codes), 1.0)
+        rows.append({"layer": ell, "features used": int(np.count_nonzero(table.sum(axis=1))),
+                     "label purity": float(table.max(axis=1).sum() / labels.size),
+                     "largest class": float(np.bincount(codes).max() / labels.size)})
     return pd.DataFrame(rows)
 
 
@@ -1099,15 +1117,7 @@ def ground_truth_spectra(result, dataset, layer: int) -> go.Figure:
         return fig
     Wl = np.asarray(_W(result)[layer - 1], dtype=float)
     Wt = truth[layer - 1]
-    est, tru = match_columns(Wl, Wt)
-    metrics = _metrics_module()
-    if metrics is not None:
-        try:  # the same matching as the scores table
-            perm = np.asarray(metrics.sad(Wt, Wl).perm)
-            tru = np.arange(perm.size)[perm >= 0]
-            est = perm[perm >= 0]
-        except ValueError:
-            pass
+    est, tru = _matched_pairs(Wl, Wt)  # the same matching as the scores table
     gt = getattr(dataset, "ground_truth", {}) or {}
     names = gt.get("names")
     if names and isinstance(names[0], (list, tuple)):

@@ -18,9 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FitResult", "IterationInfo", "features_product"]
+__all__ = ["FitResult", "IterationInfo", "RunFileError", "features_product", "read_run_npz"]
 
 FORMAT_VERSION = 1
+#: An imported run may have at most this many layers …
+MAX_RUN_LAYERS = 64
+#: … this many bytes of factors (as float64) unless the caller gives ``max_bytes`` …
+MAX_RUN_BYTES = 400 * 1024**2
+#: … and this many history rows.
+MAX_HISTORY_ROWS = 1_000_000
 
 
 @dataclass
@@ -180,45 +186,15 @@ class FitResult:
         Path(path).write_bytes(self.to_npz_bytes())
 
     @classmethod
-    def from_npz_bytes(cls, data: bytes) -> FitResult:
-        """Read a result written by :meth:`to_npz_bytes`; raises ValueError on a foreign file."""
-        meta = None
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                files = set(npz.files)
-                if "meta" in files:
-                    meta = json.loads(str(npz["meta"]))
-                    n_layers = sum(1 for name in files if name.startswith("W_"))
-                    W = [npz[f"W_{i}"] for i in range(1, n_layers + 1)]
-                    H = [npz[f"H_{i}"] for i in range(1, n_layers + 1)]
-        except Exception as exc:  # BadZipFile, pickled object arrays, KeyError, JSON errors
-            raise ValueError(
-                f"could not read the run file ({type(exc).__name__}: {exc}); "
-                "upload a .npz exported by dnmf"
-            ) from None
-        if meta is None:
-            raise ValueError(
-                "this .npz file is not a dnmf run export (no 'meta' entry); "
-                "export runs from dnmf and upload that file"
-            )
-        if not isinstance(meta, dict) or meta.get("format") != "dnmf.FitResult":
-            raise ValueError("this .npz file is not a dnmf run export")
-        if n_layers == 0 or any(w.ndim != 2 for w in W) or any(h.ndim != 2 for h in H):
-            raise ValueError("the run file has no valid factors W_1 … W_L, H_1 … H_L")
-        weights = meta.get("weights")
-        history = _frame_from_json(meta.get("history"))
-        return cls(
-            W=W,
-            H=H,
-            history=pd.DataFrame() if history is None else history,
-            config=meta.get("config") or {},
-            weights=None if weights is None else np.asarray(weights, dtype=float),
-            layer_errors=np.asarray(meta.get("layer_errors") or [], dtype=float),
-            n_iter=int(meta.get("n_iter", 0)),
-            timings=meta.get("timings") or {},
-            stopped_early=bool(meta.get("stopped_early", False)),
-            init_history=_frame_from_json(meta.get("init_history")),
-        )
+    def from_npz_bytes(cls, data: bytes, *, max_bytes: int | None = None) -> FitResult:
+        """Read a result written by :meth:`to_npz_bytes`.
+
+        Every field is checked before it is used (:func:`read_run_npz`): a file that is not a
+        dnmf run, or one whose factors are not finite and nonnegative or do not chain
+        (W_ℓ is m × r_ℓ, H_1 is r_1 × n, H_ℓ is r_ℓ × r_{ℓ-1}), raises :class:`RunFileError`
+        (a ValueError) with one plain sentence. Nothing is ever unpickled.
+        """
+        return cls(**read_run_npz(data, max_bytes=max_bytes))
 
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
@@ -235,3 +211,188 @@ class FitResult:
         meta.pop("history")
         meta.pop("init_history")
         return json.dumps(meta, default=_json_default, indent=2, allow_nan=True)
+
+
+# ------------------------------------------------------------------------- reading run files
+class RunFileError(ValueError):
+    """An uploaded run file that cannot be used; the message is one plain sentence."""
+
+
+def _refuse(reason: str) -> RunFileError:
+    return RunFileError(f"could not read this run file: {reason}. Upload a .npz exported by "
+                        "dnmf (Download → Factors)")
+
+
+def _npz_headers(zf) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an open .npz, from the .npy headers alone."""
+    fmt = np.lib.format
+    out = {}
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            raise _refuse(f"it holds a member {info.filename[:40]!r} that is not an array")
+        with zf.open(info) as fh:
+            head = io.BytesIO(fh.read(65536 + 16))
+        version = fmt.read_magic(head)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(head)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(head)
+        else:
+            raise _refuse(f"array {info.filename[:-4][:40]!r} has an unknown format")
+        out[info.filename[:-4]] = (tuple(int(n) for n in shape), dtype)
+    return out
+
+
+def _number(v: Any, what: str, *, integer: bool = False) -> Any:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if integer:
+        ok = ok and float(v).is_integer()
+    if not ok:
+        raise _refuse(f"{what} must be a {'whole ' if integer else ''}number, got "
+                      f"{type(v).__name__}")
+    return int(v) if integer else float(v)
+
+
+def _frame(obj: Any, what: str) -> pd.DataFrame | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or set(obj) != {"columns", "data"}:
+        raise _refuse(f"{what} is not a table (expected columns and data)")
+    cols, data = obj["columns"], obj["data"]
+    if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+        raise _refuse(f"the column names of {what} are not text")
+    if len(set(cols)) != len(cols):
+        raise _refuse(f"{what} repeats a column name")
+    if not isinstance(data, list) or len(data) != len(cols):
+        raise _refuse(f"{what} has {len(cols)} column names but "
+                      f"{len(data) if isinstance(data, list) else 'no'} columns")
+    lengths = {len(c) if isinstance(c, list) else -1 for c in data}
+    if -1 in lengths or len(lengths) > 1:
+        raise _refuse(f"the columns of {what} do not have the same length")
+    if lengths and lengths.pop() > MAX_HISTORY_ROWS:
+        raise _refuse(f"{what} has more than {MAX_HISTORY_ROWS:,} rows")
+    for name, col in zip(cols, data):
+        if name == "phase" or name == "layer" and all(isinstance(v, str) for v in col):
+            continue  # text columns some models record
+        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                   for v in col):
+            raise _refuse(f"column {name[:40]!r} of {what} holds values that are not numbers")
+    return _frame_from_json(obj)
+
+
+def read_run_npz(data: bytes, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """The validated fields of a run file (keyword arguments of :class:`FitResult`), or
+    :class:`RunFileError` naming the first field that does not pass."""
+    import zipfile
+
+    limit = MAX_RUN_BYTES if max_bytes is None else int(max_bytes)
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
+        raise _refuse("the file is empty")
+    if bytes(data[:4]) != b"PK\x03\x04":
+        raise _refuse("its content is not a .npz archive (it is some other kind of file, or "
+                      "damaged)")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        with zf:
+            headers = _npz_headers(zf)
+            if "meta" not in headers:
+                raise _refuse("it has no 'meta' entry — a .npz of arrays, but not a dnmf run")
+            shape, dtype = headers["meta"]
+            if dtype.kind != "U" or shape != () or dtype.itemsize > 64 * 1024**2:
+                raise _refuse("its 'meta' entry is not the run's description (a JSON text)")
+            L = sum(1 for k in headers if k.startswith("W_"))
+            names = {f"W_{i}" for i in range(1, L + 1)} | {f"H_{i}" for i in range(1, L + 1)}
+            extra = set(headers) - names - {"meta"}
+            if L == 0 or extra:
+                raise _refuse("its factors are not W_1 … W_L and H_1 … H_L"
+                              + (f" (found {sorted(extra)[0][:40]!r})" if extra else ""))
+            if L > MAX_RUN_LAYERS:
+                raise _refuse(f"it has {L} layers; at most {MAX_RUN_LAYERS} are accepted")
+            total = 0
+            for k in sorted(names):
+                shp, dt = headers[k]
+                if len(shp) != 2:
+                    raise _refuse(f"{k} is not a matrix (shape {shp})")
+                if dt.hasobject or dt.kind not in "iuf":
+                    raise _refuse(f"{k} does not hold real numbers ({dt})")
+                total += shp[0] * shp[1] * 8
+            if total > limit:
+                raise _refuse(f"its factors take {total / 1024**2:.0f} MiB; at most "
+                              f"{limit / 1024**2:.0f} MiB are accepted")
+            W = [headers[f"W_{i}"][0] for i in range(1, L + 1)]
+            H = [headers[f"H_{i}"][0] for i in range(1, L + 1)]
+            m = W[0][0]
+            for ell in range(1, L + 1):
+                (mw, r), (rh, c) = W[ell - 1], H[ell - 1]
+                prev = f"r_{ell - 1} = {H[ell - 2][0]}" if ell > 1 else "n"
+                if mw != m:
+                    raise _refuse(f"W_{ell} has {mw} rows but W_1 has {m}")
+                if rh != r:
+                    raise _refuse(f"W_{ell} is {mw}×{r} but H_{ell} has {rh} rows; they do "
+                                  "not multiply")
+                if ell > 1 and c != H[ell - 2][0]:
+                    raise _refuse(f"H_{ell} has {c} columns but {prev} (the rows of "
+                                  f"H_{ell - 1})")
+                if min(mw, r, c) < 1:
+                    raise _refuse(f"W_{ell} or H_{ell} is empty")
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                meta_text = str(npz["meta"])
+                Ws = [np.asarray(npz[f"W_{i}"], dtype=np.float64) for i in range(1, L + 1)]
+                Hs = [np.asarray(npz[f"H_{i}"], dtype=np.float64) for i in range(1, L + 1)]
+    except RunFileError:
+        raise
+    except Exception as exc:  # zip/npy damage of any kind: a plain message, no details
+        raise _refuse(f"the archive is damaged ({type(exc).__name__})") from None
+    for name, A in [*((f"W_{i}", a) for i, a in enumerate(Ws, 1)),
+                    *((f"H_{i}", a) for i, a in enumerate(Hs, 1))]:
+        if not np.all(np.isfinite(A)):
+            raise _refuse(f"{name} has NaN or infinite entries")
+        if A.size and A.min() < 0:
+            raise _refuse(f"{name} has negative entries (min {A.min():.3g}); NMF factors are "
+                          "nonnegative")
+    try:
+        meta = json.loads(meta_text)
+    except (ValueError, RecursionError):
+        raise _refuse("its description ('meta') is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != "dnmf.FitResult":
+        raise _refuse("its description does not say it is a dnmf.FitResult")
+    version = meta.get("version")
+    if not (isinstance(version, int) and 1 <= version <= FORMAT_VERSION):
+        raise _refuse(f"it has format version {str(version)[:20]!r}; this dnmf reads "
+                      f"version {FORMAT_VERSION}")
+    config = meta.get("config") or {}
+    if not isinstance(config, dict):
+        raise _refuse("its config is not a mapping")
+    weights = meta.get("weights")
+    if weights is not None:
+        if not isinstance(weights, list) or len(weights) != L:
+            raise _refuse(f"its weights λ are not a list of {L} numbers")
+        weights = np.array([_number(w, "every weight λ") for w in weights])
+        if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+            raise _refuse("its weights λ are not positive finite numbers")
+    errors = meta.get("layer_errors") or []
+    if not isinstance(errors, list) or len(errors) not in (0, L):
+        raise _refuse(f"its layer_errors are not a list of {L} numbers")
+    errors = np.array([math.nan if e is None else _number(e, "every layer error")
+                       for e in errors], dtype=float)
+    n_iter = _number(meta.get("n_iter", 0), "n_iter", integer=True)
+    if n_iter < 0:
+        raise _refuse("n_iter is negative")
+    timings = meta.get("timings") or {}
+    if not isinstance(timings, dict):
+        raise _refuse("its timings are not a mapping")
+    timings = {str(k): _number(v, f"timing {str(k)[:40]!r}") for k, v in timings.items()}
+    stopped = meta.get("stopped_early", False)
+    if not isinstance(stopped, bool):
+        raise _refuse("stopped_early is not true/false")
+    history = _frame(meta.get("history"), "the history")
+    init_history = _frame(meta.get("init_history"), "the initialisation history")
+    if history is not None:
+        bad = [c for c in history.columns if c.startswith("error_layer_")
+               and not (c[12:].isdigit() and 1 <= int(c[12:]) <= L)]
+        if bad:
+            raise _refuse(f"its history has a column {bad[0][:40]!r} for a layer it does "
+                          "not have")
+    return dict(W=Ws, H=Hs, history=pd.DataFrame() if history is None else history,
+                config=config, weights=weights, layer_errors=errors, n_iter=n_iter,
+                timings=timings, stopped_early=stopped, init_history=init_history)

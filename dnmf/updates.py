@@ -86,6 +86,7 @@ __all__ = [
     "mu_terms_W",
     "update_H_mu",
     "update_W_mu",
+    "apply_mu_step",
     "update_H_rowsum",
     "sum_to_one_update",
     "update_W_deep",
@@ -335,6 +336,17 @@ def _mu_step(factor: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float,
     return np.multiply(factor, Q, out=out)
 
 
+def apply_mu_step(factor: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float, eps: float,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """The MU step itself: max(ε, factor ⊙ (Q / max(P, tiny))^γ(β)).
+
+    Returns a new array, or ``out`` (which may be ``factor``); with ``out`` Q is overwritten.
+    Every β-MU of the package ends here, also the row split's (:mod:`dnmf._rowsplit`), which
+    sums Q and P over its row chunks first.
+    """
+    return _floor(_mu_step(factor, Q, P, beta, out=out), eps)
+
+
 def update_H_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
                 out: np.ndarray | None = None,
                 workspace: MUWorkspace | None = None) -> np.ndarray:
@@ -344,9 +356,7 @@ def update_H_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
     ``workspace`` (:class:`MUWorkspace`) the temporaries are reused.
     """
     Q, P = mu_terms_H(Y, W, H, beta, workspace=workspace)
-    if out is None:
-        return _floor(_mu_step(H, Q, P, beta), eps)
-    return _floor(_mu_step(H, Q, P, beta, out=out), eps)  # Q is a fresh or scratch array
+    return apply_mu_step(H, Q, P, beta, eps, out=out)  # Q is a fresh or scratch array
 
 
 def update_W_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
@@ -358,9 +368,7 @@ def update_W_mu(Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
     ``workspace`` (:class:`MUWorkspace`) the temporaries are reused.
     """
     Q, P = mu_terms_W(Y, W, H, beta, workspace=workspace)
-    if out is None:
-        return _floor(_mu_step(W, Q, P, beta), eps)
-    return _floor(_mu_step(W, Q, P, beta, out=out), eps)  # Q is a fresh or scratch array
+    return apply_mu_step(W, Q, P, beta, eps, out=out)  # Q is a fresh or scratch array
 
 
 # ---------------------------------------------------------------------------------------------
@@ -600,13 +608,14 @@ def update_H_rowsum(
 
 
 def _omega_closed_form_kl(W_t, Q, P, W_bar, lam):
-    """β = 1 update (eq. 18–19) via Wright's omega of a log-space argument."""
+    """β = 1 update (eq. 18–19) written plainly with scipy's ω: the reference the fast kernel
+    (:func:`dnmf._kernels.deep_w_kl`, used by the fits) is tested and benchmarked against."""
     b_over_lam = W_t * Q / lam
     a_over_lam = P / lam - np.log(W_bar)
     with np.errstate(divide="ignore"):
         x = np.log(b_over_lam) + a_over_lam
-    limit = x < -30.0
-    # ω(x) = e^x (1 + O(e^x)) below -30, hence w = (b/λ) e^{-x} = e^{-a/λ} = W̄ e^{-P/λ}.
+    limit = x < _kernels.OMEGA_TAIL
+    # ω(x) = e^x (1 + O(e^x)) below the tail, hence w = (b/λ) e^{-x} = e^{-a/λ} = W̄ e^{-P/λ}.
     tail = W_bar * np.exp(-P / lam)
     safe_x = np.where(limit, 0.0, x)
     omega = wrightomega(safe_x)

@@ -3,9 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from dnmf import plots
+from dnmf import plots, plots_labels
+from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
+from dnmf.ui.errors import plain
 from dnmf.ui.state import PERSIST, init_default
 
 widgets.page_setup()
@@ -18,29 +20,16 @@ def _page() -> None:
     store = runstore.runs()
     names = list(store)
     if len(names) < 2:
-        st.info("Compare needs at least two runs. On the **Model** page, *Run deep and multilayer "
-                "with the same settings* makes a pair in one click.", icon=":material/info:")
+        st.info("Compare needs at least two runs. On the **Model** page, *Run … with the same "
+                "settings* fits a model and its baseline in one click.", icon=":material/info:")
         st.page_link("pages/model.py", label="Go to Model", icon=":material/tune:")
         return
-
-
-    def _default_pair() -> list[str]:
-        """The newest deep run and the newest multilayer run on the same dataset, if any."""
-        for name in reversed(names):
-            run = store[name]
-            if run.model.startswith("deep"):
-                for other in reversed(names):
-                    o = store[other]
-                    if o.model == "multilayer" and o.dataset == run.dataset:
-                        return [name, other]
-        return names[-2:]
-
 
     # ----------------------------------------------------------------------------------- widgets
     previous = st.session_state.get("compare_runs")
     current = [n for n in previous or [] if n in store]
     if previous is None or (len(current) < 2 and len(current) < len(previous)):
-        current = _default_pair()  # first visit, or a compared run was deleted meanwhile
+        current = cfgmod.default_pair(store)  # first visit, or a compared run was deleted
     st.session_state["compare_runs"] = current
     chosen = st.multiselect("Runs to compare", names, key="compare_runs",
                             format_func=lambda n: store[n].label, **PERSIST)
@@ -50,15 +39,15 @@ def _page() -> None:
     runs = {n: store[n] for n in chosen}
 
     if st.session_state.get("compare_ref") not in chosen:
-        multis = [n for n in chosen if runs[n].model == "multilayer"]
-        st.session_state["compare_ref"] = multis[-1] if multis else chosen[-1]
+        st.session_state["compare_ref"] = cfgmod.default_reference(store, chosen)
     ref_name = st.selectbox("Reference run (the denominator of the error ratios)", chosen,
                             key="compare_ref", **PERSIST)
 
     datasets = {r.dataset for r in runs.values()}
     layers = {r.result.n_layers for r in runs.values()}
     if len(datasets) > 1:
-        st.warning("These runs were fitted on different datasets (" + ", ".join(sorted(datasets)) +
+        st.warning("These runs were fitted on different datasets (" +
+                   ", ".join(plain(d) for d in sorted(datasets)) +
                    "): their errors are not comparable.", icon=":material/warning:")
     if len(layers) > 1:
         st.caption("The runs have different numbers of layers; layers are compared where both "
@@ -103,7 +92,7 @@ def _page() -> None:
     for i, (name, run) in enumerate(runs.items()):
         ds = runstore.dataset_of(run)
         with cols[i % len(cols)]:
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{plain(name)}**")
             if ds is None:
                 st.plotly_chart(plots.factor_heatmaps(run.result, layer), key=f"cmp_feat_{i}")
             elif run.kind == "images":
@@ -137,10 +126,39 @@ def _page() -> None:
         st.caption("Columns of W_ℓ matched to the true ones (Hungarian matching on the spectral "
                    "angle); SAD in degrees and MRSA (0–100), lower is better.")
 
+    # ------------------------------------------------------------------------- class labels
+    ref_ds = runstore.dataset_of(runs[ref_name])
+    accuracy = (plots_labels.accuracy_table(results, ref_ds) if ref_ds is not None
+                and len(datasets) == 1 else None)
+    if accuracy is not None:
+        st.subheader("Accuracy per layer against the labels")
+        st.dataframe(accuracy, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="percent")
+                                    for c in accuracy.columns if c != "run"})
+        st.caption("Accuracy on the labels each run did not see (runs without labels: a "
+                   "nonnegative linear classifier per layer fitted on 40 % of the labels).")
+
+    purity_rows = []
+    for name, run in runs.items():
+        ds = runstore.dataset_of(run)
+        if plots.has_labels(ds):
+            scores = plots.label_purity(run.result, ds)
+            scores.insert(0, "run", name)
+            purity_rows.append(scores)
+    if purity_rows:
+        st.subheader("Label purity per layer")
+        st.dataframe(pd.concat(purity_rows, ignore_index=True), hide_index=True,
+                     width="stretch",
+                     column_config={c: st.column_config.ProgressColumn(
+                         format="percent", min_value=0.0, max_value=1.0)
+                         for c in ("label purity", "largest class")})
+        st.caption("Label purity of each layer (each sample to its heaviest feature); higher "
+                   "is better.")
+
     # ------------------------------------------------------------------------- downloads
     st.subheader("Download the compared runs")
     for i, (name, run) in enumerate(runs.items()):
-        st.markdown(f"**Download {name}**")
+        st.markdown(f"**Download {plain(name)}**")
         widgets.download_buttons(run, key=f"cmp_dl_{i}")
 
 

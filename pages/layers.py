@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from dnmf import plots
+from dnmf import plots, plots_labels
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import widgets
+from dnmf.ui.errors import plain
 from dnmf.ui.state import PERSIST, init_default
 
 widgets.page_setup()
@@ -24,13 +25,14 @@ def _page() -> None:
     L = res.n_layers
 
     st.caption(
-        f"{cfgmod.MODEL_LABELS.get(run.model, run.model)} · {cfgmod.describe(run.config)} · "
-        f"dataset **{run.dataset}** ({run.kind}) · {res.n_iter} iterations in {run.seconds:.2f} s"
+        f"{plain(cfgmod.label(run.model))} · {plain(cfgmod.describe(run.config))} · "
+        f"dataset **{plain(run.dataset)}** ({run.kind}) · {res.n_iter} iterations in "
+        f"{run.seconds:.2f} s"
         + (" · **stopped early** (partial run)" if res.stopped_early else "")
     )
     if ds is None:
         st.warning(
-            f"The dataset '{run.dataset}' of this run is not in the session (the run was "
+            f"The dataset '{plain(run.dataset)}' of this run is not in the session (the run was "
             "uploaded). Showing the factors as matrices; load the same data on the Data page "
             "for its views.",
             icon=":material/warning:",
@@ -61,6 +63,33 @@ def _page() -> None:
                                               for i, v in enumerate(res.weights, start=1)))
     with c2:
         st.plotly_chart(plots.convergence(res), key="layers_convergence")
+
+    # ------------------------------------------------------------ any kind with class labels
+    accuracies = plots_labels.run_layer_accuracies(res, ds) if ds is not None else None
+    if accuracies:
+        st.subheader("Against the labels")
+        c1, c2 = st.columns([1, 1])
+        c1.plotly_chart(plots_labels.accuracy_figure(accuracies), key="labels_accuracy")
+        init_default("layers_confusion_layer", L)
+        if st.session_state["layers_confusion_layer"] > L:
+            st.session_state["layers_confusion_layer"] = L
+        with c2:
+            c_layer = st.segmented_control(
+                "Confusion of layer", list(range(1, L + 1)), key="layers_confusion_layer",
+                format_func=lambda ell: f"Layer {ell}", **PERSIST) or L
+            st.plotly_chart(plots_labels.confusion_figure(accuracies[c_layer - 1], ds),
+                            key="labels_confusion")
+        st.caption(plots_labels.accuracy_note(res))
+
+    if plots.has_labels(ds):
+        st.subheader("Label purity per layer")
+        st.dataframe(plots.label_purity(res, ds), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.ProgressColumn(
+                         format="percent", min_value=0.0, max_value=1.0)
+                         for c in ("label purity", "largest class")})
+        st.caption("Each sample goes to its heaviest feature of the layer; purity is the share "
+                   "of samples whose feature's most common label is their own (1 = every "
+                   "feature holds one class; compare with the share of the largest class).")
 
     # --------------------------------------------------------------------- kind-specific views
     st.subheader("What each layer found")

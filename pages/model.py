@@ -1,14 +1,16 @@
-"""Model: configure a deep or multilayer model, run it with live progress, manage the runs."""
+"""Model: configure a registered model, run it with live progress, manage the runs."""
 
 import hashlib
-import importlib.util
 
 import streamlit as st
 
+from dnmf import plots_labels
+from dnmf.datasets import paper_settings
 from dnmf.ui import config as cfgmod
-from dnmf.ui import errors, fit, state, widgets
+from dnmf.ui import errors, fit, params, state, widgets
 from dnmf.ui import runs as runstore
 from dnmf.ui.errors import attempt
+from dnmf.ui.paper import NOTES, apply_paper_settings
 from dnmf.ui.state import PERSIST, init_default
 
 widgets.page_setup()
@@ -22,155 +24,60 @@ if ds is not None:
     # Ranks follow the dataset: reset them to its defaults when another dataset is chosen.
     if st.session_state.get("cfg_ranks_for") != ds.name:
         st.session_state["cfg_ranks_for"] = ds.name
-        st.session_state["cfg_n_layers"] = len(defaults["ranks"])
+        st.session_state[params.N_LAYERS_KEY] = len(defaults["ranks"])
         for i, r in enumerate(defaults["ranks"]):
-            st.session_state[f"cfg_rank_{i}"] = int(r)
+            st.session_state[params.layer_key("ranks", i)] = int(r)
+
+    paper = paper_settings(ds)
+    if paper is not None:
+        pc1, pc2 = st.columns([1, 3], vertical_alignment="center")
+        pc1.button("Use the paper's settings", key="use_paper", icon=":material/article:",
+                   on_click=apply_paper_settings, args=(ds,), width="stretch",
+                   help="Ranks, iterations, λ and min-vol weights of the paper's Section 4")
+        pc2.caption(errors.plain(f"The paper's {paper['dataset']}: {paper['source']}"))
+        for note in st.session_state.get(NOTES) or []:
+            st.caption(errors.plain(f"· {note}"))
 
     # ------------------------------------------------------------------------- widgets
     st.subheader("Configure")
-    c1, c2 = st.columns(2)
-    models = cfgmod.available_models()
-    init_default("cfg_model", "deep")
-    model = c1.selectbox("Model", models, key="cfg_model",
-                         format_func=lambda k: cfgmod.MODEL_LABELS.get(k, k), **PERSIST)
-    presets = list(cfgmod.BETA_PRESETS)
-    init_default("cfg_beta_preset", presets[0])
-    with c2:
-        if model == "frobenius":
-            preset, beta = "Frobenius (β=2)", 2.0
-            st.markdown("**β-divergence**")
-            st.caption("The Frobenius deep MF baselines are least squares: β = 2.")
-        else:
-            preset = st.segmented_control(
-                "β-divergence", presets, key="cfg_beta_preset",
-                help="β = 1: Kullback–Leibler (counts, images); β = 0: Itakura–Saito "
-                "(scale-invariant, audio); β = 2: Frobenius (least squares); any β in [0, 2] "
-                "works", **PERSIST) or presets[0]
-            beta = cfgmod.BETA_PRESETS[preset]
-            if beta is None:
-                init_default("cfg_beta_free", 1.2)
-                beta = st.number_input("β", min_value=0.0, max_value=2.0, step=0.1,
-                                       key="cfg_beta_free", format="%g", **PERSIST)
-
-    st.markdown("**Layers and ranks**")
-    c_l, c_r = st.columns([1, 4])
-    init_default("cfg_n_layers", len(defaults["ranks"]))
-    n_layers = c_l.number_input("Layers L", min_value=1, max_value=cfgmod.MAX_LAYERS, step=1,
-                                key="cfg_n_layers", **PERSIST)
-    rank_cols = c_r.columns(cfgmod.MAX_LAYERS)
-    ranks = []
-    for i in range(int(n_layers)):
-        fallback = int(defaults["ranks"][i]) if i < len(defaults["ranks"]) else max(
-            1, ranks[-1] // 2 if ranks else 1)
-        init_default(f"cfg_rank_{i}", fallback)
-        ranks.append(int(rank_cols[i].number_input(f"r_{i + 1}", min_value=1, step=1,
-                                                   key=f"cfg_rank_{i}", **PERSIST)))
+    specs = {spec.key: spec for spec in cfgmod.models()}
+    init_default("cfg_model", defaults["model"])
+    if st.session_state["cfg_model"] not in specs:  # a model that was unregistered meanwhile
+        st.session_state["cfg_model"] = defaults["model"]
+    model = st.selectbox("Model", list(specs), key="cfg_model",
+                         format_func=lambda k: specs[k].label, **PERSIST)
+    spec = specs[model]
+    if spec.description:
+        st.caption(params.as_text(spec.description))
     st.caption(
-        "Ranks must strictly decrease, $r_1 > r_2 > \\dots > r_L \\ge 1$, and "
-        f"$r_1 < n = {n}$ (the number of columns of $X$). Layer $\\ell$ factorises "
-        "$W_{\\ell-1}$ ($m \\times r_{\\ell-1}$) into $W_\\ell$ ($m \\times r_\\ell$) times "
-        "$H_\\ell$ ($r_\\ell \\times r_{\\ell-1}$)."
+        "Ranks must strictly decrease, $r_1 > r_2 > \\dots > r_L \\ge 1$; with "
+        f"$r_1 \\ge n = {n}$ (the number of columns of $X$) the first layer can be exact. "
+        "Layer $\\ell$ factorises $W_{\\ell-1}$ ($m \\times r_{\\ell-1}$) into $W_\\ell$ "
+        "($m \\times r_\\ell$) times $H_\\ell$ ($r_\\ell \\times r_{\\ell-1}$)."
     )
-
-    deep_like = model in ("deep", "deep-minvol")
-    weighted = model != "multilayer"
-    weights = "auto"
-    if weighted:
-        st.markdown("**Layer weights λ**")
-        init_default("cfg_weights_mode", "auto")
-        mode = st.radio("Weights", ["auto", "manual"], key="cfg_weights_mode", horizontal=True,
-                        label_visibility="collapsed", **PERSIST)
-        if mode == "auto" and model == "frobenius":
-            st.caption("The thesis' automatic weights (weight ratio 10); the values used are "
-                       "shown after the fit.")
-        elif mode == "auto":
-            st.caption("$\\lambda_\\ell = 1 / D_\\beta(W_{\\ell-1}^0, W_\\ell^0 H_\\ell^0)$ at "
-                       "initialisation (paper §4.1), so every layer starts with weight one in "
-                       "the objective; the values used are shown after the fit.")
-        else:
-            lam_cols = st.columns(cfgmod.MAX_LAYERS)
-            weights = []
-            for i in range(int(n_layers)):
-                init_default(f"cfg_lambda_{i}", 1.0)
-                weights.append(float(lam_cols[i].number_input(
-                    f"λ_{i + 1}", min_value=0.0, key=f"cfg_lambda_{i}", format="%g",
-                    **PERSIST)))
-
-    st.markdown("**Iterations and initialisation**")
-    c1, c2, c3, c4, c5 = st.columns(5)
-    inits = list(cfgmod.LAYER_INITS)
-    if importlib.util.find_spec("dnmf.init") is None:
-        inits = ["random"]
-    if model == "frobenius":
-        inits = [*inits, "multilayer"]
-    init_default("cfg_layer_init", "random")
-    if st.session_state["cfg_layer_init"] not in inits:
-        st.session_state["cfg_layer_init"] = "random"
-    layer_init = c1.selectbox("Initialisation of each layer", inits, key="cfg_layer_init",
-                              **PERSIST)
-    init_default("cfg_n_init_iter", defaults["n_init_iter"])
-    n_init_iter = c2.number_input("Warm-start iterations / layer", min_value=0, step=50,
-                                  key="cfg_n_init_iter", disabled=not (
-                                      deep_like or layer_init == "multilayer"),
-                                  help="Multilayer iterations per layer before the deep phase",
-                                  **PERSIST)
-    init_default("cfg_max_iter", defaults["max_iter"])
-    max_iter = c3.number_input(
-        "Iterations per layer" if model == "multilayer" else "Deep iterations", min_value=1,
-        step=50,
-        key="cfg_max_iter", **PERSIST)
-    init_default("cfg_seed", 0)
-    seed = c4.number_input("Seed", min_value=0, step=1, key="cfg_seed", **PERSIST)
-    init_default("cfg_dtype", "float64")
-    dtype = c5.selectbox("dtype", list(cfgmod.DTYPES), key="cfg_dtype", **PERSIST)
-
-    min_vol = defaults["min_vol"]
-    frob_loss = defaults["frobenius_loss"]
-    if model == "deep-minvol":
-        st.markdown("**Minimum volume**")
-        c1, c2, c3 = st.columns(3)
-        init_default("cfg_mv_alpha", 0.05)
-        init_default("cfg_mv_delta", 1.0)
-        init_default("cfg_mv_rho", 0.5)
-        min_vol = {
-            "alpha_tilde": c1.number_input("α̃ (relative volume weight)", min_value=0.0,
-                                           key="cfg_mv_alpha", format="%g", **PERSIST),
-            "delta": c2.number_input("δ in logdet(WᵀW + δI)", min_value=1e-9,
-                                     key="cfg_mv_delta", format="%g", **PERSIST),
-            "rho": c3.number_input("ADMM ρ̃ (relative penalty)", min_value=1e-9,
-                                   key="cfg_mv_rho", format="%g",
-                                   **PERSIST),
-        }
-    if model == "frobenius":
-        init_default("cfg_frob_loss", "layer-centric")
-        frob_loss = st.selectbox("Loss", list(cfgmod.FROBENIUS_LOSSES), key="cfg_frob_loss",
-                                 **PERSIST)
-
-    cfg = {
-        "model": model,
-        "beta": float(beta),
-        "ranks": ranks,
-        "weights": weights,
-        "layer_init": layer_init,
-        "n_init_iter": int(n_init_iter),
-        "max_iter": int(max_iter),
-        "random_state": int(seed),
-        "dtype": dtype,
-        "min_vol": min_vol,
-        "frobenius_loss": frob_loss,
-    }
+    values = params.draw(spec, len(defaults["ranks"]))
+    cfg = {"model": model, **values}
+    if spec.capabilities.labels and plots_labels.has_labels(ds):
+        init_default("cfg_known_labels", 40)
+        known = st.slider("Labels known to the fit (%)", 0, 100, step=5, key="cfg_known_labels",
+                          help="A stratified share of the dataset's labels is given to the fit; "
+                          "the others are hidden, and Layers scores the layers on them",
+                          **PERSIST)
+        cfg["known_labels"] = known / 100
 
     init_default("cfg_run_name", "")
     run_name = st.text_input("Run name", key="cfg_run_name",
                              placeholder=runstore.suggest_name(cfg, ds.name) + " (automatic)",
                              **PERSIST).strip()
 
-    problems = cfgmod.check_config(cfg, ds.shape)
+    problems, notes = cfgmod.review_config(cfg, ds.shape)
     for p in problems:
         st.error(p, icon=":material/error:")
+    for note in notes:
+        st.warning(note, icon=":material/warning:")
 
     # Say which runs a new fit would drop (before fitting, with their downloads).
-    for n_new, what in ((1, "one more run"), (2, "a deep + multilayer pair")):
+    for n_new, what in ((1, "one more run"), (2, "a pair of runs")):
         drop = runstore.would_drop(n_new)
         if drop:
             st.warning(
@@ -183,16 +90,19 @@ if ds is not None:
                     widgets.download_buttons(runstore.runs()[d], key=f"dl_drop_{n_new}_{d}")
             break
 
-    b1, b2, _ = st.columns([1, 2, 2])
+    b1, b2, _ = st.columns([1, 3, 1])
     run_clicked = b1.button("Run", type="primary", icon=":material/play_arrow:",
                             key="run_fit", disabled=bool(problems), width="stretch")
-    pair_clicked = b2.button("Run deep and multilayer with the same settings",
-                             icon=":material/compare_arrows:", key="run_pair",
-                             disabled=bool(problems), width="stretch",
-                             help="Deep β-NMF with these settings, then multilayer β-NMF with "
-                             "the same β, ranks, initialisation and seed, and as many "
-                             "iterations per layer as the deep run spends in total (warm "
-                             "start + deep phase), as in the paper")
+    baseline = cfgmod.baseline_config(cfg)
+    pair_clicked = False
+    if baseline is not None:
+        pair_clicked = b2.button(
+            f"Run {spec.name} and {cfgmod.spec_of(baseline).name} with the same settings",
+            icon=":material/compare_arrows:", key="run_pair", disabled=bool(problems),
+            width="stretch",
+            help=f"{spec.label} with these settings, then {cfgmod.label(baseline)} with the "
+            "same settings (as in the paper: the same β, ranks, initialisation and seed, and as "
+            "many iterations per layer as the first run spends in total)")
 
     # ---------------------------------------------------------------------- one dnmf call
     source = state.sample_source(state.current_source())
@@ -204,13 +114,13 @@ if ds is not None:
             fitted = [run]
             st.session_state["layers_run"] = run.name
     if pair_clicked and not problems:
-        base = run_name or f"{ds.name}-{preset.split(' ')[0]}"
-        deep, multi = fit.fit_pair(cfg, ds, base, source=source)
-        fitted = [r for r in (deep, multi) if r is not None]
-        if deep is not None and multi is not None:
-            st.session_state["layers_run"] = deep.name
-            st.session_state["compare_runs"] = [deep.name, multi.name]
-            st.session_state["compare_ref"] = multi.name
+        base = run_name or f"{ds.name}-{cfgmod.beta_name(cfgmod.beta_of(cfg))}"
+        first, second = fit.fit_pair(cfg, ds, base, source=source)
+        fitted = [r for r in (first, second) if r is not None]
+        if first is not None and second is not None:
+            st.session_state["layers_run"] = first.name
+            st.session_state["compare_runs"] = [first.name, second.name]
+            st.session_state["compare_ref"] = second.name
 
     # --------------------------------------------------------------- the new runs' numbers
     if fitted:
@@ -272,7 +182,8 @@ if up is not None:
         if run is not None:
             seen.add(digest)
             runstore.add_run(run)
-            st.success(f"Run '{run.name}' imported ({run.model}, ranks "
-                       f"{'-'.join(map(str, run.result.ranks))}, dataset {run.dataset}).",
+            st.success(errors.plain(
+                f"Run '{run.name}' imported ({run.model}, ranks "
+                f"{'-'.join(map(str, run.result.ranks))}, dataset {run.dataset})."),
                        icon=":material/upload:")
             widgets.show_notices()

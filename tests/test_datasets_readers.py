@@ -78,8 +78,11 @@ def test_csv_with_header_and_index_autodetected():
     ds = load_file(data, filename="m.csv")
     assert ds.shape == (3, 3) and ds.kind == "generic" and ds.name == "m"
     np.testing.assert_array_equal(ds.X[2], [7, 8, 9.5])
-    assert ds.meta["feature_names"] == ["r1", "r2", "r3"]
-    assert ds.meta["sample_names"] == ["a", "b", "c"]
+    # a generic table is samples × features: rows are samples (pandas, scikit-learn)
+    assert ds.meta["sample_names"] == ["r1", "r2", "r3"]
+    assert ds.meta["feature_names"] == ["a", "b", "c"]
+    assert ds.sample_axis == 0 and ds.n_samples == 3
+    assert "3 samples × 3 features" in ds.summary()
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t", " ", "|"])
@@ -102,9 +105,11 @@ def test_samples_as_transposes_to_the_canonical_orientation():
     A = np.random.default_rng(1).random((5, 3)) + 0.1
     data = npy_bytes(A)
     assert load_file(data, filename="a.npy").shape == (5, 3)  # taken as is
-    g = load_file(data, filename="a.npy", samples_as="rows")  # generic: samples → columns
+    # generic: samples are the rows of X, so samples as rows is the file as it is …
+    assert load_file(data, filename="a.npy", samples_as="rows").shape == (5, 3)
+    g = load_file(data, filename="a.npy", samples_as="columns")  # … and columns transpose
     np.testing.assert_array_equal(g.X, A.T)
-    assert load_file(data, filename="a.npy", samples_as="columns").shape == (5, 3)
+    assert g.n_samples == 3 and g.n_features == 5
     # images: one image per row is canonical
     imgs = np.random.default_rng(2).random((16, 6)) + 0.1  # 16 pixels (4×4) × 6 images
     ds = load_file(npy_bytes(imgs), filename="i.npy", kind="images", samples_as="columns")
@@ -200,9 +205,10 @@ def test_text_corpus_from_csv_text_column_with_labels():
     assert ds.kind == "text" and ds.shape[1] == 4
     assert ds.label_names == ["money", "pets"]
     np.testing.assert_array_equal(ds.labels, [1, 1, 0, 0])
-    # a non-numeric CSV without text_column: the error offers the text column
-    err = expect_error(data, "non-numeric", filename="c.csv")
+    # a CSV with text columns and no roles: the error names them and offers the corpus
+    err = expect_error(data, "'text'", "'topic'", "hold text", filename="c.csv")
     assert "text_column='text'" in err.fixes
+    assert "column_roles={'topic': 'labels'}" in err.fixes
 
 
 def test_zip_of_txt_files_is_a_corpus():
@@ -302,7 +308,7 @@ def test_bad_nonfinite_entries_offer_drop_and_zero(bad):
                        fixes=["on_nonfinite='drop'", "on_nonfinite='zero'"])
     check_fixes_work(data, err, filename="nan.csv")
     dropped = load_file(data, filename="nan.csv", on_nonfinite="drop")
-    assert dropped.shape == (3, 2)  # generic: samples are columns; column 2 dropped
+    assert dropped.shape == (2, 3)  # generic: samples are rows; sample (row) 2 is dropped
     assert load_file(data, filename="nan.csv", on_nonfinite="zero").X[1, 1] == 0
 
 

@@ -19,6 +19,11 @@ FAST = dict(n_init_iter=15, max_iter=25, eval_every=1, random_state=0)
 # float32 against float64 on the same run: float32 carries ~1e-7 relative rounding per
 # operation, accumulated over 15 + 25 iterations of products and MU steps.
 RTOL_TRAJECTORY = 2e-3
+# The per-layer errors drift further than the objective: they trade against each other along
+# the objective's flat directions. Measured (β = 2, sparse, seeds 0–5, warm start with
+# H_ℓ e = e between layers): per-layer errors up to 3.5e-3 apart while the objectives stay
+# within 1.1e-3.
+RTOL_LAYER_ERRORS = 5e-3
 
 
 def _dense(rng):
@@ -74,7 +79,7 @@ def _check_same_convergence(m32, m64, history_key="history_"):
     # float32 evaluations carry ~1e-6 relative noise: decrease up to that
     assert np.all(np.diff(obj) <= 1e-5 * np.abs(obj[:-1]))
     assert obj[-1] < obj[0]
-    np.testing.assert_allclose(m32.layer_errors_, m64.layer_errors_, rtol=RTOL_TRAJECTORY)
+    np.testing.assert_allclose(m32.layer_errors_, m64.layer_errors_, rtol=RTOL_LAYER_ERRORS)
 
 
 @pytest.mark.parametrize("beta", [1.0, 2.0, 1.5, 0.5])

@@ -101,6 +101,22 @@ def test_random_init_is_optimally_scaled_and_deterministic(rng):
     assert not np.array_equal(W, W3)
 
 
+def test_random_init_is_the_one_random_start_of_every_model(rng):
+    """β = 1 scales W⁰H⁰ to the KL-best multiple of X (its mean), the start the β-models use;
+    the same seed gives the same draws in float32 and float64."""
+    from dnmf.models.multilayer import initial_factors
+
+    X = 3.0 * rng.random((30, 40))
+    W, H = random_init(X, 5, 7, beta=1.0)
+    assert (W @ H).mean() == pytest.approx(X.mean(), rel=1e-12)
+    Wm, Hm = initial_factors(X, 5, "random", np.random.default_rng(7), np.float64, 0.0)
+    assert np.array_equal(W, Wm) and np.array_equal(H, Hm)
+    W32, _ = random_init(X, 5, 7, np.float32, beta=1.0)
+    np.testing.assert_allclose(W32, W, rtol=1e-6)
+    with pytest.raises(ValueError, match="beta must be 1 or 2"):
+        random_init(X, 5, 7, beta=0.5)
+
+
 def test_random_init_sparse_and_float32(rng):
     X = rng.random((20, 30))
     X[X < 0.7] = 0

@@ -326,13 +326,13 @@ def test_objective_7_never_increases_sparse():
 
 def _started_layers(X, ranks, seed=0, n_iter=20, dtype=np.float64):
     from dnmf._validation import check_data
-    from dnmf.models._common import Progress
+    from dnmf.models._driver import Progress
     from dnmf.models.multilayer import fit_multilayer
 
     Xs, _ = check_data(X, 1.0, np.dtype(dtype))
-    Ws, Hs, _ = fit_multilayer(Xs, ranks, 1.0, n_iter, rng=np.random.default_rng(seed),
-                               dtype=np.dtype(dtype), progress=Progress(len(ranks), 0, None),
-                               eval_every=0)
+    Ws, Hs = fit_multilayer(Xs, ranks, 1.0, n_iter, rng=np.random.default_rng(seed),
+                            dtype=np.dtype(dtype), progress=Progress(len(ranks), 0, None),
+                            eval_every=0)
     eps = float(np.finfo(dtype).eps)
     mv.normalize_columns_of_W(Ws, Hs, eps)
     errors = all_layer_errors(Xs, Ws, Hs, 1.0)

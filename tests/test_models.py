@@ -74,18 +74,22 @@ def test_user_weights_are_used(positive_matrix):
 
 
 def test_multilayer_matches_layerwise_mu(positive_matrix):
-    """MultilayerNMF = β-MU on X, then on W_1 (unit-max column rescaling), then H e = e."""
-    from dnmf.models.multilayer import normalize_rows_of_H, random_factors
+    """MultilayerNMF = β-MU on X (unit-max column rescaling), H_1 e = e, then the same on
+    the rescaled W_1 (the authors' multilayerKLNMF.m: normalizeWH(W, H, 2) between layers)."""
+    from dnmf.init import random_init
+
+    def unit_rows(W, H):
+        s = H.sum(axis=1)
+        return W * s, H / s[:, None]
 
     n_iter = 15
     model = MultilayerNMF(ranks=(6, 3), max_iter=n_iter, random_state=3).fit(positive_matrix)
     rng = np.random.default_rng(3)
-    W1, H1 = random_factors(positive_matrix, 6, rng, np.float64)
-    W1, H1 = nmf_mu(positive_matrix, W1, H1, 1.0, n_iter, rescale=True)
-    W2, H2 = random_factors(W1, 3, rng, np.float64)
-    W2, H2 = nmf_mu(W1, W2, H2, 1.0, n_iter, rescale=True)
+    W1, H1 = random_init(positive_matrix, 6, rng, np.float64, beta=1.0)
+    W1, H1 = unit_rows(*nmf_mu(positive_matrix, W1, H1, 1.0, n_iter, rescale=True))
+    W2, H2 = random_init(W1, 3, rng, np.float64, beta=1.0)
+    W2, H2 = unit_rows(*nmf_mu(W1, W2, H2, 1.0, n_iter, rescale=True))
     Ws, Hs = [W1, W2], [H1, H2]
-    normalize_rows_of_H(Ws, Hs)
     for ours, ref in zip(model.W_ + model.H_, Ws + Hs):
         np.testing.assert_allclose(ours, ref, rtol=1e-12)
     assert model.weights_ is None
@@ -297,8 +301,8 @@ def test_errors_are_reported_in_the_units_of_the_data(positive_matrix):
     """X and 1000·X run the same scaled fit; the reports must differ exactly by the scale.
 
     Deep phase: every W_ℓ carries the data's scale, so every error (β = 1) scales by 1000.
-    Warm start and MultilayerNMF history: layers ℓ ≥ 2 factorise a W_{ℓ-1} with unit-max
-    columns, so only layer 1's error scales.
+    Warm start and MultilayerNMF history: layers ℓ ≥ 2 factorise a W_{ℓ-1} with H_{ℓ-1} e = e
+    (the authors' chain), which carries the data's scale too, so every error scales.
     """
     kwargs = dict(ranks=(6, 3), n_init_iter=10, max_iter=10, eval_every=5, random_state=0)
     a = DeepNMF(**kwargs).fit(positive_matrix)
@@ -315,7 +319,8 @@ def test_errors_are_reported_in_the_units_of_the_data(positive_matrix):
                             .fit(1000 * positive_matrix).history_)):
         np.testing.assert_allclose(hist_b["error_layer_1"], 1000 * hist_a["error_layer_1"],
                                    rtol=1e-12)
-        np.testing.assert_allclose(hist_b["error_layer_2"], hist_a["error_layer_2"], rtol=1e-12)
+        np.testing.assert_allclose(hist_b["error_layer_2"], 1000 * hist_a["error_layer_2"],
+                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("eval_every", [0, 1, 7])

@@ -215,6 +215,23 @@ def test_ground_truth_scores_match_permuted_columns_exactly():
     assert plots.has_ground_truth(ds) and not plots.has_ground_truth(_spectra())
 
 
+def test_ground_truth_scores_with_fewer_estimated_than_true_columns():
+    """r_est < r_true: each estimated column is paired with its own true column (the pairs
+    are found by dnmf.metrics' matching, true columns → estimated, not the reverse)."""
+    ds = _spectra(gt=True)
+    W1, W2 = ds.ground_truth["W"]
+    res = _result(ranks=(4, 2))
+    res.W = [W1[:, [5, 1, 3, 0]] * 2.0, W2[:, [2, 0]]]  # 4 of 6 and 2 of 3 true columns
+    scores = plots.ground_truth_scores(res, ds)
+    assert list(scores["matched"]) == ["4 of 6 true", "2 of 3 true"]
+    assert np.allclose(scores["mean SAD (°)"], 0.0, atol=1e-5)
+    assert np.allclose(scores["MRSA"], 0.0, atol=1e-5)
+    fig = plots.ground_truth_spectra(res, ds, 1)
+    assert len(fig.data) == 2 * 4
+    assert [t.name.split(" (")[0] for t in fig.data[::2]] == [
+        "1.1 ↔ true 6", "1.2 ↔ true 2", "1.3 ↔ true 4", "1.4 ↔ true 1"]
+
+
 def test_generic_views():
     res = _result()
     X = np.random.default_rng(0).random((500, 400))

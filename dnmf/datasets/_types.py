@@ -9,12 +9,16 @@ kind       X is                        samples are         sample_axis
 images     images × pixels             rows                0
 spectra    bands × pixels              columns (pixels)    1
 text       words × documents           columns (docs)      1
-generic    features × samples          columns             1
+generic    samples × features          rows                0 (default)
 =========  ==========================  ==================  ===========
 
 Images follow the paper (CBCL is factorised as Xᵀ, one face per row, so the features — rows of
-H_ℓ⋯H_1 — are pictures). Everything else follows the usual NMF convention of the thesis:
-columns are data points, W holds basis vectors in data space, H the proportions.
+H_ℓ⋯H_1 — are pictures). A generic table is read the way pandas and scikit-learn lay data out,
+one sample per row, and factorised as it is: X (m samples × n features) ≈ W_ℓ (H_ℓ⋯H_1), so the
+layer-ℓ features are the rows of H_ℓ⋯H_1 — combinations of the table's n columns — and row i of
+W_ℓ says how much of each feature sample i holds. A generic Dataset may instead keep the thesis'
+convention (``sample_axis=1``: columns are data points, W holds basis vectors in data space);
+the synthetic examples do. Spectra and text keep the paper's features × samples.
 
 This module is free of streamlit (and of any UI code).
 """
@@ -78,8 +82,9 @@ def format_bytes(n: float) -> str:
 
 
 def sample_axis_of(kind: str) -> int:
-    """0 if samples are the rows of X for this kind (images only), 1 if columns."""
-    return 0 if kind == "images" else 1
+    """The default sample axis of a kind: 0 (rows) for images and generic tables, 1 (columns)
+    for spectra and text."""
+    return 0 if kind in ("images", "generic") else 1
 
 
 @dataclass(eq=False)
@@ -105,7 +110,10 @@ class Dataset:
         "endmembers", "abundances", "names", "labels" (list of per-layer sample labels),
         "label_names" (list of per-layer class names), "noise" (relative noise level),
         "normalization" (text), "layer_residuals".
-    meta : free-form extra information (e.g. rows/columns dropped on loading).
+    meta : free-form extra information (e.g. rows/columns dropped on loading; generic tables:
+        "sample_names", "feature_names", "column_roles").
+    sample_axis : 0 if the samples are the rows of X, 1 if columns; None (default) takes the
+        kind's orientation (:func:`sample_axis_of`). Only generic data may differ from it.
     """
 
     X: Any
@@ -122,10 +130,16 @@ class Dataset:
     label_names: list[str] | None = None
     ground_truth: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    sample_axis: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise DataError(f"kind must be one of {KINDS}, got {self.kind!r}.")
+        if self.sample_axis is None or self.kind != "generic":
+            self.sample_axis = sample_axis_of(self.kind)
+        if self.sample_axis not in (0, 1):
+            raise DataError(f"sample_axis must be 0 (rows) or 1 (columns), got "
+                            f"{self.sample_axis!r}.")
         if self.pixel_order not in PIXEL_ORDERS:
             raise DataError(f"pixel_order must be 'C' or 'F', got {self.pixel_order!r}.")
         X = self.X
@@ -214,11 +228,6 @@ class Dataset:
         return (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
 
     @property
-    def sample_axis(self) -> int:
-        """0 if samples are the rows of X (images), 1 if columns (spectra, text, generic)."""
-        return sample_axis_of(self.kind)
-
-    @property
     def n_samples(self) -> int:
         return self.shape[self.sample_axis]
 
@@ -235,7 +244,8 @@ class Dataset:
             "images": f"{m} images × {n} pixels",
             "spectra": f"{m} bands × {n} pixels",
             "text": f"{m} words × {n} documents",
-            "generic": f"{m} features × {n} samples",
+            "generic": f"{m} samples × {n} features" if self.sample_axis == 0
+            else f"{m} features × {n} samples",
         }[self.kind]
         parts = [
             f"{self.name}: {self.kind}, {what}",
@@ -279,3 +289,22 @@ class Dataset:
 
     def replace(self, **changes: Any) -> Dataset:
         return dataclasses.replace(self, **changes)
+
+    def orientation(self) -> str:
+        """The orientation in words, e.g. "120 samples × 40 features; layer features are
+        combinations of the 40 columns"."""
+        m, n = self.shape
+        if self.kind == "images":
+            return (f"{m} images × {n} pixels; layer features are rows of H_ℓ⋯H_1, each a "
+                    "picture")
+        if self.kind == "spectra":
+            return (f"{m} bands × {n} pixels; layer features are spectra (columns of W_ℓ), "
+                    "rows of H_ℓ⋯H_1 are abundance maps")
+        if self.kind == "text":
+            return (f"{m} words × {n} documents; topics are columns of W_ℓ, read through their "
+                    "top words")
+        if self.sample_axis == 0:
+            return (f"{m} samples × {n} features; layer features are combinations of the {n} "
+                    "columns (rows of H_ℓ⋯H_1), each sample's weights are a row of W_ℓ")
+        return (f"{m} features × {n} samples (one sample per column); basis vectors are the "
+                f"columns of W_ℓ, combinations of the {m} rows")

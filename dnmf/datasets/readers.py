@@ -8,7 +8,8 @@ Formats (picked by extension, checked against the content's magic bytes; ``forma
 .npy                      ``allow_pickle=False``; 2-D matrix, or 3-D image stack (n, h, w)
 .npz                      one array chosen with ``variable=`` (or the only 2-D one); scipy
                           sparse ``.npz`` (``scipy.sparse.save_npz``) too
-.mat                      MATLAB v5 via ``scipy.io.loadmat``; ``variable=``; the paper's files
+.mat                      MATLAB v5 via ``scipy.io.loadmat``, v7.3 (HDF5) via ``h5py``, with the
+                          same variable detection; ``variable=``; the paper's files
                           are recognised (see `dnmf.datasets.paper`)
 .zip                      .txt files → corpus (one document per file); images → image stack
 .png .jpg .jpeg .bmp …    (only inside a ZIP; a single image is one sample)
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 import re
@@ -83,6 +85,8 @@ def load_file(
     delimiter: str | None = None,
     text_column: str | int | None = None,
     label_column: str | int | None = None,
+    column_roles: dict | None = None,
+    decimal: str = ".",
     max_features: int | None = 2000,
     min_df: float | int | None = None,
     max_df: float | int | None = None,
@@ -107,6 +111,10 @@ def load_file(
     header, index_col, delimiter : CSV parsing (None = auto-detect).
     text_column, label_column : CSV corpus: the column with the documents (name or 0-based
         index) and optionally one with class labels.
+    column_roles : CSV table: ``{column name or 0-based position: role}`` with role one of
+        "data", "sample_names", "labels", "drop" (see `dnmf.datasets._table`); text columns
+        without a role are refused with one fix per choice.
+    decimal : CSV table: "." (default) or "," (decimal commas, e.g. ``1,5;2,25``).
     max_features, min_df, max_df : CountVectorizer settings for corpora.
     on_bad_image : "error" or "skip" unreadable images in a ZIP.
     paper_words : TDT2 only — keep the paper's 500 words (variable K).
@@ -133,6 +141,7 @@ def load_file(
         kind=kind, variable=variable, samples_as=samples_as, image_shape=image_shape,
         pixel_order=pixel_order, header=header, index_col=index_col, delimiter=delimiter,
         text_column=text_column, label_column=label_column, max_features=max_features,
+        column_roles=column_roles, decimal=decimal,
         min_df=min_df, max_df=max_df, on_bad_image=on_bad_image, paper_words=paper_words,
         max_bytes=max_bytes,
     )
@@ -154,9 +163,13 @@ def load_file(
     except MemoryError:
         raise DataError(f"{fname or 'The file'} is too large to read on this machine.") from None
     except Exception as exc:  # the safety net: never let a reader crash the caller
+        # the details (which may name files of the server) go to the log, not the message
+        logging.getLogger("dnmf.datasets").error("reading %s as %s failed", fname, fmt,
+                                                 exc_info=exc)
         raise DataError(
-            f"Could not read {fname or 'the data'} as {fmt}: {type(exc).__name__}: {exc}. "
-            "(This is an unexpected error — please report it.)"
+            f"Could not read {fname or 'the data'} as {fmt} ({type(exc).__name__}): the file "
+            "is damaged or in a form dnmf does not read. (This is an unexpected error — please "
+            "report it.)"
         ) from exc
     return validate_dataset(ds, **clean)
 
@@ -243,10 +256,7 @@ def _sniff(data: bytes) -> str | None:
 def _choose_format(data: bytes, fname: str | None, forced: str | None) -> str:
     sniff = _sniff(data)
     if sniff == "mat73":
-        raise DataError(
-            "This is a MATLAB v7.3 (HDF5) file, which scipy cannot read. In MATLAB, save it "
-            "with save('file.mat', 'X', '-v7'), or export the matrix to .npy/.csv."
-        )
+        sniff = "mat"  # read through h5py (_mat73_variables)
     if forced is not None:
         return forced
     ext = Path(fname).suffix.lower() if fname else ""
@@ -298,6 +308,7 @@ def _from_matrix(
     pixel_order: str | None = None,
     row_names: list[str] | None = None,
     col_names: list[str] | None = None,
+    row_labels: tuple[np.ndarray, list[str]] | None = None,
     default_order: str = "C",
     max_bytes: int | None = None,
     **_: Any,
@@ -341,6 +352,16 @@ def _from_matrix(
     prov = provenance
     if transposed:
         prov += f" Transposed (samples were {samples_as} in the file)."
+    labels = label_names = None
+    if row_labels is not None:
+        # the labels belong to the file's rows: samples if they still are X's sample axis
+        if (canonical == 0) != transposed:
+            labels, label_names = row_labels
+        else:
+            raise DataError("The label column gives one label per row of the file, but the "
+                            "samples are its columns (samples_as='columns'): labels must "
+                            "belong to samples. Drop the label column or read samples as rows.",
+                            fixes=["samples_as='rows'"])
     fields: dict[str, Any] = {}
     order = pixel_order or default_order
     if kind == "images":
@@ -385,14 +406,16 @@ def _from_matrix(
         fields["vocabulary"] = row_names if row_names else [f"term{i + 1}" for i in range(m)]
         if col_names:
             fields["documents"] = col_names
-    else:
+    else:  # generic: samples are the rows of X (module doc of _types)
         meta = {}
         if row_names:
-            meta["feature_names"] = row_names
+            meta["sample_names"] = list(row_names)
         if col_names:
-            meta["sample_names"] = col_names
+            meta["feature_names"] = list(col_names)
         if meta:
             fields["meta"] = meta
+    if labels is not None:
+        fields.update(labels=labels, label_names=label_names)
     return Dataset(X=A, kind=kind, name=name, provenance=prov, **fields)
 
 
@@ -532,68 +555,45 @@ def _parse_table(data: bytes, fname: str, *, delimiter=None, header=None, index_
     return rows, col_names, row_names, delim
 
 
-def _to_float(rows: list[list[str]], fname: str, col_names, hdr_present: bool) -> np.ndarray:
-    try:
-        return np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        pass
-    m, n = len(rows), len(rows[0]) if rows else 0
-    A = np.empty((m, n))
-    bad: list[tuple[int, int, str]] = []
-    for i, r in enumerate(rows):
-        for j, t in enumerate(r):
-            try:
-                A[i, j] = float(t)
-            except (ValueError, OverflowError):
-                if t.strip().lower() in _MISSING:
-                    A[i, j] = np.nan
-                else:
-                    A[i, j] = np.nan
-                    bad.append((i, j, t))
-    if bad:
-        i, j, t = bad[0]
-        cols_bad = sorted({b[1] for b in bad})
-        whole_text_col = [j for j in cols_bad if sum(b[1] == j for b in bad) >= 0.9 * m]
-        fixes = []
-        hint = ""
-        if whole_text_col:
-            c = whole_text_col[0]
-            cname = col_names[c] if col_names else c
-            hint = (f" Column {c + 1}" + (f" ({cname!r})" if col_names else "") + " is text: "
-                    "if it holds documents, load the file as a corpus with "
-                    f"text_column={cname!r}.")
-            fixes.append(f"text_column={cname!r}")
-        raise DataError(
-            f"{fname} has {_plural(len(bad), 'non-numeric cell')}, e.g. {t[:40]!r} at row "
-            f"{i + 1 + int(hdr_present)}, column {j + 1}. A matrix needs numbers in every cell "
-            "(empty, NA and NaN count as missing)." + hint, fixes=fixes)
-    return A
-
-
 def _read_csv(data: bytes, *, name: str, fname: str, kind=None, header=None, index_col=None,
               delimiter=None, text_column=None, label_column=None, max_features=2000,
-              min_df=None, max_df=None, **opts) -> Dataset:
+              min_df=None, max_df=None, column_roles=None, decimal=".", **opts) -> Dataset:
+    from ._table import read_table
+
     if text_column is not None or (kind == "text" and _looks_like_text_table(data, fname)):
         return _read_csv_corpus(data, name=name, fname=fname, header=header,
                                 delimiter=delimiter, text_column=text_column,
                                 label_column=label_column, max_features=max_features,
                                 min_df=min_df, max_df=max_df)
-    rows, col_names, row_names, delim = _parse_table(
-        data, fname, delimiter=delimiter, header=header, index_col=index_col)
-    A = _to_float(rows, fname, col_names, col_names is not None)
-    what = {None: "whitespace", "\t": "tab"}.get(delim, repr(delim))
-    prov = (f"Read from {fname} ({what}-delimited"
-            + (", header row" if col_names is not None else "")
-            + (", index column" if row_names is not None else "") + ").")
-    return _from_matrix(A, name=name, provenance=prov, kind=kind, row_names=row_names,
-                        col_names=col_names, **opts)
+    roles = dict(column_roles or {})
+    if label_column is not None:
+        roles.setdefault(label_column, "labels")
+    t = read_table(data, fname, delimiter=delimiter, header=header, index_col=index_col,
+                   decimal=decimal, column_roles=roles)
+    what = {None: "whitespace", "\t": "tab"}.get(t.delimiter, repr(t.delimiter))
+    used = ", ".join(f"{k!r} as {v.replace('_', ' ')}" for k, v in t.roles.items())
+    prov = (f"Read from {fname} ({what}-delimited" + (", header row" if t.header else "")
+            + (f"; columns {used}" if used else "") + ").")
+    ds = _from_matrix(t.A, name=name, provenance=prov, kind=kind, row_names=t.row_names,
+                      col_names=t.col_names,
+                      row_labels=None if t.labels is None else (t.labels, t.label_names),
+                      **opts)
+    meta = dict(ds.meta)
+    meta["column_roles"] = dict(t.roles)
+    if t.auto:
+        meta["notes"] = list(meta.get("notes", [])) + [a[0].upper() + a[1:] + "."
+                                                       for a in t.auto]
+    return ds.replace(meta=meta)
 
 
 def _looks_like_text_table(data: bytes, fname: str) -> bool:
     """True if the table's body (after an auto-detected header row and index column) holds
     words: then kind='text' means "a corpus with a text column", not "a counts matrix"."""
+    head = data[:65536]
+    if len(data) > len(head) and b"\n" in head:
+        head = head[:head.rindex(b"\n")]
     try:
-        rows, _, _, _ = _parse_table(data, fname)
+        rows, _, _, _ = _parse_table(head, fname)
     except DataError:
         return True
     return any(not _is_num(t) for r in rows[:20] for t in r)
@@ -712,7 +712,8 @@ def _read_npy(data: bytes, *, name: str, fname: str, max_bytes=None, **opts) -> 
     try:
         A = np.load(f, allow_pickle=False)
     except Exception as exc:
-        raise DataError(f"{fname} is not a readable .npy file: {exc}.") from None
+        raise DataError(f"{fname} is not a readable .npy file: its data do not match its "
+                        f"header ({type(exc).__name__}); the file is damaged.") from None
     return _from_matrix(A, name=name, provenance=f"Read from {fname}.", max_bytes=max_bytes,
                         **opts)
 
@@ -722,8 +723,9 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
               **opts) -> Dataset:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"{fname} is not a valid .npz/ZIP file: {exc}.") from None
+    except Exception as exc:  # BadZipFile, OSError, ValueError, NotImplementedError, …
+        raise DataError(f"{fname} is not a valid .npz/ZIP file ({type(exc).__name__}): it is "
+                        "damaged or not an .npz at all.") from None
     headers: dict[str, tuple] = {}
     with zf:
         for info in zf.infolist():
@@ -737,7 +739,8 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
             except DataError:
                 headers[key] = ((), False, np.dtype(object))
             except Exception as exc:
-                raise DataError(f"{fname} is a corrupt .npz file ({info.filename}: {exc}).") \
+                raise DataError(f"{fname} is a corrupt .npz file ({info.filename}: "
+                                f"{type(exc).__name__}).") \
                     from None
     if not headers:
         raise DataError(f"{fname} holds no arrays (.npy members).")
@@ -746,7 +749,8 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
         try:
             S = sp.load_npz(io.BytesIO(data))
         except Exception as exc:
-            raise DataError(f"{fname} looks like a scipy sparse .npz but cannot be read: {exc}."
+            raise DataError(f"{fname} looks like a scipy sparse .npz but cannot be read "
+                            f"({type(exc).__name__}): it is damaged."
                             ) from None
         return _from_matrix(S, name=name, provenance=f"Sparse matrix read from {fname}.",
                             kind=kind, max_bytes=max_bytes, **opts)
@@ -789,12 +793,13 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             A = z[chosen]
             extras = {}
-            for k in ("vocabulary", "words", "documents", "labels", "wavelengths",
-                      "image_shape"):
+            for k in ("vocabulary", "words", "documents", "labels", "label_names", "names",
+                      "sample_names", "feature_names", "wavelengths", "image_shape"):
                 if k in keys and k != chosen and not headers[k][2].hasobject:
                     extras[k] = z[k]
     except Exception as exc:
-        raise DataError(f"{fname}: array {chosen!r} cannot be read: {exc}.") from None
+        raise DataError(f"{fname}: array {chosen!r} cannot be read: the archive is damaged "
+                        f"({type(exc).__name__}).") from None
     img = opts.pop("image_shape", None)
     if img is None and "image_shape" in extras and extras["image_shape"].size == 2:
         img = tuple(int(v) for v in extras["image_shape"].ravel())
@@ -804,7 +809,11 @@ def _read_npz(data: bytes, *, name: str, fname: str, variable=None, max_bytes=No
 
 
 def _attach_extras(ds: Dataset, extras: dict[str, np.ndarray]) -> Dataset:
+    """Keep what an .npz holds beside its matrix; say (in ``meta["notes"]``) what does not
+    fit instead of dropping it silently."""
     changes: dict[str, Any] = {}
+    notes: list[str] = []
+    meta = dict(ds.meta)
     m, n = ds.shape
     voc = extras.get("vocabulary", extras.get("words"))
     if voc is not None and ds.kind == "text" and voc.size == m and voc.dtype.kind in "US":
@@ -813,11 +822,42 @@ def _attach_extras(ds: Dataset, extras: dict[str, np.ndarray]) -> Dataset:
     if docs is not None and ds.kind == "text" and docs.size == n and docs.dtype.kind in "US":
         changes["documents"] = [str(s) for s in docs.ravel()]
     lab = extras.get("labels")
-    if lab is not None and lab.size == ds.n_samples and lab.dtype.kind in "iu":
-        changes["labels"] = lab.ravel()
+    if lab is not None:
+        lab = lab.ravel()
+        if lab.size != ds.n_samples:
+            notes.append(f"The file's labels ({lab.size}) do not match the {ds.n_samples} "
+                         "samples; they were not used.")
+        elif lab.dtype.kind in "iub":
+            changes["labels"] = lab.astype(np.int64)
+        elif lab.dtype.kind in "US":
+            classes = sorted(set(lab.tolist()))
+            changes["labels"] = np.array([classes.index(x) for x in lab.tolist()])
+            changes["label_names"] = [str(c) for c in classes]
+        else:
+            notes.append("The file's labels are not integers or names; they were not used.")
+        lnames = extras.get("label_names")
+        if "labels" in changes and lnames is not None and lnames.dtype.kind in "US":
+            changes["label_names"] = [str(s) for s in lnames.ravel()]
+    names = extras.get("sample_names", extras.get("names"))
+    if names is not None and names.dtype.kind in "US":
+        if ds.kind == "generic" and names.size == ds.n_samples:
+            meta["sample_names"] = [str(s) for s in names.ravel()]
+        elif ds.kind == "text" and names.size == n and "documents" not in changes:
+            changes["documents"] = [str(s) for s in names.ravel()]
+        else:
+            notes.append(f"The file's names ({names.size}) do not match the {ds.n_samples} "
+                         "samples; they were not used.")
+    feats = extras.get("feature_names")
+    if feats is not None and feats.dtype.kind in "US" and ds.kind == "generic" \
+            and feats.size == ds.n_features:
+        meta["feature_names"] = [str(s) for s in feats.ravel()]
     wl = extras.get("wavelengths")
     if wl is not None and ds.kind == "spectra" and wl.size == m and wl.dtype.kind in "iuf":
         changes["wavelengths"] = wl.ravel().astype(float)
+    if notes:
+        meta["notes"] = [*meta.get("notes", []), *notes]
+    if meta != ds.meta:
+        changes["meta"] = meta
     return ds.replace(**changes) if changes else ds
 
 
@@ -836,19 +876,11 @@ _MAT_NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32",
 
 def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=False,
               max_bytes=None, kind=None, **opts) -> Dataset:
-    from scipy.io import loadmat, whosmat
-
     from .paper import build_known, detect_known
 
-    try:
-        listing = whosmat(io.BytesIO(data))
-    except Exception as exc:
-        raise DataError(f"{fname} is not a readable MATLAB v5 .mat file (corrupt or "
-                        f"malformed: {type(exc).__name__}: {exc}).") from None
-    if not listing:
+    shapes, classes, loadmat = _mat_variables(data, fname)
+    if not shapes:
         raise DataError(f"{fname} is a .mat file without any variable.")
-    shapes = {n: tuple(int(s) for s in shp) for n, shp, _ in listing}
-    classes = {n: c for n, _, c in listing}
 
     def is_matrix(k):
         shp = shapes[k]
@@ -883,7 +915,9 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
     else:
         wanted = None
     try:
-        v = loadmat(io.BytesIO(data), variable_names=wanted)
+        v = loadmat(wanted)
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{fname} is a corrupt or malformed .mat file ({type(exc).__name__}: "
                         f"{exc}).") from None
@@ -938,6 +972,99 @@ def _read_mat(data: bytes, *, name: str, fname: str, variable=None, paper_words=
 _VOCAB_NAMES = ("vocab", "vocabulary", "words", "word_list", "terms")
 
 
+def is_mat73(data: bytes) -> bool:
+    """True for a MATLAB v7.3 file (HDF5 with MATLAB's 512-byte text header)."""
+    return data[:10] == b"MATLAB 7.3" or (len(data) > 520 and data[512:520] == b"\x89HDF\r\n\x1a\n")
+
+
+def _mat_variables(data: bytes, fname: str):
+    """``({variable: shape}, {variable: MATLAB class}, load)`` of a .mat file, v5 or v7.3;
+    ``load(names or None)`` returns ``{variable: value}`` as ``scipy.io.loadmat`` would
+    (numeric arrays in MATLAB's shape, sparse as scipy.sparse, cells as object arrays)."""
+    if is_mat73(data):
+        return _mat73_variables(data, fname)
+    from scipy.io import loadmat, whosmat
+
+    try:
+        listing = whosmat(io.BytesIO(data))
+    except Exception as exc:
+        raise DataError(f"{fname} is not a readable MATLAB v5 .mat file (corrupt or "
+                        f"malformed: {type(exc).__name__}: {exc}).") from None
+    shapes = {n: tuple(int(s) for s in shp) for n, shp, _ in listing}
+    classes = {n: c for n, _, c in listing}
+    return shapes, classes, lambda names: loadmat(io.BytesIO(data), variable_names=names)
+
+
+def _h5_class(obj) -> str:
+    c = obj.attrs.get("MATLAB_class", b"")
+    return c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)
+
+
+def _mat73_variables(data: bytes, fname: str):
+    """MATLAB v7.3 through h5py. HDF5 stores MATLAB's column-major arrays with their axes
+    reversed, so every array is transposed back to MATLAB's shape."""
+    import h5py
+
+    try:
+        f = h5py.File(io.BytesIO(data), "r")
+        items = [(k, f[k]) for k in f.keys() if not k.startswith("#")]
+    except Exception as exc:
+        raise DataError(f"{fname} is not a readable MATLAB v7.3 (HDF5) file (corrupt or "
+                        f"malformed: {type(exc).__name__}).") from None
+    shapes: dict[str, tuple] = {}
+    classes: dict[str, str] = {}
+    for k, obj in items:
+        cls = _h5_class(obj)
+        if isinstance(obj, h5py.Group):
+            if cls and "MATLAB_sparse" in obj.attrs and "jc" in obj:
+                classes[k] = "sparse"
+                shapes[k] = (int(obj.attrs["MATLAB_sparse"]), int(obj["jc"].shape[0]) - 1)
+            else:
+                classes[k], shapes[k] = cls or "struct", (1, 1)
+        elif isinstance(obj, h5py.Dataset):
+            classes[k] = cls or "double"
+            empty = "MATLAB_empty" in obj.attrs and bool(np.asarray(obj.attrs["MATLAB_empty"]
+                                                                    ).any())
+            shapes[k] = (0, 0) if empty else tuple(int(n) for n in reversed(obj.shape))
+
+    def text(obj) -> str:
+        a = np.asarray(obj[()]).T.ravel(order="F")
+        return "".join(chr(int(c)) for c in a)
+
+    def value(k: str):
+        obj, cls = f[k], classes[k]
+        if cls == "sparse":
+            g = obj
+            vals = np.asarray(g["data"][()]) if "data" in g else np.ones(len(g["ir"]))
+            return sp.csc_matrix((vals, np.asarray(g["ir"][()]), np.asarray(g["jc"][()])),
+                                 shape=shapes[k])
+        if cls == "char":
+            return np.array([text(obj)])
+        if cls == "cell":
+            refs = np.asarray(obj[()]).T
+            out = np.empty(refs.shape, dtype=object)
+            for idx in np.ndindex(refs.shape):
+                item = f[refs[idx]]
+                out[idx] = (np.array([text(item)]) if _h5_class(item) == "char"
+                            else np.asarray(item[()]).T)
+            return out
+        if isinstance(obj, h5py.Group):  # struct, function handle, object: not a matrix
+            return np.array([], dtype=object)
+        a = np.asarray(obj[()])
+        if a.dtype.names:  # complex numbers are stored as a compound (real, imag)
+            a = a["real"] + 1j * a["imag"] if {"real", "imag"} <= set(a.dtype.names) else a
+        return a.T
+
+    def load(names):
+        try:
+            return {k: value(k) for k in (names if names is not None else shapes)}
+        except Exception as exc:
+            raise DataError(f"{fname} is a corrupt or malformed MATLAB v7.3 file "
+                            f"({type(exc).__name__}).") from None
+
+    return shapes, classes, load
+
+
 def _describe_mat(shapes: dict, classes: dict) -> str:
     return ", ".join(f"{k} {'×'.join(str(s) for s in shp)} {classes.get(k, '')}".rstrip()
                      for k, shp in shapes.items())
@@ -949,8 +1076,9 @@ def _read_zip(data: bytes, *, name: str, fname: str, kind=None, max_features=200
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{fname} is not a valid ZIP archive: {exc}.") from None
+    except Exception as exc:  # BadZipFile, OSError, ValueError, NotImplementedError, …
+        raise DataError(f"{fname} is not a valid ZIP archive ({type(exc).__name__}): it is "
+                        "damaged or not a ZIP at all.") from None
     members = [i for i in infos if not i.is_dir() and "__MACOSX" not in i.filename
                and not os.path.basename(i.filename).startswith(".")]
     if members and all(i.filename.endswith(".npy") for i in members):
@@ -973,10 +1101,15 @@ def _read_zip(data: bytes, *, name: str, fname: str, kind=None, max_features=200
                                min_df=min_df, max_df=max_df)
         return _zip_images(zf, images, name=name, fname=fname, image_shape=image_shape,
                            on_bad_image=on_bad_image, kind=kind)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
-            NotImplementedError, RuntimeError) as exc:
-        # RuntimeError: encrypted members; zlib errors surface as BadZipFile/OSError
-        raise DataError(f"{fname} is a corrupt ZIP archive: {exc}.") from None
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError, UnicodeDecodeError) as exc:
+        # RuntimeError: encrypted members; NotImplementedError: an unsupported ZIP version or
+        # compression; ValueError: a damaged header (negative offsets); zlib errors surface as
+        # BadZipFile/OSError
+        raise DataError(f"{fname} is a corrupt ZIP archive ({type(exc).__name__}): its "
+                        "members cannot be read.") from None
 
 
 def _zip_corpus(zf, texts, *, name, fname, max_features, min_df, max_df) -> Dataset:

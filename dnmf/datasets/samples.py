@@ -9,6 +9,7 @@ stdlib-text            docstrings of the Python standard library                
 spectral-scene         synthetic 40×40 scene from earthlib reflectance spectra     spectra
 synthetic-layers       general L-layer generator (default ranks (8, 4, 2))          generic
 synthetic-thesis       the thesis' 2-layer example (m=3, r=(6, 3), n=1000)         generic
+swimmer                Donoho & Stodden's Swimmer, 256 images 32×32 (in code)       images
 =====================  ==========================================================  =========
 
 Each loader is cached (`functools.lru_cache` keyed on its options) and `load_sample` returns
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import spectral, synthetic, text
+from . import spectral, swimmer, synthetic, text
 from ._types import DataError, Dataset
 
 
@@ -80,6 +81,8 @@ _REGISTRY: dict[str, tuple[Callable[..., Dataset], str]] = {
                          "layered ground truth W_l = W_(l+1) H_(l+1)"),
     "synthetic-thesis": (synthetic.thesis_example, "the thesis' 2-layer example: m=3, "
                          "r=(6, 3), n=1000, Dirichlet(0.05) mixtures + noise"),
+    "swimmer": (swimmer.swimmer, "Swimmer (Donoho & Stodden 2003): 256 images 32×32, a torso "
+                "and four limbs in four positions; exact rank-17 NMF, the parts as truth"),
 }
 
 

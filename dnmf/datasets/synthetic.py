@@ -167,7 +167,7 @@ def thesis_example(
         f"(achieved {actual:.4g}); seed={seed}; {normalization} normalisation."
     )
     return Dataset(X=X, kind="generic", name="synthetic-thesis", provenance=prov,
-                   ground_truth=gt)
+                   ground_truth=gt, sample_axis=1)  # the thesis' columns are the data points
 
 
 def layered(
@@ -228,7 +228,7 @@ def layered(
         "rows of every H_ℓ* sum to one."
     )
     return Dataset(X=X, kind="generic", name="synthetic-layers", provenance=prov,
-                   ground_truth=gt)
+                   ground_truth=gt, sample_axis=1)  # as the thesis: columns are data points
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -354,6 +354,13 @@ def validate_dataset(
             changes["labels"] = _subset(ds.labels, info.cols)
     if rows_changed or cols_changed or info.notes:
         meta = dict(ds.meta)
+        # generic tables name their samples and features (rows and columns when axis is 0)
+        for key, rows_key in (("sample_names", axis == 0), ("feature_names", axis == 1)):
+            if meta.get(key) is not None:
+                kept, changed = (info.rows, rows_changed) if rows_key else (info.cols,
+                                                                             cols_changed)
+                if changed:
+                    meta[key] = _subset(list(meta[key]), kept)
         if rows_changed:
             meta["rows_kept"] = info.rows
         if cols_changed:

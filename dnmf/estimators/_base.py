@@ -80,12 +80,15 @@ class LayeredEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         "random_state": ["random_state", np.random.Generator],
         "dtype": DTYPE_CONSTRAINT,
         "callback": [callable, None],
+        "verbose": ["verbose"],
     }
 
     #: Whether the model accepts scipy.sparse X (without densifying it); see _sparse_input.
     _accepts_sparse: ClassVar[bool] = False
     #: Whether X must be ≥ 0 (False for least-squares models whose factors alone are ≥ 0).
     _positive_only: ClassVar[bool] = True
+    #: Whether Dask and other array-API arrays are fitted by :mod:`dnmf.portable`.
+    _portable: ClassVar[bool] = False
 
     # -- what a subclass supplies -----------------------------------------------------------
 
@@ -133,6 +136,14 @@ class LayeredEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
         ``fit_params`` go to the model (e.g. ``W=[…], H=[…]`` with ``init="custom"``).
         """
+        if self._portable:
+            from .. import portable
+
+            backend = portable.backend_for(X)  # None for NumPy/SciPy: the fast paths below
+            if backend is not None:
+                self.n_features_in_ = int(X.shape[1])
+                self._set_result(portable.fit_estimator(self, X, backend=backend, **fit_params))
+                return self
         X = self._validate_X(X, reset=True, where="fit")
         self._set_result(self._fit(X, **fit_params))
         return self

@@ -60,6 +60,7 @@ class FrobeniusDeepMF(LayeredEstimator):
     random_state : int, Generator or None
     dtype : numpy.float64 or numpy.float32
     callback : callable(IterationInfo) -> bool | None
+    verbose : int, 0 silent; 1 a line per phase and every tenth of the fit; 2 every evaluation
 
     Attributes
     ----------
@@ -93,7 +94,7 @@ class FrobeniusDeepMF(LayeredEstimator):
                  weight_ratio: float = 10.0, init: str = "snpa", n_init_iter: int = 100,
                  max_iter: int = 500, inner_iter: int = 10, delta: float = 0.1,
                  tol: float = 0.0, eval_every: int = 5, random_state=None,
-                 dtype=np.float64, callback=None) -> None:
+                 dtype=np.float64, callback=None, verbose: int = 0) -> None:
         self.ranks = ranks
         self.loss = loss
         self.min_vol = min_vol
@@ -111,6 +112,7 @@ class FrobeniusDeepMF(LayeredEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.callback = callback
+        self.verbose = verbose
 
     def _sparse_input(self) -> bool:
         return self.init in (*SPARSE_INIT_METHODS, "custom")
@@ -139,6 +141,7 @@ class FrobeniusDeepMF(LayeredEstimator):
             weight_ratio=self.weight_ratio, normalize=self.normalize, min_vol_alpha=min_vol,
             delta=delta, sparsity=self.sparsity, tol=self.tol, random_state=self.random_state,
             dtype=self._working_dtype(), callback=self.callback, eval_every=self.eval_every,
+            verbose=self.verbose,
         )
         self.min_vol_kappa_ = out["min_vol_kappa"]
         self.objective_ = out["objective"]

@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 from ..updates import MUWorkspace, update_H_rowsum, update_W_deep, update_W_mu
-from ._common import Progress, converged, machine_eps, should_evaluate
+from ._common import machine_eps
+from ._driver import Phase, Progress, run_phase
 from .multilayer import _layer_error
 
 __all__ = ["auto_weights", "deep_objective", "deep_sweep", "fit_deep", "make_workspaces"]
@@ -91,6 +92,31 @@ def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace] | None) -> 
     return errors
 
 
+class _DeepPhase(Phase):
+    """Algorithm 1's sweeps for the fit driver; the objective Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ)."""
+
+    name = "deep"
+
+    def __init__(self, X, Ws, Hs, beta, weights, eps, workspaces, progress: Progress):
+        self.X, self.Ws, self.Hs, self.beta = X, Ws, Hs, beta
+        self.weights, self.eps, self.workspaces, self.progress = weights, eps, workspaces, progress
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        deep_sweep(self.X, self.Ws, self.Hs, self.beta, self.weights, self.eps, self.workspaces)
+        if not evaluate:
+            return None
+        t_eval = time.perf_counter()
+        errors = self.errors()
+        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
+        return errors
+
+    def errors(self) -> np.ndarray:
+        return _all_layer_errors(self.X, self.Ws, self.Hs, self.beta, self.workspaces)
+
+    def objective(self, errors: np.ndarray) -> float:
+        return deep_objective(errors, self.weights)
+
+
 def fit_deep(
     X,
     Ws: list[np.ndarray],
@@ -127,30 +153,7 @@ def fit_deep(
     Ws = [np.array(W, order="C") for W in Ws]  # private copies, updated in place
     Hs = [np.array(H, order="C") for H in Hs]
     workspaces = make_workspaces(X, Ws)
-    start = time.perf_counter()
-    if initial_errors is None:
-        initial_errors = _all_layer_errors(X, Ws, Hs, beta, workspaces)
-    errors = initial_errors
-    progress.record(0, errors, "deep")
-    previous = deep_objective(errors, weights)
-    n_iter = 0
-    for it in range(1, max_iter + 1):
-        deep_sweep(X, Ws, Hs, beta, weights, eps, workspaces)
-        n_iter = it
-        stop = False
-        evaluated = should_evaluate(it, max_iter, eval_every)
-        if evaluated:
-            t_eval = time.perf_counter()
-            errors = _all_layer_errors(X, Ws, Hs, beta, workspaces)
-            progress.eval_seconds += time.perf_counter() - t_eval
-            progress.record(it, errors, "deep")
-            current = deep_objective(errors, weights)
-            stop = converged(previous, current, tol)
-            previous = current
-        if not progress.step("deep"):
-            if not evaluated:
-                progress.record(it, _all_layer_errors(X, Ws, Hs, beta, workspaces), "deep")
-            break
-        if stop:
-            break
-    return Ws, Hs, n_iter, time.perf_counter() - start
+    phase = _DeepPhase(X, Ws, Hs, beta, weights, eps, workspaces, progress)
+    outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
+                        initial_errors=initial_errors)
+    return Ws, Hs, outcome.n_iter, outcome.seconds

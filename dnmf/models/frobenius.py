@@ -59,7 +59,6 @@ stationarity is not guaranteed (as the thesis notes).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -67,8 +66,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
+from .. import _threads
 from ..init import (
     INIT_METHODS,
     check_data,
@@ -79,7 +78,7 @@ from ..init import (
     project_simplex_columns,
 )
 from ..result import IterationInfo
-from ._common import Progress, converged, should_evaluate
+from ._driver import Phase, Progress, run_phase
 
 __all__ = [
     "fit_frobenius_deep",
@@ -257,24 +256,8 @@ def _make_projection(simplex: bool, sparsity: float | None) -> Callable[[np.ndar
 # --------------------------------------------------------------------------------------
 # linear algebra helpers (dense or sparse X)
 # --------------------------------------------------------------------------------------
-_SMALL_PROBLEM = 5e7  # m·n·r_1 below which BLAS runs single-threaded
-
-
-def _blas_context(shape: tuple[int, int], r1: int):
-    """Single-threaded BLAS for small problems.
-
-    The blocks are small products (r ≤ a few hundred) called thousands of times; BLAS
-    threads cost more in synchronisation than they gain there (measured 4–8× slower with 2
-    threads on a loaded 2-core machine for 3×1000 and 400×1000 data), so for
-    m·n·r_1 < 5·10⁷ the fit runs with one BLAS thread (restored afterwards).
-    """
-    if shape[0] * shape[1] * r1 < _SMALL_PROBLEM:
-        return threadpool_limits(limits=1, user_api="blas")
-    return contextlib.nullcontext()
-
-
 def _with_blas_limit(func):
-    """Run ``func(X, ranks, …)`` inside :func:`_blas_context` (same signature)."""
+    """Run ``func(X, ranks, …)`` inside :func:`dnmf._threads.for_small_blocks`."""
 
     @functools.wraps(func)
     def wrapper(X, ranks, *args, **kwargs):
@@ -284,7 +267,7 @@ def _with_blas_limit(func):
             m, n = int(shape[0]), int(shape[1])
         except (TypeError, ValueError, IndexError):
             return func(X, ranks, *args, **kwargs)  # invalid input: let func raise
-        with _blas_context((m, n), r1):
+        with _threads.for_small_blocks(m, n, r1):
             return func(X, ranks, *args, **kwargs)
 
     return wrapper
@@ -516,6 +499,58 @@ def _single_layer(A, W, H, n_iter, inner_iter, projW, projH, on_iter=None):
     return Ws[0], Hs[0], n_iter, False
 
 
+class _DeepPhase(Phase):
+    """The BCD sweeps of a deep Frobenius fit for the fit driver (objective of its loss)."""
+
+    name = "deep"
+
+    def __init__(self, problem: _DeepProblem, Ws, Hs, progress: Progress):
+        self.problem, self.Ws, self.Hs, self.progress = problem, Ws, Hs, progress
+        self.monotone = problem.loss != "trigeorgis"  # Tri-DMF's objective can increase
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        self.problem.sweep(self.Ws, self.Hs)
+        if not evaluate:
+            return None
+        t_eval = time.perf_counter()
+        errors = self.errors()
+        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
+        return errors
+
+    def errors(self) -> np.ndarray:
+        return self.problem.errors(self.Ws, self.Hs)
+
+    def objective(self, errors: np.ndarray) -> float:
+        return self.problem.objective(errors, self.Ws)
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name)
+        progress.set_objective(self.objective(errors))
+
+
+class _WarmStartPhase(Phase):
+    """One layer of the "multilayer" warm start (BCD on ½‖W_{ℓ-1} − W_ℓH_ℓ‖²) for the driver."""
+
+    def __init__(self, problem: _DeepProblem, Wl: list, Hl: list, layer: int, n_layers: int):
+        self.problem, self.Wl, self.Hl = problem, Wl, Hl
+        self.layer, self.n_layers = layer, n_layers
+        self.name = f"init layer {layer + 1}"
+        X = problem.X
+        self.y_sq = float(X.multiply(X).sum()) if sp.issparse(X) else None
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        self.problem.sweep(self.Wl, self.Hl)
+        return self.errors() if evaluate else None
+
+    def errors(self) -> np.ndarray:
+        errors = np.full(self.n_layers, np.nan)
+        errors[self.layer] = _half_sq_residual(self.problem.X, self.Wl[0], self.Hl[0], self.y_sq)
+        return errors
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name, layer=self.layer + 1)
+
+
 def _projections(L, normalize, sparsity):
     projW = [_make_projection(normalize == "W", sparsity[ell]) for ell in range(L)]
     projH = [_make_projection(normalize == "H", None) for _ in range(L)]
@@ -633,6 +668,7 @@ def fit_frobenius_deep(
     dtype=None,
     callback: Callable[[IterationInfo], bool | None] | None = None,
     eval_every: int = 5,
+    verbose: int = 0,
 ) -> dict:
     """Fit LC-DMF, DC-DMF or Tri-DMF (thesis eqs. 5.3, 5.4, Algorithms 10–11).
 
@@ -684,6 +720,8 @@ def fit_frobenius_deep(
     eval_every : int
         Evaluate errors and objective every so many iterations (0: only at the start and
         the end); every evaluation is one history row.
+    verbose : int
+        0 silent; 1 a line per phase and about every tenth of the fit; 2 every evaluation.
 
     Returns
     -------
@@ -728,7 +766,8 @@ def fit_frobenius_deep(
     projW, projH = _projections(L, normalize, sparsity)
 
     init_iters = n_init_iter * L if (init == "multilayer" and Ws is None) else 0
-    progress = Progress(L, init_iters + max_iter, callback)
+    progress = Progress(L, init_iters + max_iter, callback, verbose=verbose,
+                        name="FrobeniusDeepMF")
 
     # ---- initialisation ----------------------------------------------------------------
     t_init = time.perf_counter()
@@ -745,30 +784,14 @@ def fit_frobenius_deep(
             W, H = _init_layer(A, r, "snpa", rng, X.dtype)
             Wl, Hl = [W], [H]
             _make_feasible(Wl, Hl, normalize, [projW[ell]], [projH[ell]])
-            phase = f"init layer {ell + 1}"
-            y_sq = float(A.multiply(A).sum()) if sp.issparse(A) else None
-
-            def on_iter(it, problem, Wl, Hl, _ell=ell, _phase=phase, _A=A, _y=y_sq):
-                if should_evaluate(it, n_init_iter, eval_every):
-                    e = np.full(L, np.nan)
-                    e[_ell] = _half_sq_residual(_A, Wl[0], Hl[0], _y)
-                    progress.record(it, e, _phase, layer=_ell + 1)
-                return progress.step(_phase)
-
-            e0 = np.full(L, np.nan)
-            e0[ell] = _half_sq_residual(A, Wl[0], Hl[0], y_sq)
-            progress.record(0, e0, phase, layer=ell + 1)
-            if not progress.stopped:
-                W, H, _, _ = _single_layer(A, Wl[0], Hl[0], n_init_iter, inner_iter,
-                                           projW[ell], projH[ell], on_iter)
-            else:
-                W, H = Wl[0], Hl[0]
-            Ws.append(W)
-            Hs.append(H)
-            A = W
-        init_history = progress.history(("layer",))
-        progress.rows = []
-        progress.latest[:] = np.nan
+            problem = _DeepProblem(A, "layer-centric", np.ones(1), [0.0], 1.0, [projW[ell]],
+                                   [projH[ell]], inner_iter)
+            run_phase(_WarmStartPhase(problem, Wl, Hl, ell, L), progress, n_init_iter,
+                      eval_every=eval_every)
+            Ws.append(Wl[0])
+            Hs.append(Hl[0])
+            A = Wl[0]
+        init_history = progress.take_history(("layer",), forget_errors=True)
     else:
         init_used = init
         Ws, Hs = layerwise_init(X, ranks, init, random_state=rng, dtype=X.dtype)
@@ -798,41 +821,12 @@ def fit_frobenius_deep(
             kappa[ell] = alphas[ell] * 2.0 * e0[ell] / max(ld, 1e-12)
     problem.weights = lam
     problem.kappa = kappa
-    progress.weights = None
-
-    def record(it: int, errors: np.ndarray, objective: float) -> None:
-        progress.record(it, errors, "deep")
-        progress.rows[-1]["objective"] = objective
-        progress.latest_objective = objective
 
     # ---- the deep phase ------------------------------------------------------------------
     t_deep = time.perf_counter()
-    errors = e0
-    previous = problem.objective(errors, Ws)
-    record(0, errors, previous)
-    n_iter = 0
-    evaluated = True
-    if not progress.stopped:
-        for it in range(1, max_iter + 1):
-            problem.sweep(Ws, Hs)
-            n_iter = it
-            stop = False
-            evaluated = should_evaluate(it, max_iter, eval_every)
-            if evaluated:
-                t_eval = time.perf_counter()
-                errors = problem.errors(Ws, Hs)
-                current = problem.objective(errors, Ws)
-                progress.eval_seconds += time.perf_counter() - t_eval
-                record(it, errors, current)
-                stop = converged(previous, current, tol) if loss != "trigeorgis" else False
-                previous = current
-            if not progress.step("deep"):
-                break
-            if stop:
-                break
-    if not evaluated:
-        errors = problem.errors(Ws, Hs)
-        record(n_iter, errors, problem.objective(errors, Ws))
+    outcome = run_phase(_DeepPhase(problem, Ws, Hs, progress), progress, max_iter,
+                        eval_every=eval_every, tol=tol, initial_errors=e0)
+    errors, n_iter = outcome.errors, outcome.n_iter
     seconds_deep = time.perf_counter() - t_deep
     history = progress.history()
     config = {

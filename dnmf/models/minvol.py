@@ -115,9 +115,10 @@ Z-minimisation (eq. 25, 28–30)
 :math:`\min_Z \lambda D(Z, \bar W) + \tfrac{\rho}{2}\|Z - V\|^2` with :math:`V = W + U`:
 entrywise :math:`\log z + \nu z = \log \bar w + \nu v`, ν = ρ/λ. With :math:`y = \nu z`,
 :math:`y + \log y = x := \log\nu + \log\bar w + \nu v`, i.e. :math:`y = \omega(x)` (Wright
-omega) and :math:`z = \omega(x)/\nu`, evaluated on the log-space argument x (never
-:math:`e^{-B}\nu` as printed in (30), which overflows). For x < -30, :math:`\omega(x) = e^x
-(1 + O(e^x))` and :math:`z = \bar w e^{\nu v}` is used.
+omega, :func:`dnmf._kernels.wright_omega`, the one the deep W-update uses) and
+:math:`z = \omega(x)/\nu`, evaluated on the log-space argument x (never :math:`e^{-B}\nu` as
+printed in (30), which overflows). Below the tail ``OMEGA_TAIL`` = -30,
+:math:`\omega(x) = e^x (1 + O(e^x))` and :math:`z = \bar w e^{\nu v}` is used.
 
 ADMM (Algorithm 2, lines 7–25)
 ------------------------------
@@ -171,10 +172,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import wrightomega
 
+from .._kernels import OMEGA_TAIL, wright_omega
 from ..updates import MUWorkspace, mu_terms_W, update_H_mu
-from ._common import Progress, all_layer_errors, converged, machine_eps, should_evaluate
+from ._common import all_layer_errors, machine_eps
+from ._driver import Phase, Progress, run_phase
 from .deep import make_workspaces
 
 __all__ = [
@@ -193,7 +195,6 @@ __all__ = [
 ]
 
 _LOGDET_FLOOR = math.sqrt(np.finfo(np.float64).eps)
-_OMEGA_TAIL = -30.0
 _NEWTON_TOL = 1e-13
 _NEWTON_MAX_ITER = 100
 
@@ -270,6 +271,30 @@ def minvol_alphas(
     alpha_tilde = np.broadcast_to(np.asarray(alpha_tilde, dtype=float), errors.shape)
     denom = np.maximum(np.abs(np.asarray(volumes, dtype=float)), _LOGDET_FLOOR)
     return alpha_tilde * np.asarray(weights, dtype=float) * errors / denom
+
+
+def paper_alphas(errors_user: np.ndarray, volumes: np.ndarray, alpha_paper) -> np.ndarray:
+    r"""The authors' α_ℓ = α̃_ℓ D_ℓ⁰ / |log₁₀ det(W_ℓ⁰ᵀW_ℓ⁰ + δI)| (``deepKL_NMF.m``).
+
+    Their updates use the gradient of the natural-log logdet (``inv(WᵀW + δI)``) with this
+    α_ℓ, so the coefficient of ln det in the objective they minimise is
+    α̃_ℓ ln 10 · D_ℓ⁰ / |ln det(·)|: with their λ_ℓ = 1/D_ℓ⁰ the volume term starts at
+    α̃_ℓ ln 10 · D_ℓ⁰ times the layer's (unit) data term. In dnmf's relative convention
+    (:func:`minvol_alphas`) that is α̃_dnmf,ℓ = α̃_paper,ℓ · ln 10 · D_ℓ⁰.
+
+    Parameters
+    ----------
+    errors_user : ndarray of shape (L,), D_ℓ⁰ in the units of the user's data
+    volumes : ndarray of shape (L,), ln det(W_ℓ⁰ᵀW_ℓ⁰ + δI)
+    alpha_paper : float or sequence of L floats, the paper's α̃_ℓ
+
+    Returns
+    -------
+    ndarray of shape (L,), the coefficients of ln det (valid with weights="auto")
+    """
+    errors_user = np.asarray(errors_user, dtype=float)
+    return minvol_alphas(errors_user, np.full(errors_user.shape, math.log(10.0)), volumes,
+                         alpha_paper)
 
 
 def minvol_objective(
@@ -386,12 +411,12 @@ def z_step(V: np.ndarray, log_nu_wbar: np.ndarray, nu: float) -> np.ndarray:
         omega of the log-space argument; :math:`\bar W e^{\nu V}` below the tail threshold).
     """
     x = log_nu_wbar + nu * V
-    tail = x < _OMEGA_TAIL
+    tail = x < OMEGA_TAIL
     if tail.any():
         out = np.exp(np.where(tail, x, 0.0))
-        out[~tail] = wrightomega(x[~tail]).real
+        out[~tail] = wright_omega(x[~tail])
     else:
-        out = wrightomega(x).real
+        out = wright_omega(x)
     out /= nu
     return out
 
@@ -634,7 +659,7 @@ def admm_penalty(
     -------
     float or ndarray of shape (m, r_ℓ)
     """
-    if mode == "absolute":
+    if mode in ("absolute", "paper"):  # "paper" is converted to absolute by fit_minvol_deep
         return float(rho)
     if mode != "relative":
         raise ValueError(f"rho_mode must be 'relative' or 'absolute', got {mode!r}")
@@ -654,7 +679,7 @@ def minvol_sweep(
     weights: np.ndarray,
     alphas: np.ndarray,
     delta: float,
-    rho: float,
+    rho,
     eps: float,
     *,
     admm_max_iter: int = 50,
@@ -666,12 +691,14 @@ def minvol_sweep(
 
     For ℓ = 1 … L: H_ℓ by the KL MU, then W_ℓ by the ADMM (ℓ < L, with
     W̄ = W_{ℓ+1} H_{ℓ+1} of the previous sweep) or by the min-vol MU (ℓ = L).
-    ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` is read according to ``rho_mode``
-    (:func:`admm_penalty`). With ``workspaces`` (:func:`dnmf.models.deep.make_workspaces`)
+    ``alphas`` and ``weights`` are α_ℓ and λ_ℓ; ``rho`` (one value, or one per layer) is read
+    according to ``rho_mode`` (:func:`admm_penalty`). With ``workspaces``
+    (:func:`dnmf.models.deep.make_workspaces`)
     the H_ℓ are updated in place and the products with the data reuse buffers. Returns the
     ADMM diagnostics of the layers ℓ < L.
     """
     n_layers = len(Ws)
+    rhos = np.broadcast_to(np.asarray(rho, dtype=float), (n_layers,))
     infos: list[AdmmInfo] = []
     for layer in range(n_layers):
         Y = X if layer == 0 else Ws[layer - 1]
@@ -685,7 +712,7 @@ def minvol_sweep(
             W_bar = Ws[layer + 1] @ Hs[layer + 1]
             lam = float(weights[layer + 1] / weights[layer])
             Ws[layer], info = update_W_minvol_admm(
-                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, rho, eps,
+                Y, Ws[layer], Hs[layer], W_bar, lam, alpha, delta, float(rhos[layer]), eps,
                 max_iter=admm_max_iter, tol=admm_tol, rho_mode=rho_mode, workspace=ws,
             )
             infos.append(info)
@@ -695,8 +722,14 @@ def minvol_sweep(
     return infos
 
 
-def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None) -> dict:
+def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None,
+             data: float, penalty: float) -> dict:
+    """History columns beside ``objective`` (the full objective (7), set by the phase):
+    its parts ``objective_data`` (Σ λ_ℓ D_ℓ) and ``volume_penalty`` (Σ α_ℓ logdet), and
+    ``objective_minvol``, the same as ``objective`` (its older name)."""
     cols: dict = {f"volume_layer_{i}": float(v) for i, v in enumerate(volumes, start=1)}
+    cols["objective_data"] = data
+    cols["volume_penalty"] = penalty
     cols["objective_minvol"] = objective
     if infos:
         cols["admm_iterations"] = float(np.mean([i.iterations for i in infos]))
@@ -705,6 +738,62 @@ def _columns(volumes: np.ndarray, objective: float, infos: list[AdmmInfo] | None
         cols["admm_iterations"] = math.nan
         cols["admm_residual"] = math.nan
     return cols
+
+
+class _MinVolPhase(Phase):
+    """Algorithm 2's sweeps for the fit driver; the objective (7), the volumes and the ADMM
+    diagnostics as extra history columns."""
+
+    name = "deep"
+
+    def __init__(self, X, Ws, Hs, weights, min_vol, eps, workspaces, progress: Progress):
+        self.X, self.Ws, self.Hs, self.weights = X, Ws, Hs, weights
+        self.min_vol, self.eps, self.workspaces, self.progress = min_vol, eps, workspaces, progress
+        self.delta = float(min_vol.delta)
+        self.rho_mode = getattr(min_vol, "rho_mode", "relative")
+        self.rhos = np.full(len(Ws), float(min_vol.rho))  # one per layer (see "paper" mode)
+        self.shown = float(progress.objective_scale)  # the "objective" column's units
+        self.alphas = np.zeros(len(Ws))
+        self.volumes = np.zeros(len(Ws))
+        self.infos: list[AdmmInfo] | None = None
+        self.admm_seconds = 0.0
+        self.admm_iters: list[int] = []
+        self.unconverged = self.rejected = 0
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        mv = self.min_vol
+        self.infos = minvol_sweep(
+            self.X, self.Ws, self.Hs, self.weights, self.alphas, self.delta, self.rhos,
+            self.eps, admm_max_iter=int(mv.admm_max_iter), admm_tol=float(mv.admm_tol),
+            rho_mode=self.rho_mode, workspaces=self.workspaces,
+        )
+        for info in self.infos:
+            self.admm_iters.append(info.iterations)
+            self.unconverged += not info.converged
+            self.rejected += not info.accepted
+        self.admm_seconds += sum(info.seconds for info in self.infos)
+        if not evaluate:
+            return None
+        t_eval = time.perf_counter()
+        errors = self.errors()
+        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
+        return errors
+
+    def errors(self) -> np.ndarray:
+        errors = all_layer_errors(self.X, self.Ws, self.Hs, 1.0)
+        self.volumes = _volumes(self.Ws, self.delta)
+        return errors
+
+    def objective(self, errors: np.ndarray) -> float:
+        return minvol_objective(errors, self.weights, self.volumes, self.alphas)
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        current = self.objective(errors)
+        penalty = float(self.alphas @ self.volumes)
+        progress.record(iteration, errors, self.name,
+                        **_columns(self.volumes, self.shown * current, self.infos,
+                                   self.shown * (current - penalty), self.shown * penalty))
+        progress.set_objective(self.shown * current)  # the full objective (7)
 
 
 def fit_minvol_deep(
@@ -752,64 +841,34 @@ def fit_minvol_deep(
     Ws = [np.array(W, order="C") for W in Ws]  # private copies
     Hs = [np.array(H, order="C") for H in Hs]
     normalize_columns_of_W(Ws, Hs, eps)
-    workspaces = make_workspaces(X, Ws)
-    weights = np.asarray(weights, dtype=float)
-    delta = float(min_vol.delta)
-    rho_mode = getattr(min_vol, "rho_mode", "relative")
-
+    phase = _MinVolPhase(X, Ws, Hs, np.asarray(weights, dtype=float), min_vol, eps,
+                         make_workspaces(X, Ws), progress)
     t_eval = time.perf_counter()
-    errors = all_layer_errors(X, Ws, Hs, 1.0)
-    volumes = _volumes(Ws, delta)
-    progress.eval_seconds += time.perf_counter() - t_eval
-    alphas = minvol_alphas(errors, weights, volumes, min_vol.alpha_tilde)
-    previous = minvol_objective(errors, weights, volumes, alphas)
-    shown = float(getattr(progress, "objective_scale", 1.0))  # the "objective" column's units
-    progress.record(0, errors, "deep", **_columns(volumes, shown * previous, None))
-
-    admm_seconds = 0.0
-    admm_iters: list[int] = []
-    unconverged = rejected = 0
-    n_iter = 0
-    for it in range(1, max_iter + 1):
-        infos = minvol_sweep(
-            X, Ws, Hs, weights, alphas, delta, float(min_vol.rho), eps,
-            admm_max_iter=int(min_vol.admm_max_iter), admm_tol=float(min_vol.admm_tol),
-            rho_mode=rho_mode, workspaces=workspaces,
-        )
-        n_iter = it
-        for info in infos:
-            admm_iters.append(info.iterations)
-            unconverged += not info.converged
-            rejected += not info.accepted
-        admm_seconds += sum(info.seconds for info in infos)
-        stop = False
-        evaluated = should_evaluate(it, max_iter, eval_every)
-        stopping = False
-        if evaluated:
-            t_eval = time.perf_counter()
-            errors = all_layer_errors(X, Ws, Hs, 1.0)
-            volumes = _volumes(Ws, delta)
-            progress.eval_seconds += time.perf_counter() - t_eval
-            current = minvol_objective(errors, weights, volumes, alphas)
-            progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
-            stop = converged(previous, current, tol)
-            previous = current
-        if not progress.step("deep"):
-            stopping = True
-            if not evaluated:
-                errors = all_layer_errors(X, Ws, Hs, 1.0)
-                volumes = _volumes(Ws, delta)
-                current = minvol_objective(errors, weights, volumes, alphas)
-                progress.record(it, errors, "deep", **_columns(volumes, shown * current, infos))
-        if stopping or stop:
-            break
+    errors = phase.errors()
+    progress.add_eval_seconds(time.perf_counter() - t_eval)
+    if getattr(min_vol, "convention", "relative") == "paper":
+        # the paper's α̃ on D_ℓ⁰ in the units of the user's data
+        scale = np.broadcast_to(np.asarray(progress.error_scale, dtype=float), errors.shape)
+        phase.alphas = paper_alphas(errors * scale, phase.volumes, min_vol.alpha)
+    else:
+        phase.alphas = minvol_alphas(errors, phase.weights, phase.volumes, min_vol.alpha_tilde)
+    if phase.rho_mode == "paper":
+        # The paper's ρ is the penalty of the augmented Lagrangian of λ_ℓ D_ℓ + λ_{ℓ+1} D(W, W̄)
+        # + α_ℓ logdet (their UpdateWl_ADMM.m divides it by λ_ℓ): ρ/λ_ℓ in the λ_ℓ-normalised
+        # Lagrangian (23) that update_W_minvol_admm solves in "absolute" mode.
+        phase.rhos = float(min_vol.rho) / phase.weights
+        phase.rho_mode = "absolute"
+    outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
+                        initial_errors=errors)
+    admm_iters = phase.admm_iters
     extra: dict = {
-        "admm": admm_seconds,
+        "admm": phase.admm_seconds,
         "admm_iterations_mean": float(np.mean(admm_iters)) if admm_iters else 0.0,
         "admm_iterations_max": int(max(admm_iters)) if admm_iters else 0,
-        "admm_unconverged": int(unconverged),
-        "admm_rejected": int(rejected),
+        "admm_unconverged": int(phase.unconverged),
+        "admm_rejected": int(phase.rejected),
     }
-    for i, alpha in enumerate(alphas, start=1):
+    for i, alpha in enumerate(phase.alphas, start=1):
         extra[f"alpha_layer_{i}"] = float(alpha)
-    return Ws, Hs, n_iter, time.perf_counter() - start, extra
+        extra[f"rho_layer_{i}"] = float(phase.rhos[i - 1])
+    return Ws, Hs, outcome.n_iter, time.perf_counter() - start, extra

@@ -1,9 +1,23 @@
 """Multilayer β-NMF (Cichocki & Zdunek): NMF of X, then NMF of W_1, … one layer at a time.
 
-Each layer runs the Févotte–Idier β-MU on W_{ℓ-1} ≈ W_ℓ H_ℓ (W_0 = X): H then W, both
-floored at ε, and — as in the authors' reference code — the columns of W_ℓ are rescaled to a
-maximum of 1 after every iteration (the scale moves into the rows of H_ℓ, so W_ℓ H_ℓ is
-unchanged). The layers are fitted one after the other; layer ℓ+1 factorises the final W_ℓ.
+The steps follow the authors' reference code (``multilayerKLNMF.m`` calling nmfbook's
+``betaNMF.m`` and ``normalizeWH.m``; docs/reproduce.md):
+
+1. each layer runs the Févotte–Idier β-MU on W_{ℓ-1} ≈ W_ℓ H_ℓ (W_0 = X): H then W, both
+   floored at ε, and the columns of W_ℓ rescaled to a maximum of 1 after every iteration
+   (the scale moves into the rows of H_ℓ, so W_ℓ H_ℓ is unchanged) — ``betaNMF``;
+2. when the layer is done, (W_ℓ, H_ℓ) is rescaled so that H_ℓ e = e (``normalize="H"``,
+   their ``normalizeWH(W, H, 2)``) or W_ℓᵀe = e (``"W"``, their option 3, used before
+   min-vol deep KL-NMF) — *before* layer ℓ+1 factorises W_ℓ. A β-divergence weighs the
+   columns of the matrix it fits by their scale, so this choice changes what the next
+   layers solve;
+3. optionally their stopping rule (``stop_rule="authors"``): stop a layer before iteration
+   i > 12 when |e(i−1) − e(i−11)| ≤ accuracy · |e(i−2)|. Their e(i) is measured between the
+   H- and the W-update of iteration i, dnmf's after the W-update (one error evaluation per
+   iteration instead of a second pass inside the W-update).
+
+Differences that remain: their random start is MATLAB's ``rand`` without the scaling of
+dnmf.init's random start (give the factors with ``Ws0``/``Hs0`` to start from the same point).
 """
 
 from __future__ import annotations
@@ -17,31 +31,20 @@ import scipy.sparse as sp
 from .. import _rowsplit
 from ..divergence import _kl_dense, beta_divergence_dense
 from ..updates import MUWorkspace, update_H_mu, update_W_mu
-from ._common import Progress, converged, layer_error, machine_eps, should_evaluate
+from ._common import layer_error, machine_eps
+from ._driver import Phase, Progress, run_phase
 
-__all__ = ["random_factors", "initial_factors", "nmf_mu", "fit_multilayer"]
-
-
-def random_factors(Y, rank: int, rng: np.random.Generator, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform random W (m×r), H (r×n) scaled so that mean(WH) = mean(Y)."""
-    m, n = Y.shape
-    W = rng.uniform(size=(m, rank)).astype(dtype)
-    H = rng.uniform(size=(rank, n)).astype(dtype)
-    mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
-    mean_y = float(Y.sum()) / (m * n)
-    scale = np.sqrt(mean_y / mean_wh) if mean_y > 0 and mean_wh > 0 else 1.0
-    W *= scale
-    H *= scale
-    return W, H
+__all__ = ["initial_factors", "nmf_mu", "fit_multilayer"]
 
 
 def initial_factors(Y, rank: int, init: str, rng: np.random.Generator, dtype, eps: float):
-    """Initial (W, H) for one layer by the named method, floored at ε."""
-    if init == "random":
-        W, H = random_factors(Y, rank, rng, dtype)
-    else:
-        from .. import init as init_module  # the initialisation library (SNPA, NNDSVD, …)
+    """Initial (W, H) for one layer by the named method, floored at ε ("random": scaled to
+    the KL-best multiple of Y, :func:`dnmf.init.random_init` with β = 1)."""
+    from .. import init as init_module  # the initialisation library (SNPA, NNDSVD, …)
 
+    if init == "random":
+        W, H = init_module._random_factors(Y, rank, rng, dtype, beta=1.0)
+    else:
         W, H = init_module.initialize(Y, rank, method=init, random_state=rng, dtype=dtype)
         W = np.array(W, dtype=dtype)
         H = np.array(H, dtype=dtype)
@@ -173,6 +176,35 @@ class LayerMU:
         return self.error() if evaluate else None
 
 
+class _LayerPhase(Phase):
+    """One layer of multilayer NMF for the fit driver: the error of that layer only."""
+
+    def __init__(self, fitter: LayerMU, layer: int, n_layers: int, phase_name: str,
+                 stop_rule: str | None = None, accuracy: float = 1e-4):
+        self.fitter, self.layer, self.n_layers = fitter, layer, n_layers
+        self.name = f"{phase_name} {layer + 1}"
+        self.stop_rule, self.accuracy = stop_rule, accuracy
+        self.trail: list[float] = []  # e(1), e(2), … for the authors' rule
+
+    def _errors(self, error: float) -> np.ndarray:
+        errors = np.full(self.n_layers, np.nan)
+        errors[self.layer] = error
+        return errors
+
+    def iterate(self, evaluate: bool) -> np.ndarray | None:
+        error = self.fitter.iterate(evaluate=evaluate or self.stop_rule is not None)
+        if self.stop_rule is not None:
+            self.trail.append(error)
+            self.finished = _authors_stop(self.trail, self.accuracy)
+        return self._errors(error) if evaluate else None
+
+    def errors(self) -> np.ndarray:
+        return self._errors(self.fitter.error())
+
+    def record(self, progress: Progress, iteration: int, errors: np.ndarray) -> None:
+        progress.record(iteration, errors, self.name, layer=self.layer + 1)
+
+
 def fit_multilayer(
     X,
     ranks: tuple[int, ...],
@@ -186,8 +218,14 @@ def fit_multilayer(
     eval_every: int = 5,
     tol: float = 0.0,
     phase_name: str = "layer",
-) -> tuple[list[np.ndarray], list[np.ndarray], list[dict]]:
-    """Fit the L layers one after the other.
+    normalize: str | None = "H",
+    stop_rule: str | None = None,
+    accuracy: float = 1e-4,
+    Ws0: list[np.ndarray] | None = None,
+    Hs0: list[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Fit the L layers one after the other (steps 1–3 of the module docstring; each layer a
+    phase of :func:`~._driver.run_phase`).
 
     Parameters
     ----------
@@ -202,52 +240,67 @@ def fit_multilayer(
     eval_every : int, evaluate the layer's error every so many iterations (and at the end)
     tol : float, stop a layer early when its error decreases by less than this fraction
     phase_name : str, "layer" or "init layer" (shown to the callback)
+    normalize : {"H", "W", None}, the rescaling of each finished layer before the next one
+        (None: the unit-maximum columns of step 1)
+    stop_rule : {None, "authors"}, "authors": ``betaNMF``'s rule with ``accuracy`` (the
+        error is then evaluated every iteration)
+    accuracy : float, the rule's tolerance (their default 1e-4)
+    Ws0, Hs0 : lists of L arrays, optional; every layer starts from these (floored at ε,
+        copied) instead of ``init``. W_ℓ⁰ must have r_ℓ columns and the rows of the layer's
+        data; H_ℓ⁰ shape (r_ℓ, columns of the data).
 
     Returns
     -------
     Ws, Hs : lists of the per-layer factors (as many layers as were reached)
-    rows : history rows (iteration within the layer, the layer's error)
     """
     eps = machine_eps(dtype)
     Ws: list[np.ndarray] = []
     Hs: list[np.ndarray] = []
-    n_layers = len(ranks)
+    if stop_rule not in (None, "authors"):
+        raise ValueError(f"stop_rule must be None or 'authors', got {stop_rule!r}")
+    if normalize not in ("H", "W", None):
+        raise ValueError(f"normalize must be 'H', 'W' or None, got {normalize!r}")
     for layer, rank in enumerate(ranks):
         Y = X if layer == 0 else Ws[-1]
-        W, H = initial_factors(Y, rank, init, rng, dtype, eps)
+        if Ws0 is not None and Hs0 is not None:
+            W = np.maximum(np.array(Ws0[layer], dtype=dtype), eps)
+            H = np.maximum(np.array(Hs0[layer], dtype=dtype), eps)
+        else:
+            W, H = initial_factors(Y, rank, init, rng, dtype, eps)
         W = np.ascontiguousarray(W)
         fitter = LayerMU(Y, W, H, beta, eps, order="HW", rescale=True)  # updates W, H in place
-        phase = f"{phase_name} {layer + 1}"
         with fitter.threads():
-            errors = np.full(n_layers, np.nan)
-            errors[layer] = fitter.error()
-            progress.record(0, errors, phase, layer=layer + 1)
-            previous = errors[layer]
-            for it in range(1, max_iter + 1):
-                evaluate = should_evaluate(it, max_iter, eval_every)
-                error = fitter.iterate(evaluate=evaluate)
-                stop = False
-                if evaluate:
-                    errors = np.full(n_layers, np.nan)
-                    errors[layer] = error
-                    progress.record(it, errors, phase, layer=layer + 1)
-                    stop = converged(previous, errors[layer], tol)
-                    previous = errors[layer]
-                if not progress.step(phase):
-                    if not evaluate:
-                        errors = np.full(n_layers, np.nan)
-                        errors[layer] = fitter.error()
-                        progress.record(it, errors, phase, layer=layer + 1)
-                    progress.eval_seconds += fitter.eval_seconds
-                    Ws.append(W)
-                    Hs.append(H)
-                    return Ws, Hs, progress.rows
-                if stop:
-                    break
-        progress.eval_seconds += fitter.eval_seconds
+            outcome = run_phase(
+                _LayerPhase(fitter, layer, len(ranks), phase_name, stop_rule, accuracy),
+                progress, max_iter, eval_every=eval_every, tol=tol)
+        progress.add_eval_seconds(fitter.eval_seconds)
+        _normalize_layer(W, H, normalize)
         Ws.append(W)
         Hs.append(H)
-    return Ws, Hs, progress.rows
+        if outcome.stopped:
+            break
+    return Ws, Hs
+
+
+def _authors_stop(e: list[float], accuracy: float) -> bool:
+    """``betaNMF``'s test before iteration i = len(e) + 1: i > 12 and
+    |e(i−1) − e(i−11)| ≤ accuracy · |e(i−2)| (1-based e)."""
+    i = len(e) + 1
+    return i > 12 and abs(e[i - 2] - e[i - 12]) <= accuracy * abs(e[i - 3])
+
+
+def _normalize_layer(W: np.ndarray, H: np.ndarray, normalize: str | None) -> None:
+    """In place: H e = e ("H", their normalizeWH(W, H, 2)) or Wᵀe = e ("W", option 3)."""
+    if normalize is None:
+        return
+    s = H.sum(axis=1) if normalize == "H" else W.sum(axis=0)
+    s = np.where(s > 0, s, 1.0)
+    if normalize == "H":
+        H /= s[:, None]
+        W *= s[None, :]
+    else:
+        W /= s[None, :]
+        H *= s[:, None]
 
 
 def normalize_rows_of_H(Ws: list[np.ndarray], Hs: list[np.ndarray]) -> None:

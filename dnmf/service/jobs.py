@@ -75,6 +75,7 @@ class JobSpec:
     X: Any
     name: str = "run"
     session: str = ""
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. labels: fit(X, y=…)
     meta: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: float = CHECKPOINT_EVERY
 
@@ -158,14 +159,13 @@ def _progress_of(info) -> dict[str, Any]:
 
 def execute(build: Callable[[Callable], Any], X, channel,
             checkpoint_every: float = CHECKPOINT_EVERY,
-            config: dict | None = None) -> tuple[bytes, float, bool]:
+            config: dict | None = None,
+            fit_kwargs: dict | None = None) -> tuple[bytes, float, bool]:
     """Run one fit where the executor put it; return ``(result npz bytes, seconds, stopped)``.
 
     ``channel`` has ``progress(dict)``, ``stop_requested() -> bool`` and ``checkpoint(bytes)``.
     BLAS and dnmf's kernels use one thread (a worker is one core).
     """
-    from threadpoolctl import threadpool_limits
-
     n_layers = [0]
     clock = {"progress": -math.inf, "stop": -math.inf, "checkpoint": time.perf_counter()}
     stopped = [False]
@@ -191,8 +191,8 @@ def execute(build: Callable[[Callable], Any], X, channel,
     estimator = build(callback)
     n_layers[0] = len(getattr(estimator, "ranks", ()) or ())
     t0, c0 = time.perf_counter(), time.process_time()
-    with threadpool_limits(limits=1, user_api="blas"), _kernel_threads():
-        estimator.fit(X)
+    with _one_thread():
+        estimator.fit(X, **(fit_kwargs or {}))
     seconds = time.perf_counter() - t0
     result = estimator.result_
     # CPU seconds of the worker process over the fit: against the wall time, it tells a
@@ -201,15 +201,11 @@ def execute(build: Callable[[Callable], Any], X, channel,
     return result.to_npz_bytes(), seconds, stopped[0]
 
 
-def _kernel_threads():
-    try:
-        from dnmf import _kernels
+def _one_thread():
+    """dnmf's thread policy for the workbench (one BLAS thread per fit)."""
+    from dnmf import _threads
 
-        return _kernels.threads(1)
-    except (ImportError, AttributeError):
-        import contextlib
-
-        return contextlib.nullcontext()
+    return _threads.for_app()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -251,7 +247,7 @@ class ThreadExecutor:
         def work() -> None:
             try:
                 out = execute(job.spec.build, job.spec.X, _Channel, job.spec.checkpoint_every,
-                              job.spec.meta.get("config"))
+                              job.spec.meta.get("config"), job.spec.fit_kwargs)
             except BaseException as exc:  # reported to the job, never raised in the app
                 _LOG.debug("job %s failed", job.id, exc_info=True)
                 on_done(job.id, None, exc)
@@ -318,8 +314,9 @@ def _warm_worker() -> None:
         pass
 
 
-def _dask_task(job_id: str, build, X, checkpoint_every: float, config: dict):
-    return execute(build, X, _DaskChannel(job_id), checkpoint_every, config)
+def _dask_task(job_id: str, build, X, checkpoint_every: float, config: dict,
+               fit_kwargs: dict):
+    return execute(build, X, _DaskChannel(job_id), checkpoint_every, config, fit_kwargs)
 
 
 def _worker_env() -> dict[str, str]:
@@ -461,7 +458,8 @@ class DaskExecutor:
         spec = job.spec
         future = self.client.submit(_dask_task, job.id, spec.build, spec.X,
                                     spec.checkpoint_every, spec.meta.get("config") or {},
-                                    key=f"dnmf-fit-{job.id}", pure=False, retries=0)
+                                    spec.fit_kwargs, key=f"dnmf-fit-{job.id}", pure=False,
+                                    retries=0)
         with self._lock:
             self._futures[job.id] = future
 

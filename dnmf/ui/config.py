@@ -1,63 +1,51 @@
-"""Model configuration for the workbench: defaults per dataset, checks, estimator construction.
+"""Model configuration for the workbench, read from the model registry (:mod:`dnmf.registry`).
 
-No streamlit here: the Model page collects a plain ``dict`` (see :func:`default_config`) and
-this module turns it into a dnmf estimator. Everything the user could get wrong is checked by
-dnmf itself (it raises ``ValueError`` in words); :func:`check_config` only repeats the checks
-that can be made before the data reaches the solver, so the page can explain them at once and
-keep the Run button from starting a fit that would fail.
+No streamlit here. A configuration is a plain ``dict``: ``{"model": key, <parameter>: value,
+…}`` with the parameter names of the model's :class:`~dnmf.registry.ModelSpec`. This module
+gives its defaults, checks it (the spec's bounds, then the estimator's own rules, so the Model
+page can explain a problem before a fit starts), builds the estimator and labels runs. Nothing
+here knows a model by its key: a model registered from outside the package works the same.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-import dnmf
+from dnmf.registry import ModelSpec, get_model, list_models
 
-#: Model keys → labels shown in the UI. Models that have not landed in dnmf yet are hidden
-#: (see :func:`available_models`).
-MODEL_LABELS = {
-    "deep": "Deep β-NMF (Algorithm 1)",
-    "multilayer": "Multilayer β-NMF",
-    "deep-minvol": "Min-vol deep KL-NMF (Algorithm 2)",
-    "frobenius": "Frobenius deep MF (LC-DMF / DC-DMF / Tri-DMF)",
-}
-
-#: β presets: label → value (None: free value).
-BETA_PRESETS = {
-    "KL (β=1)": 1.0,
-    "IS (β=0)": 0.0,
-    "Frobenius (β=2)": 2.0,
-    "β=3/2": 1.5,
-    "other": None,
-}
-
-LAYER_INITS = ("random", "nndsvda", "nndsvd", "nndsvdar", "snpa", "soda")
-FROBENIUS_LOSSES = ("layer-centric", "data-centric", "trigeorgis")
-DTYPES = ("float64", "float32")
+#: Most layers the Model page offers.
 MAX_LAYERS = 6
 
-
-def _frobenius_class():
-    cls = getattr(dnmf, "FrobeniusDeepMF", None)
-    if cls is None:
-        try:
-            from dnmf.models.frobenius import FrobeniusDeepMF as cls
-        except ImportError:
-            return None
-    return cls
+#: Names of the usual β values in run labels.
+BETA_NAMES = {1.0: "KL", 0.0: "IS", 2.0: "Frobenius", 1.5: "β=3/2"}
 
 
-def available_models() -> list[str]:
-    """The model keys this installation of dnmf supports."""
-    out = ["deep", "multilayer"]
-    if hasattr(dnmf, "MinVol"):
-        out.append("deep-minvol")
-    if _frobenius_class() is not None:
-        out.append("frobenius")
-    return out
+def models() -> list[ModelSpec]:
+    """Every registered model, in registration order."""
+    return list_models()
+
+
+def spec_of(cfg_or_key: Mapping[str, Any] | str | None) -> ModelSpec | None:
+    """The spec of a configuration (or of a key); None for a model that is not registered
+    (e.g. a run uploaded from an installation with more models)."""
+    key = cfg_or_key.get("model") if isinstance(cfg_or_key, Mapping) else cfg_or_key
+    if key is None:
+        return models()[0]
+    try:
+        return get_model(str(key))
+    except ValueError:
+        return None
+
+
+def label(cfg_or_key) -> str:
+    """The model's label for menus and headings (its key when not registered)."""
+    spec = spec_of(cfg_or_key)
+    if spec is not None:
+        return spec.label
+    return str(cfg_or_key.get("model") if isinstance(cfg_or_key, Mapping) else cfg_or_key)
 
 
 def default_ranks(dataset) -> tuple[int, ...]:
@@ -82,139 +70,124 @@ def default_ranks(dataset) -> tuple[int, ...]:
     return tuple(ranks)
 
 
-def default_config(dataset=None) -> dict[str, Any]:
-    """The configuration the Model page starts from (and that "try it" runs)."""
-    ranks = default_ranks(dataset) if dataset is not None else (20, 10, 5)
-    return {
-        "model": "deep",
-        "beta": 1.0,
-        "ranks": list(ranks),
-        "weights": "auto",
-        "layer_init": "random",
-        "n_init_iter": 100,
-        "max_iter": 100,
-        "random_state": 0,
-        "dtype": "float64",
-        "min_vol": {"alpha_tilde": 0.05, "delta": 1.0, "rho": 0.5},
-        "frobenius_loss": "layer-centric",
-    }
+def default_config(dataset=None, model: str | None = None) -> dict[str, Any]:
+    """The configuration the Model page starts from (and that "try it" runs): the first
+    registered model (or ``model``) at its spec's defaults, ranks from the dataset."""
+    spec = spec_of(model)
+    cfg: dict[str, Any] = {"model": spec.key, **spec.defaults()}
+    if dataset is not None and "ranks" in cfg:
+        cfg["ranks"] = list(default_ranks(dataset))
+    return cfg
 
 
-def check_config(cfg: dict[str, Any], shape: tuple[int, int] | None = None) -> list[str]:
-    """Problems with ``cfg`` that can be seen before fitting, in words (empty: fine)."""
-    problems: list[str] = []
-    ranks = list(cfg.get("ranks") or [])
-    if not ranks:
-        problems.append("Give at least one layer.")
-    elif any(int(r) < 1 for r in ranks):
-        problems.append("Every rank must be at least 1.")
-    else:
-        for i, (a, b) in enumerate(zip(ranks, ranks[1:]), start=1):
-            if b >= a:
-                problems.append(
-                    f"Ranks must strictly decrease from layer to layer: r_{i + 1} = {b} is not "
-                    f"smaller than r_{i} = {a}."
-                )
-                break
-        if shape is not None and ranks[0] >= shape[1]:
-            problems.append(
-                f"The first rank r_1 = {ranks[0]} must be smaller than the number of columns of "
-                f"X (n = {shape[1]}); otherwise X = W_1 H_1 is trivial."
-            )
-    beta = cfg.get("beta")
-    if cfg.get("model") == "frobenius":
-        beta = 2.0  # least squares by construction; the β choice does not apply
-    if beta is None or not (isinstance(beta, (int, float)) and 0.0 <= float(beta) <= 2.0):
-        problems.append(f"β must be a number in [0, 2], got {beta!r}.")
-    if cfg.get("model") == "deep-minvol" and beta is not None and float(beta) != 1.0:
-        problems.append("Min-vol deep NMF is implemented for KL (β = 1) only: choose KL.")
-    w = cfg.get("weights")
-    if not isinstance(w, str):
-        vals = list(w or [])
-        if len(vals) != len(ranks):
-            problems.append(f"Give one weight λ per layer ({len(ranks)}), got {len(vals)}.")
-        elif any(not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0) for v in vals):
-            problems.append("Every weight λ must be a positive number.")
-    if int(cfg.get("max_iter", 1)) < 1 and cfg.get("model") == "multilayer":
-        problems.append("The multilayer model needs at least one iteration per layer.")
-    return problems
+def make_estimator(cfg: Mapping[str, Any], callback=None):
+    """The estimator for ``cfg`` (not fitted); parameters that do not apply are left out."""
+    spec = _spec(cfg)
+    return spec.build(spec.values(cfg), callback=callback)
 
 
-def make_estimator(cfg: dict[str, Any], callback=None):
-    """The dnmf estimator for ``cfg`` (not fitted). Invalid values raise ``ValueError`` from
-    dnmf when the estimator is fitted."""
-    model = cfg.get("model", "deep")
-    dtype = np.float32 if cfg.get("dtype") == "float32" else np.float64
-    ranks = tuple(int(r) for r in cfg["ranks"])
-    seed = cfg.get("random_state")
-    common = dict(
-        ranks=ranks,
-        random_state=None if seed is None else int(seed),
-        dtype=dtype,
-        callback=callback,
-    )
-    if model == "multilayer":
-        return dnmf.MultilayerNMF(
-            beta=float(cfg["beta"]),
-            init=cfg.get("layer_init", "random"),
-            max_iter=int(cfg["max_iter"]),
-            **common,
-        )
-    if model in ("deep", "deep-minvol"):
-        weights = cfg.get("weights", "auto")
-        min_vol = None
-        if model == "deep-minvol":
-            mv = cfg.get("min_vol") or {}
-            min_vol = dnmf.MinVol(
-                alpha_tilde=float(mv.get("alpha_tilde", 0.05)),
-                delta=float(mv.get("delta", 1.0)),
-                rho=float(mv.get("rho", 0.5)),
-            )
-        return dnmf.DeepNMF(
-            beta=float(cfg["beta"]),
-            min_vol=min_vol,
-            weights=weights if isinstance(weights, str) else [float(v) for v in weights],
-            init="multilayer",
-            layer_init=cfg.get("layer_init", "random"),
-            n_init_iter=int(cfg["n_init_iter"]),
-            max_iter=int(cfg["max_iter"]),
-            **common,
-        )
-    if model == "frobenius":
-        cls = _frobenius_class()
-        if cls is None:
-            raise ValueError("the Frobenius deep MF baselines are not available in this dnmf")
-        weights = cfg.get("weights", "auto")
-        return cls(
-            loss=cfg.get("frobenius_loss", "layer-centric"),
-            init=cfg.get("layer_init", "snpa"),
-            n_init_iter=int(cfg.get("n_init_iter", 100)),
-            weights=weights if isinstance(weights, str) else [float(v) for v in weights],
-            max_iter=int(cfg["max_iter"]),
-            **common,
-        )
-    raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_LABELS)}")
+def review_config(cfg: Mapping[str, Any],
+                  shape: tuple[int, int] | None = None) -> tuple[list[str], list[str]]:
+    """Problems (a fit would fail) and notes (it would warn) for ``cfg`` on data of ``shape``.
+
+    The spec checks its bounds, then the estimator its own rules (``check_params``): the same
+    rules a fit applies, said before the data reach the solver.
+    """
+    try:
+        spec = _spec(cfg)
+    except ValueError as exc:
+        return [str(exc)], []
+    problems = spec.check(cfg)
+    if problems:
+        return problems, []
+    estimator = make_estimator(cfg)
+    check = getattr(estimator, "check_params", None)
+    if check is None:
+        return [], []
+    return check(None if shape is None else shape[1])
 
 
-def multilayer_twin(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The multilayer configuration that matches a deep one (the paper's protocol): same β,
-    ranks, layer initialisation, seed and dtype, and as many MU iterations per layer as the
-    deep run spends in total (warm start + deep phase)."""
-    twin = dict(cfg)
-    twin["model"] = "multilayer"
-    twin["max_iter"] = max(1, int(cfg.get("n_init_iter", 0)) + int(cfg.get("max_iter", 0)))
-    twin["weights"] = "auto"
-    return twin
+def check_config(cfg: Mapping[str, Any], shape: tuple[int, int] | None = None) -> list[str]:
+    """The problems of :func:`review_config` (empty: the Run button may start the fit)."""
+    return review_config(cfg, shape)[0]
 
 
-def describe(cfg: dict[str, Any]) -> str:
-    """A one-line summary: ``deep · KL · ranks 20-10-5 · 100+100 it · seed 0``."""
-    beta = float(cfg.get("beta", 1.0))
-    beta_name = {1.0: "KL", 0.0: "IS", 2.0: "Frobenius", 1.5: "β=3/2"}.get(beta, f"β={beta:g}")
-    ranks = "-".join(str(int(r)) for r in cfg.get("ranks", []))
-    model = cfg.get("model", "deep")
-    if model == "multilayer":
-        its = f"{int(cfg.get('max_iter', 0))} it/layer"
-    else:
-        its = f"{int(cfg.get('n_init_iter', 0))}+{int(cfg.get('max_iter', 0))} it"
-    return f"{model} · {beta_name} · ranks {ranks} · {its} · seed {cfg.get('random_state')}"
+def baseline_config(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The configuration of the model's baseline "with the same settings", or None."""
+    spec = _spec(cfg)
+    if spec.baseline is None:
+        return None
+    key, values = spec.baseline(cfg)
+    return {"model": key, **values}
+
+
+def beta_of(cfg: Mapping[str, Any]) -> float | None:
+    """β of the configuration: its value, the model's fixed β, or None (no β)."""
+    if cfg.get("beta") is not None:
+        return float(cfg["beta"])
+    spec = spec_of(cfg)
+    if spec is None:
+        return None
+    if "beta" in spec.fixed_params:
+        return float(spec.fixed_params["beta"])
+    return spec.capabilities.fixed_beta
+
+
+def beta_name(beta: float | None) -> str:
+    """``KL``, ``IS``, ``Frobenius``, ``β=3/2`` or ``β=0.7``."""
+    if beta is None:
+        return "β n/a"
+    return BETA_NAMES.get(float(beta), f"β={float(beta):g}")
+
+
+def describe(cfg: Mapping[str, Any]) -> str:
+    """A one-line summary, e.g. ``deep · KL · ranks 20-10-5 · 100 warm-start it/layer · 100
+    deep it · seed 0`` (the seed always last)."""
+    spec = spec_of(cfg)
+    parts = [spec.name if spec is not None else str(cfg.get("model", "?"))]
+    beta = beta_of(cfg)
+    if beta is not None:
+        parts.append(beta_name(beta))
+    parts.append("ranks " + "-".join(str(int(r)) for r in cfg.get("ranks", [])))
+    if spec is not None:
+        parts += [f"{cfg[p.name]} {p.short}" for p in spec.params
+                  if p.short and p.name in cfg and p.applies(cfg)]
+    parts.append(f"seed {cfg.get('random_state')}")
+    return " · ".join(parts)
+
+
+def default_pair(runs: Mapping[str, Any]) -> list[str]:
+    """Runs to compare first: the newest run whose model has a baseline with the newest run of
+    that baseline on the same dataset; else the two newest runs."""
+    names = list(runs)
+    for name in reversed(names):
+        base = _baseline_key(runs[name])
+        if base is None:
+            continue
+        for other in reversed(names):
+            if runs[other].model == base and runs[other].dataset == runs[name].dataset:
+                return [name, other]
+    return names[-2:]
+
+
+def default_reference(runs: Mapping[str, Any], chosen: list[str]) -> str:
+    """The reference of the error ratios: the newest chosen run that is another chosen run's
+    baseline (the paper divides by multilayer NMF), else the last chosen."""
+    bases = {_baseline_key(runs[n]) for n in chosen}
+    refs = [n for n in chosen if runs[n].model in bases]
+    return refs[-1] if refs else chosen[-1]
+
+
+def _baseline_key(run) -> str | None:
+    spec = spec_of(run.model)
+    if spec is None or spec.baseline is None:
+        return None
+    return spec.baseline(run.config)[0]
+
+
+def _spec(cfg: Mapping[str, Any]) -> ModelSpec:
+    spec = spec_of(cfg)
+    if spec is None:
+        known = ", ".join(s.key for s in models())
+        raise ValueError(f"unknown model {cfg.get('model')!r}; choose one of {known}")
+    return spec

@@ -101,7 +101,7 @@ def fit_run(cfg: dict[str, Any], dataset, run_name: str, *, source: dict | None 
             label: str | None = None, stop_key: str = "stop_fit"):
     """Submit ``cfg`` on ``dataset`` as run ``run_name`` and follow it; return the stored
     :class:`Run` once it ended (None, after saying why, when it failed or is left running)."""
-    label = label or cfgmod.MODEL_LABELS.get(cfg.get("model", "deep"), cfg.get("model"))
+    label = label or cfgmod.label(cfg)
     job_id = workspace.submit(cfg, dataset, run_name, source=source, label=label)
     (run,) = follow([(job_id, f"**{label}** on *{dataset.name}* → run **{run_name}**",
                       stop_key)])
@@ -109,25 +109,25 @@ def fit_run(cfg: dict[str, Any], dataset, run_name: str, *, source: dict | None 
 
 
 def fit_pair(cfg: dict[str, Any], dataset, base_name: str, *, source: dict | None = None):
-    """Deep and multilayer with the same settings (the multilayer twin gets the deep run's total
-    iteration budget per layer, the paper's protocol), submitted together so they run side by
-    side. Returns the two runs (None for one that failed or is left running)."""
-    deep_cfg = dict(cfg)
-    if deep_cfg.get("model") not in ("deep", "deep-minvol"):
-        deep_cfg["model"] = "deep"
-    twin = cfgmod.multilayer_twin(deep_cfg)
-    deep_name = runstore.unique_name(f"{base_name} deep")
-    multi_name = runstore.unique_name(f"{base_name} multilayer")
-    if multi_name == deep_name:
-        multi_name = runstore.unique_name(f"{base_name} multilayer (2)")
+    """The model of ``cfg`` and its baseline with the same settings (for deep models the
+    multilayer baseline gets the deep run's total iteration budget per layer, the paper's
+    protocol), submitted together so they run side by side. Returns the two runs (None for
+    one that failed or is left running)."""
+    twin = cfgmod.baseline_config(cfg)
+    if twin is None:
+        raise ValueError(f"{cfgmod.label(cfg)} has no baseline to fit beside it")
+    first_name = runstore.unique_name(f"{base_name} {cfgmod.spec_of(cfg).name}")
+    second_name = runstore.unique_name(f"{base_name} {cfgmod.spec_of(twin).name}")
+    if second_name == first_name:
+        second_name = runstore.unique_name(f"{second_name} (2)")
     items = []
-    for c, name, key in ((deep_cfg, deep_name, "stop_fit_deep"),
-                         (twin, multi_name, "stop_fit_multi")):
-        label = cfgmod.MODEL_LABELS.get(c["model"], c["model"])
+    for c, name, key in ((cfg, first_name, "stop_fit_model"),
+                         (twin, second_name, "stop_fit_baseline")):
+        label = cfgmod.label(c)
         job_id = workspace.submit(c, dataset, name, source=source, label=label)
         items.append((job_id, f"**{label}** on *{dataset.name}* → run **{name}**", key))
-    deep, multi = follow(items)
-    return deep, multi
+    first, second = follow(items)
+    return first, second
 
 
 def follow(items: list[tuple[str, str, str]]) -> list:
@@ -180,10 +180,8 @@ def follow(items: list[tuple[str, str, str]]) -> list:
         res = run.result
         if snap.state == jobsmod.STOPPED:
             done = f"stopped · {res.n_iter} iterations kept · {run.seconds:.2f} s"
-        elif cfgmod.MODEL_LABELS.get(run.model) and run.model != "multilayer":
-            done = f"done · {res.n_iter} deep iterations · {run.seconds:.2f} s"
         else:
-            done = f"done · {run.seconds:.2f} s"
+            done = f"done · {res.n_iter} iterations · {run.seconds:.2f} s"
         bar.progress(1.0, text=done)
         line.caption("Final errors: " + _fmt_errors(list(res.layer_errors)))
         out.append(run)

@@ -15,6 +15,7 @@ every session shares.
 from __future__ import annotations
 
 import io
+import math
 import time
 import zipfile
 from collections.abc import MutableMapping
@@ -25,6 +26,8 @@ import numpy as np
 import streamlit as st
 
 from dnmf import FitResult
+from dnmf.datasets import MAX_UPLOAD_BYTES
+from dnmf.result import RunFileError as FitResultError
 from dnmf.ui import config as cfgmod
 
 #: At most this many runs are kept per session.
@@ -119,9 +122,11 @@ def unique_name(base: str, state: MutableMapping | None = None) -> str:
 
 
 def suggest_name(cfg: dict[str, Any], dataset_name: str, state=None) -> str:
-    beta = float(cfg.get("beta", 1.0))
-    beta_name = {1.0: "KL", 0.0: "IS", 2.0: "Fro", 1.5: "b1.5"}.get(beta, f"b{beta:g}")
-    return unique_name(f"{cfg.get('model', 'deep')}-{beta_name}-{dataset_name}", state)
+    beta = cfgmod.beta_of(cfg)
+    beta_name = ("" if beta is None else
+                 {1.0: "KL", 0.0: "IS", 2.0: "Fro", 1.5: "b1.5"}.get(beta, f"b{beta:g}") + "-")
+    model = cfgmod.spec_of(cfg).name if cfgmod.spec_of(cfg) else cfg.get("model", "run")
+    return unique_name(f"{model}-{beta_name}{dataset_name}", state)
 
 
 def would_drop(n_new: int = 1, new_bytes: int = 0, state=None) -> list[str]:
@@ -288,12 +293,39 @@ def safe_filename(name: str) -> str:
     return keep.strip("_") or "run"
 
 
+def _text_field(v, what: str, default: str, limit: int = 200) -> str:
+    """A short single-line text from an uploaded run (control characters removed)."""
+    if v is None:
+        return default
+    if not isinstance(v, str):
+        raise FitResultError(f"could not read this run file: its {what} is not text. Upload a "
+                             ".npz exported by dnmf (Download → Factors)")
+    clean = "".join(c if c.isprintable() else " " for c in v).strip()
+    return clean[:limit] or default
+
+
 def import_npz(data: bytes, filename: str = "run.npz") -> Run:
     """A run from bytes written by :func:`export_npz` (or ``FitResult.to_npz_bytes``).
-    Raises ValueError (in words) for anything else; never unpickles."""
-    result = FitResult.from_npz_bytes(data)
-    app = dict(result.config.get("app") or {})
-    ui_config = dict(app.get("ui_config") or {})
+
+    Every field is validated (:func:`dnmf.result.read_run_npz`, and here the workbench's own
+    ``config["app"]``); anything else raises ValueError with one plain sentence. Never
+    unpickles. The run's size counts against :data:`MAX_BYTES`.
+    """
+    from dnmf.datasets import KINDS
+
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise FitResultError(f"could not read this run file: it is {len(data) / 1e6:.0f} MB; "
+                             f"uploads are limited to {MAX_UPLOAD_BYTES // 1000**2} MB")
+    result = FitResult.from_npz_bytes(data, max_bytes=MAX_BYTES)
+    app = result.config.get("app") or {}
+    if not isinstance(app, dict):
+        raise FitResultError("could not read this run file: its config['app'] is not a "
+                             "mapping. Upload a .npz exported by dnmf (Download → Factors)")
+    ui_config = app.get("ui_config") or {}
+    if not isinstance(ui_config, dict):
+        raise FitResultError("could not read this run file: its ui_config is not a mapping. "
+                             "Upload a .npz exported by dnmf (Download → Factors)")
+    ui_config = dict(ui_config)
     if not ui_config:
         ui_config = {
             k: result.config.get(k)
@@ -303,14 +335,45 @@ def import_npz(data: bytes, filename: str = "run.npz") -> Run:
         }
         ui_config.setdefault("layer_init", result.config.get("layer_init",
                                                               result.config.get("init")))
-    if app.get("sample"):
-        ui_config["app"] = {"sample": app["sample"]}
+    ui_config["ranks"] = list(result.ranks)  # the factors say what the ranks are
+    for key, integer in (("beta", False), ("n_init_iter", True), ("max_iter", True),
+                         ("random_state", True)):
+        v = ui_config.get(key)
+        if v is None:
+            continue
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
+                or (integer and not float(v).is_integer()) or v < 0:
+            raise FitResultError(f"could not read this run file: its {key} is not a "
+                                 f"{'whole ' if integer else ''}nonnegative number. Upload a "
+                                 ".npz exported by dnmf (Download → Factors)")
+    if "model" in ui_config:
+        ui_config["model"] = _text_field(ui_config["model"], "model", "?", 40)
+    sample = app.get("sample")
+    if sample is not None:
+        if not (isinstance(sample, dict) and isinstance(sample.get("name"), str)
+                and isinstance(sample.get("options") or {}, dict)):
+            raise FitResultError("could not read this run file: its sample description is "
+                                 "malformed. Upload a .npz exported by dnmf")
+        ui_config["app"] = {"sample": {"name": sample["name"],
+                                       "options": dict(sample.get("options") or {})}}
+    kind = app.get("kind") or "generic"
+    if kind not in KINDS:
+        raise FitResultError(f"could not read this run file: its kind must be one of "
+                             f"{', '.join(KINDS)}. Upload a .npz exported by dnmf")
+    seconds = app.get("seconds")
+    if seconds is None:
+        seconds = result.timings.get("total", 0.0)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not \
+            math.isfinite(seconds) or seconds < 0:
+        raise FitResultError("could not read this run file: its run time is not a "
+                             "nonnegative number. Upload a .npz exported by dnmf")
     stem = filename.rsplit(".", 1)[0]
     return Run(
-        name=str(app.get("run_name") or stem),
+        name=_text_field(app.get("run_name"), "run name", _text_field(stem, "file name",
+                                                                        "run")),
         result=result,
         config=ui_config,
-        dataset=str(app.get("dataset") or "unknown data"),
-        kind=str(app.get("kind") or "generic"),
-        seconds=float(app.get("seconds") or result.timings.get("total", 0.0)),
+        dataset=_text_field(app.get("dataset"), "dataset name", "unknown data"),
+        kind=str(kind),
+        seconds=float(seconds),
     )

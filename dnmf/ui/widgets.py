@@ -8,6 +8,7 @@ import streamlit as st
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
 from dnmf.ui import state
+from dnmf.ui.errors import plain
 
 #: Session key set by app.py on every run (see :func:`page_setup`).
 APP_RAN = "_app_ran"
@@ -54,7 +55,7 @@ def dataset_badge() -> object | None:
         st.page_link("pages/data.py", label="Go to Data", icon=":material/dataset:")
         return None
     m, n = ds.shape
-    st.caption(f"Dataset: **{ds.name}** · {ds.kind} · {m} × {n}"
+    st.caption(f"Dataset: **{plain(ds.name)}** · {ds.kind} · {m} × {n}"
                f"{' · sparse' if ds.is_sparse else ''}")
     return ds
 
@@ -145,13 +146,14 @@ def sidebar_summary() -> None:
             st.caption("**Dataset:** none chosen")
         else:
             m, n = ds.shape
-            st.caption(f"**Dataset:** {ds.name} ({ds.kind}, {m} × {n})")
+            st.caption(f"**Dataset:** {plain(ds.name)} ({ds.kind}, {m} × {n})")
         store = runstore.runs()
         st.caption(f"**Runs:** {len(store)} / {runstore.MAX_RUNS} · "
                    f"{runstore.total_bytes() / 1024**2:.1f} MiB")
         for name, run in list(reversed(list(store.items())))[:6]:
             flag = " ⏹" if run.result.stopped_early else ""
-            st.caption(f"· {name}{flag} — {cfgmod.describe(run.config).split(' · seed')[0]}")
+            what = cfgmod.describe(run.config).split(" · seed")[0]
+            st.caption(plain(f"· {name}{flag} — {what}"))
         if len(store) > 6:
             st.caption(f"… and {len(store) - 6} more")
 

@@ -382,9 +382,13 @@ def download_all(tok: str) -> bytes:
 def submit(cfg: dict[str, Any], dataset, run_name: str, *, source: dict | None = None,
            label: str | None = None) -> str:
     """Queue a fit of ``cfg`` on ``dataset`` as run ``run_name``; return the job id."""
+    from dnmf.labels import semi_supervised_fit_args
     from dnmf.ui import config as cfgmod
 
     tok = st.session_state.get(TOKEN) or token()
+    spec_ = cfgmod.spec_of(cfg)
+    fit_kwargs = (semi_supervised_fit_args(dataset, float(cfg.get("known_labels", 0)))
+                  if spec_ is not None and spec_.capabilities.labels else {})
     run_cfg = dict(cfg)
     if source:
         run_cfg["app"] = {"sample": source}
@@ -392,6 +396,7 @@ def submit(cfg: dict[str, Any], dataset, run_name: str, *, source: dict | None =
         workspace=tok,
         build=functools.partial(cfgmod.make_estimator, dict(cfg)),
         X=dataset.X,
+        fit_kwargs=fit_kwargs,
         name=run_name,
         session=_session_id(),
         meta={"name": run_name, "config": run_cfg, "label": label,

@@ -57,9 +57,19 @@ def choose_sample(at: AppTest, name: str) -> AppTest:
     return at
 
 
+def cfg_key(at: AppTest, name: str) -> str:
+    """The Model page's widget key of parameter ``name`` of the chosen model."""
+    model = at.session_state["cfg_model"] if "cfg_model" in at.session_state else "deep"
+    return f"cfg_{model}_{name}"
+
+
+def has_widget(at: AppTest, kind: str, key: str) -> bool:
+    return any(getattr(w, "key", None) == key for w in at.get(kind))
+
+
 def quick_settings(at: AppTest, n_init_iter: int = 20, max_iter: int = 20) -> AppTest:
     """Few iterations so a fit takes a fraction of a second."""
-    if not at.number_input(key="cfg_n_init_iter").disabled:
-        at.number_input(key="cfg_n_init_iter").set_value(n_init_iter)
-    at.number_input(key="cfg_max_iter").set_value(max_iter)
+    if has_widget(at, "number_input", cfg_key(at, "n_init_iter")):
+        at.number_input(key=cfg_key(at, "n_init_iter")).set_value(n_init_iter)
+    at.number_input(key=cfg_key(at, "max_iter")).set_value(max_iter)
     return at.run()

@@ -44,9 +44,10 @@ def test_config_checks_and_twin():
     cfg = cfgmod.default_config()
     assert cfgmod.check_config(cfg, (100, 625)) == []
     assert "strictly decrease" in cfgmod.check_config({**cfg, "ranks": [5, 5]})[0]
-    assert "smaller than the number of columns" in cfgmod.check_config(cfg, (100, 20))[0]
+    problems, notes = cfgmod.review_config(cfg, (100, 20))  # r_1 = 20 ≥ n = 20: a warning
+    assert problems == [] and "can be trivial" in notes[0]
     assert cfgmod.check_config({**cfg, "weights": [1.0, 0.0, 1.0]}, (100, 625))
-    twin = cfgmod.multilayer_twin(cfg)
+    twin = cfgmod.baseline_config(cfg)
     assert twin["model"] == "multilayer" and twin["max_iter"] == 200
     est = cfgmod.make_estimator(twin)
     assert type(est).__name__ == "MultilayerNMF" and est.max_iter == 200

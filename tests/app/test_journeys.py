@@ -44,7 +44,7 @@ def test_journey(sample, kind):
     goto(at, "model")
     assert f"**{ds.name}**" in " ".join(c.value for c in at.caption)
     quick_settings(at)
-    ranks = [at.number_input(key=f"cfg_rank_{i}").value
+    ranks = [at.number_input(key=f"cfg_ranks_{i}").value
              for i in range(at.number_input(key="cfg_n_layers").value)]
     at.button(key="run_pair").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -121,7 +121,7 @@ def test_journey(sample, kind):
 def test_every_model_runs_from_the_model_page(model):
     from dnmf.ui import config as cfgmod
 
-    assert model in cfgmod.available_models()
+    assert model in [spec.key for spec in cfgmod.models()]
     at = new_app()
     choose_sample(at, "spectral-scene")
     goto(at, "model")

@@ -78,10 +78,10 @@ def test_widgets_keep_their_values_across_pages():
     at = new_app()
     choose_sample(at, "faces")
     goto(at, "model")
-    at.number_input(key="cfg_max_iter").set_value(123)
-    at.segmented_control(key="cfg_beta_preset").set_value("IS (β=0)").run()
+    at.number_input(key="cfg_deep_max_iter").set_value(123)
+    at.segmented_control(key="cfg_deep_beta").set_value("IS (β=0)").run()
     goto(at, "data")
     goto(at, "model")
-    assert at.number_input(key="cfg_max_iter").value == 123
-    assert at.segmented_control(key="cfg_beta_preset").value == "IS (β=0)"
+    assert at.number_input(key="cfg_deep_max_iter").value == 123
+    assert at.segmented_control(key="cfg_deep_beta").value == "IS (β=0)"
     assert at.session_state["dataset"].name == "faces"

@@ -16,8 +16,8 @@ def _start_fit(at, monkeypatch, max_iter: int):
     monkeypatch.setattr(fit, "FOREGROUND", 1.0)
     choose_sample(at, "faces")
     goto(at, "model")
-    at.number_input(key="cfg_n_init_iter").set_value(10)
-    at.number_input(key="cfg_max_iter").set_value(max_iter)
+    at.number_input(key="cfg_deep_n_init_iter").set_value(10)
+    at.number_input(key="cfg_deep_max_iter").set_value(max_iter)
     at.run()
     at.button(key="run_fit").click().run(timeout=30)
     assert not at.exception, [e.value for e in at.exception]

@@ -36,7 +36,7 @@ def test_try_it_fits_faces_and_opens_the_layers(page, app_url):
 
     layers = go_to(page, "Layers", link=home.get_by_role("link", name="Explore the layers"))
     expect(layers.get_by_role("combobox", name="Run", exact=True)).to_have_value(
-        re.compile(r"^try-it deep — deep · KL · ranks 20-10-5 · 100\+100 it"))
+        re.compile(r"^try-it deep — deep · KL · ranks 20-10-5 · 100 warm-start it · 100 deep it"))
     expect(layers.get_by_role("tabpanel").locator("image")).to_have_count(20)
     no_traceback(page)
     shot(page, "home-2-layers")

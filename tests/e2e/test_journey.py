@@ -70,10 +70,11 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
     # two fits, each in its box with a progress bar that ends at 100 % and says "done"
     bars = model.get_by_role("progressbar")
     expect(bars.first).to_be_visible()
-    expect(model.get_by_text(f"done · {DEEP} deep iterations")).to_be_visible(
+    expect(model.get_by_text(re.compile(rf"^done · {DEEP} iterations · [\d.]+ s$"))).to_be_visible(
         timeout=FIT_TIMEOUT_MS)
     expect(bars).to_have_count(2, timeout=FIT_TIMEOUT_MS)
-    expect(model.get_by_text(re.compile(r"^done · [\d.]+ s$"))).to_be_visible(
+    expect(model.get_by_text(re.compile(
+        rf"^done · {len(RANKS) * (WARM + DEEP)} iterations · [\d.]+ s$"))).to_be_visible(
         timeout=FIT_TIMEOUT_MS)
     for i in range(2):
         expect(bars.nth(i)).to_have_attribute("aria-valuenow", "100")

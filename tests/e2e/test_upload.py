@@ -59,7 +59,8 @@ def test_negative_csv_offers_a_fix_that_loads_it(page, app_url):
 
     expect(data.get_by_role("heading", name="negative", exact=True)).to_be_visible()
     wait_idle(page)  # the faces preview of the previous render is gone
-    expect(data.get_by_test_id("stMetric").filter(has_text="Rows (m)")).to_contain_text("4")
+    expect(data.get_by_test_id("stMetric").filter(has_text="Samples (rows, m)")
+           ).to_contain_text("4")
     expect(data.get_by_test_id("stMetric").filter(has_text="Values")).to_contain_text("0 – 7")
     expect(data.get_by_role("alert")).to_have_count(0)
     expect(sidebar(page).get_by_text("Dataset: negative (generic, 4 × 4)")).to_be_visible()

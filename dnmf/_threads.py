@@ -1,0 +1,101 @@
+"""The BLAS thread policy of dnmf, in one place (library and app both go through it).
+
+* A fit uses the BLAS threads numpy has (``blas_threads``), except where one thread is faster:
+  the row split of dense KL layers runs one BLAS thread per chunk (:mod:`dnmf._rowsplit`),
+  the small block problems of the Frobenius models run on one thread
+  (:func:`for_small_blocks`), and the workbench runs every fit on one thread (:func:`for_app`):
+  a server runs a fit per session, and several multi-threaded BLAS pools on few cores spin
+  against each other.
+* Limits are process-wide, as BLAS's own setting, and counted: overlapping users (fits in
+  several threads) share them; the first to enter saves the thread counts, the last to leave
+  restores them. The measurements behind these choices are in ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["SMALL_BLOCKS", "blas_threads", "for_app", "for_small_blocks", "one_blas_thread"]
+
+#: m·n·r_1 below which the Frobenius models' block problems run on one BLAS thread.
+SMALL_BLOCKS = 5e7
+
+_BLAS: list = []  # threadpoolctl's controllers of the loaded BLAS libraries, looked up once
+
+
+def _controllers() -> list:
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append([c for c in ThreadpoolController().lib_controllers
+                          if c.user_api == "blas"])
+        except Exception:  # threadpoolctl missing or failing: behave as a one-thread BLAS
+            _BLAS.append([])
+    return _BLAS[0]
+
+
+def blas_threads() -> int:
+    """Threads numpy's BLAS would use now (threadpoolctl), at most ``os.cpu_count()``."""
+    counts = []
+    for controller in _controllers():
+        try:
+            counts.append(int(controller.num_threads))
+        except Exception:
+            pass
+    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
+
+
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_USERS = 0
+_LIMIT_SAVED: list = []  # (controller, threads it had) from the first of the current users
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread inside the block (restored after).
+
+    The setting is process-wide, as BLAS's: fits run at once in several threads of one process
+    share it; the first to enter saves the thread counts and the last to leave restores them.
+    A fit's callback runs inside it (with one BLAS thread). Interleaving it in other threads
+    with ``threadpoolctl.threadpool_limits`` blocks, which keep no such count, can leave
+    BLAS limited: limit a whole program to one thread rather than parts of it concurrently.
+    """
+    global _LIMIT_USERS
+    with _LIMIT_LOCK:
+        if _LIMIT_USERS == 0:
+            _LIMIT_SAVED.clear()
+            for controller in _controllers():
+                try:
+                    _LIMIT_SAVED.append((controller, controller.num_threads))
+                    controller.set_num_threads(1)
+                except Exception:
+                    pass
+        _LIMIT_USERS += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _LIMIT_USERS -= 1
+            if _LIMIT_USERS == 0:
+                for controller, n in _LIMIT_SAVED:
+                    try:
+                        controller.set_num_threads(n)
+                    except Exception:
+                        pass
+
+
+def for_small_blocks(m: int, n: int, r1: int):
+    """:func:`one_blas_thread` for a Frobenius fit whose m·n·r_1 is below
+    :data:`SMALL_BLOCKS` (its blocks are small products called thousands of times: BLAS's
+    synchronisation costs more than its threads gain there); else no limit."""
+    return one_blas_thread() if m * n * r1 < SMALL_BLOCKS else contextlib.nullcontext()
+
+
+def for_app():
+    """The workbench's policy: a fit on one BLAS thread."""
+    return one_blas_thread()
