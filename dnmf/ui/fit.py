@@ -63,10 +63,28 @@ def warm_up_kernels() -> None:
         thread.start()
 
 
-def collect_interrupted(wait: float = 0.0) -> int:
-    """Kept for pages written against the old mailbox: :func:`workspace.begin` now collects
-    finished and stopped jobs. Returns 0."""
-    return 0
+#: session id → [(run, dataset, notice)]: runs made in a script run that was interrupted
+#: (work that still runs in the script thread, e.g. the Reproduce page's experiments, leaves
+#: them here: an interrupted run cannot touch session state); fits as jobs do not need it.
+_MAILBOX: dict[str, list[tuple[Any, Any, str]]] = {}
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def collect_interrupted() -> int:
+    """Store the runs left in :data:`_MAILBOX` by this session's interrupted script runs, with
+    a notice each (``widgets.page_setup`` calls it). Returns how many."""
+    with _LOCK:
+        items = _MAILBOX.pop(_session_id(), [])
+    for run, dataset, notice in items:
+        runstore.add_run(run, dataset)
+        runstore.notify(notice.replace("{name}", run.name), "warning")
+    return len(items)
 
 
 def _fmt_errors(errors) -> str:

@@ -32,13 +32,14 @@ def page_setup() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    from dnmf.ui import workspace
+    from dnmf.ui import fit, workspace
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         if not st.session_state.get(APP_RAN):
             st.rerun()
     workspace.begin()
+    fit.collect_interrupted()  # runs of interrupted script-thread work (Reproduce)
 
 
 def show_notices() -> None:
