@@ -48,7 +48,9 @@ def environment_lines() -> list[str]:
     if backend == "numba":
         import numba
 
-        lines.append(f"dnmf sparse kernels: numba {numba.__version__} (one thread)")
+        threads = getattr(_kernels, "kernel_threads", lambda: 1)()
+        lines.append(f"dnmf sparse kernels: numba {numba.__version__} ({threads} thread(s) "
+                     "by default)")
     else:
         lines.append("dnmf sparse kernels: numpy")
     lines.append(f"cores: {os.cpu_count()}, load average: "
@@ -59,8 +61,8 @@ def environment_lines() -> list[str]:
 
 @contextmanager
 def limited_threads(n: int | None):
-    """BLAS limited to ``n`` threads with threadpoolctl (None: no limit); dnmf's own kernels
-    are single-threaded."""
+    """BLAS limited to ``n`` threads with threadpoolctl (None: no limit); dnmf's compiled
+    kernels follow BLAS's thread count (:func:`dnmf._kernels.kernel_threads`)."""
     if n is None:
         yield
         return
@@ -148,6 +150,21 @@ def run_json(code: str, env: dict | None = None, timeout: float = 1800) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"subprocess failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def baseline_tree(ref: str):
+    """A temporary folder holding the ``dnmf`` package as of git revision ``ref`` (for a
+    same-run comparison with older code: put the folder first on PYTHONPATH)."""
+    import tarfile
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dnmf-baseline-") as folder:
+        archive = subprocess.run(["git", "archive", ref, "dnmf"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        yield folder
 
 
 def load_cbcl() -> np.ndarray | None:

@@ -17,12 +17,19 @@ machine as quoted in issue 7, and, with ``--octave-code DIR``, timed in the same
 driver). float32 is compared with float64 in the same run.
 
     .venv/bin/python bench/perf_deep_cbcl.py --octave-code /path/to/authors-code
+    .venv/bin/python bench/perf_deep_cbcl.py --baseline main   # main's code too, same run
+
+With ``--baseline REF`` the same fit of the dnmf of git revision REF runs in a fresh process
+right after each of this tree's fits (same dtype), so that old and new ratios come from one
+run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,13 +42,34 @@ from _perfutil import (
     DATA,
     ROOT,
     add_machine_args,
+    baseline_tree,
     environment_lines,
     load_cbcl,
+    run_json,
     run_on_machine,
     table,
 )
 
 OCTAVE_SECONDS = 108.0
+
+#: The baseline's fit in a fresh process: its dnmf from PYTHONPATH, this tree's bench helpers.
+BASELINE = """
+import json, sys
+sys.path[:] = [p for p in sys.path if p not in ("", {root!r})]
+sys.path.append({bench!r})
+import numpy as np
+import dnmf
+from _perfutil import load_cbcl, use_cpu_time
+use_cpu_time({cpu})
+from perf_deep_cbcl import fit
+from dnmf import _kernels
+_kernels.warmup()
+X = load_cbcl()
+fit(X[:200], 2, 2, np.float64)
+model, seconds = fit(X, {iters}, {iters}, np.{dtype})
+print(json.dumps({{"file": dnmf.__file__, "seconds": seconds,
+                  "errors": [float(e) for e in model.layer_errors_]}}))
+"""
 
 
 @contextmanager
@@ -127,17 +155,29 @@ def fit(X, iters_init, iters_deep, dtype, seed=0):
     return model, clock() - t0
 
 
-def run_octave(code_dir: str, iters: int) -> dict:
-    """The authors' deepKL_NMF under GNU Octave (its own tic/toc around the fit, in seconds)."""
+def run_octave(code_dir: str, iters: int, threads: int | None = None) -> dict:
+    """The authors' deepKL_NMF under GNU Octave: wall seconds of the fit (its own tic/toc),
+    or with ``--cpu-time`` the CPU seconds of the whole Octave process (start-up and data
+    loading included, about 1 s); ``threads`` limits Octave's OpenBLAS."""
+    import resource
+
     driver = ROOT / "bench" / "octave"
     expr = (f"addpath('{code_dir}'); addpath('{driver}'); "
             f"run_cbcl('{DATA / 'CBCL.mat'}', {iters}, {iters})")
+    env = dict(os.environ)
+    if threads is not None:
+        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(["octave", "--no-gui", "--quiet", "--eval", expr],
-                          capture_output=True, text=True, timeout=7200)
+                          capture_output=True, text=True, timeout=7200, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         raise RuntimeError(f"octave failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     result = json.loads(lines[-1])
+    if CLOCK["name"] == "cpu":
+        result["seconds"] = (after.ru_utime + after.ru_stime
+                             - before.ru_utime - before.ru_stime)
     version = subprocess.run(["octave", "--version"], capture_output=True, text=True)
     result["version"] = version.stdout.splitlines()[0] if version.stdout else "octave"
     return result
@@ -150,6 +190,8 @@ def main(argv=None) -> int:
                         help="iterations of each phase for the same-run plain-formula comparison")
     parser.add_argument("--octave-code", metavar="DIR",
                         help="folder of the authors' MATLAB files: time them under Octave too")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also fit with the dnmf of git revision REF, same run")
     add_machine_args(parser)
     return run_on_machine(parser.parse_args(argv), run)
 
@@ -167,16 +209,28 @@ def run(args) -> int:
 
     results = {}
     octave = None
-    for dtype in (np.float64, np.float32):
-        timers: dict[str, float] = defaultdict(float)
-        with instrumented(timers):
-            model, total = fit(X, args.iters, args.iters, dtype)
-        results[np.dtype(dtype).name] = (model, total, dict(timers))
-        if args.octave_code and octave is None:  # between the two dtypes: same conditions
-            if shutil.which("octave") is None:
-                print("--octave-code given but octave is not on PATH: skipped")
-            else:
-                octave = run_octave(args.octave_code, args.iters)
+    baseline: dict[str, dict] = {}
+    with contextlib.ExitStack() as stack:
+        old = stack.enter_context(baseline_tree(args.baseline)) if args.baseline else None
+        for dtype in (np.float64, np.float32):
+            timers: dict[str, float] = defaultdict(float)
+            with instrumented(timers):
+                model, total = fit(X, args.iters, args.iters, dtype)
+            results[np.dtype(dtype).name] = (model, total, dict(timers))
+            if old is not None:
+                code = BASELINE.format(root=str(ROOT), bench=str(ROOT / "bench"),
+                                       cpu=CLOCK["name"] == "cpu", iters=args.iters,
+                                       dtype=np.dtype(dtype).name)
+                env = {"PYTHONPATH": old}
+                if args.threads is not None:
+                    env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+                baseline[np.dtype(dtype).name] = run_json(code, env=env)
+                assert baseline[np.dtype(dtype).name]["file"].startswith(old)
+            if args.octave_code and octave is None:  # between the two dtypes
+                if shutil.which("octave") is None:
+                    print("--octave-code given but octave is not on PATH: skipped")
+                else:
+                    octave = run_octave(args.octave_code, args.iters, args.threads)
 
     rows = []
     t64 = results["float64"][1]
@@ -211,6 +265,13 @@ def run(args) -> int:
         if octave is not None:
             rows.append([f"{name}: Octave (authors' code, same run) / ours",
                          f"{octave['seconds'] / total:.1f}×", ""])
+        if name in baseline:
+            old_total = baseline[name]["seconds"]
+            rows.append([f"{name}: {args.baseline} (baseline, same run): total",
+                         f"{old_total:.2f}", f"{old_total / total:.0%}"])
+            if octave is not None:
+                rows.append([f"{name}: Octave (authors' code, same run) / {args.baseline}",
+                             f"{octave['seconds'] / old_total:.1f}×", ""])
         if name == "float32":
             rows.append(["float64 / float32 (same run)", f"{t64 / total:.2f}×", ""])
     print()
@@ -227,6 +288,8 @@ def run(args) -> int:
 
     # Same-run comparison with the plain formulas, per iteration, on a shortened fit.
     n = args.plain_iters
+    if n <= 0:
+        return 0
     rounds = []
     for _ in range(3):
         _, ours = fit(X, n, n, np.float64)

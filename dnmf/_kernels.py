@@ -7,10 +7,13 @@ float64. The loops in :mod:`dnmf.models` reach these kernels through :mod:`dnmf.
 Which kernel runs where
 -----------------------
 * Sparse KL (WH sampled at the nonzeros of X, fused with the MU numerators): compiled with
-  numba (:mod:`dnmf._kernels_numba`, one thread, GIL released) when numba imports, else a
-  chunked NumPy gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path.
-* Wright's ω and the deep KL W-update: vectorised NumPy in cache-sized blocks, whatever the
-  backend (measured faster than a compiled scalar loop: NumPy's logarithm is SIMD).
+  numba (:mod:`dnmf._kernels_numba`, GIL released) when numba imports, else a chunked NumPy
+  gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path. The compiled kernels
+  split X's rows (or columns) between :func:`kernel_threads` threads, in ranges of equal
+  numbers of stored entries (Python threads, each running the serial kernel on its range).
+* Wright's ω: vectorised NumPy in cache-sized blocks, whatever the backend. The deep KL
+  W-update in float64 runs :mod:`dnmf._omega_fast` (one compiled, vectorised pass per entry)
+  when numba is in use, else and in float32 the NumPy blocks (see :func:`deep_w_kl`).
 
 numba is imported lazily (the first time a sparse kernel runs), so ``import dnmf`` stays fast.
 The compiled functions are cached on disk (numba ``cache=True``, in the package's
@@ -20,8 +23,15 @@ is writable): the first call in a fresh installation compiles them (seconds, see
 of an interactive session. When numba fails (missing, broken install, a compile error) a
 warning is issued once and the NumPy path is used for the rest of the process.
 
-Reproducibility: every kernel is single-threaded with IEEE semantics (no fastmath), so results
-are bit-identical run to run. The NumPy and numba paths agree to rounding, not bit for bit.
+Threads: :func:`kernel_threads` is the number of threads BLAS uses now
+(:func:`dnmf._threads.blas_threads`; so the thread policy of :mod:`dnmf._threads`, e.g. the
+app's one thread, or a threadpoolctl limit, applies to these kernels too), unless a
+:func:`threads` block in the calling thread says otherwise.
+
+Reproducibility: each output row of a sparse kernel is computed by one thread, in a fixed
+order, so results are bit-identical run to run *whatever the number of threads*. The compiled
+kernels let LLVM reassociate and fuse (vectorised dot products, see
+:mod:`dnmf._kernels_numba`); the NumPy and numba paths agree to rounding, not bit for bit.
 
 Wright's omega function
 -----------------------
@@ -59,6 +69,8 @@ from types import ModuleType
 import numpy as np
 import scipy.sparse as sp
 
+from ._threads import blas_threads
+
 __all__ = [
     "SparseKL",
     "deep_w_kl",
@@ -66,10 +78,12 @@ __all__ = [
     "kernels_backend",
     "kl_numerator_Ht",
     "kl_numerator_W",
+    "kernel_threads",
     "kl_sparse_xlogx",
     "numba_enabled",
     "omega_taylor_coefficients",
     "sampled_dot",
+    "threads",
     "warmup",
     "wright_omega",
     "wright_omega_numpy",
@@ -79,6 +93,9 @@ __all__ = [
 _GATHER_BLOCK = 1 << 15
 # Entries per block of the vectorised elementwise kernels (ω): a few such arrays fit in L2.
 BLOCK = 1 << 15
+# Fewest stored entries per thread of a sparse kernel: below, handing a range to a worker
+# thread (tens of µs) costs more than it saves.
+MIN_NNZ_PER_THREAD = 1 << 15
 # Arguments of ω below this use the limit w = W̄ e^{-P/λ} in the deep KL W-update (ω = eˣ there).
 OMEGA_TAIL = -30.0
 
@@ -121,13 +138,63 @@ def _disable_numba(exc: BaseException) -> None:
                   "the rest of this process", RuntimeWarning, stacklevel=3)
 
 
+_THREADS = threading.local()  # .n: the count a threads() block set in this thread
+
+
+@contextmanager
+def threads(n: int | None):
+    """The compiled sparse kernels called from this thread use at most ``n`` threads inside
+    the block (None: :func:`kernel_threads`'s default, BLAS's count). Per calling thread, so
+    concurrent fits may each set their own."""
+    saved = getattr(_THREADS, "n", None)
+    _THREADS.n = None if n is None else max(1, int(n))
+    try:
+        yield
+    finally:
+        _THREADS.n = saved
+
+
+def kernel_threads() -> int:
+    """Threads of the compiled sparse kernels called from this thread: the innermost
+    :func:`threads` block's count, else the threads numpy's BLAS uses now, at most the
+    number of cores."""
+    n = getattr(_THREADS, "n", None)
+    if n is None:
+        n = blas_threads()
+    return max(1, min(n, os.cpu_count() or 1))
+
+
+def _row_ranges(indptr: np.ndarray, n_threads: int) -> list[tuple[int, int]]:
+    """At most ``n_threads`` consecutive ranges of rows with about equal numbers of stored
+    entries, each at least :data:`MIN_NNZ_PER_THREAD` (one range when there are fewer)."""
+    m = indptr.size - 1
+    nnz = int(indptr[-1])
+    n = max(1, min(n_threads, nnz // MIN_NNZ_PER_THREAD, m))
+    if n == 1:
+        return [(0, m)]
+    target = np.arange(1, n) * (nnz / n)
+    cuts = np.searchsorted(indptr, target)  # first row boundary at or past the target
+    nearer = target - indptr[cuts - 1] < indptr[cuts] - target  # or the one before it
+    bounds = [0, *(cuts - nearer).tolist(), m]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
 def _call(name: str, *args):
-    """Run the numba kernel ``name``; None if numba is unavailable or failed (then NumPy runs)."""
+    """Run the numba kernel ``name`` over all rows of its structure (``args[0]`` is indptr;
+    the kernel takes the row range last), split between :func:`kernel_threads` threads.
+    None if numba is unavailable or failed (then NumPy runs)."""
     module = _numba()
     if module is None:
         return None
     try:
-        return getattr(module, name)(*args)
+        kernel = getattr(module, name)
+        ranges = _row_ranges(args[0], kernel_threads())
+        if len(ranges) == 1:
+            return kernel(*args, *ranges[0])
+        from ._rowsplit import _run_chunks
+
+        _run_chunks(lambda k: kernel(*args, *ranges[k]), len(ranges))
+        return args[-1]
     except Exception as exc:
         from numba.core.errors import NumbaError
 
@@ -178,12 +245,15 @@ def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
         indptr, indices, data = S.structure("rows")
         tiny = dtype.type(np.finfo(dtype).tiny)
         try:
-            module.kl_sparse_numerator(indptr, indices, data, W, Ht, tiny, np.empty_like(W))
-            module.sampled_dot(indptr, indices, W, Ht, np.empty(S.csr.nnz, dtype))
-            module.kl_sparse_xlogx(indptr, indices, data, W, Ht, np.empty(6))
+            module.kl_sparse_numerator(indptr, indices, data, W, Ht, tiny, np.empty_like(W),
+                                       0, 6)
+            module.sampled_dot(indptr, indices, W, Ht, np.empty(S.csr.nnz, dtype), 0, 6)
+            module.kl_sparse_xlogx(indptr, indices, data, W, Ht, np.empty(6), 0, 6)
         except Exception as exc:
             _disable_numba(exc)
             return seconds
+        if dtype == np.float64:  # the compiled deep KL W-update (float64 only, see deep_w_kl)
+            deep_w_kl(W, W, np.ones((1, 2)), W, 0.5, out=np.empty_like(W))
         seconds[dtype.name] = time.perf_counter() - t0
     return seconds
 
@@ -474,8 +544,47 @@ def deep_w_kl(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np
     Returns
     -------
     ndarray of shape (m, r), not floored.
+
+    float64 runs the compiled one-pass kernel :func:`dnmf._omega_fast.deep_w_kl_fast` when
+    numba is in use (measured 1.5× faster than :func:`deep_w_kl_numpy`); float32 stays on
+    the NumPy kernel, whose float32 passes (16 lanes) beat the compiled one's float64
+    arithmetic (4 lanes): 1.25× faster, see ``bench/README.md``.
     """
+    if np.result_type(W_t, Q, W_bar) == np.float64 and _numba() is not None:
+        fast = _omega_fast()
+        if fast is not None:
+            try:
+                return fast.deep_w_kl_fast(W_t, Q, P, W_bar, lam, out)
+            except Exception as exc:
+                _fast_failed(exc)
     return deep_w_kl_numpy(W_t, Q, P, W_bar, lam, out)
+
+
+_FAST: dict = {"module": None, "tried": False}
+
+
+def _omega_fast() -> ModuleType | None:
+    """:mod:`dnmf._omega_fast`, imported on first use; None if it failed."""
+    if not _FAST["tried"]:
+        with _lock:
+            if not _FAST["tried"]:
+                try:
+                    from . import _omega_fast as module
+                except Exception as exc:
+                    _fast_failed(exc)
+                    module = None
+                _FAST.update(module=module, tried=True)
+    return _FAST["module"]
+
+
+def _fast_failed(exc: BaseException) -> None:
+    from numba.core.errors import NumbaError
+
+    if not isinstance(exc, (NumbaError, OSError, ImportError, ValueError)):
+        raise exc
+    _FAST.update(module=None, tried=True)
+    warnings.warn(f"dnmf: the compiled ω kernel failed ({exc!r}); using the NumPy kernel for "
+                  "the rest of this process", RuntimeWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------------------------------------

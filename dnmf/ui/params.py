@@ -14,6 +14,7 @@ import streamlit as st
 
 from dnmf.registry import ModelSpec, ParamSpec
 from dnmf.ui.config import MAX_LAYERS
+from dnmf.ui.errors import plain
 from dnmf.ui.state import PERSIST, init_default
 
 N_LAYERS_KEY = "cfg_n_layers"
@@ -21,13 +22,11 @@ _PER_LAYER = ("ints", "floats", "weights")
 _ROW = 4  # scalar widgets per row
 
 
-_MARKDOWN = set("\\`*_{}[]<>()#+-.!|$~")
-
-
 def as_text(text: str) -> str:
-    """``text`` with Markdown's special characters escaped: a spec's strings (which a plug-in
-    may supply) are shown as written, never interpreted."""
-    return "".join("\\" + c if c in _MARKDOWN else c for c in str(text))
+    """``text`` shown as written, never interpreted as Markdown (a spec's strings may come from
+    a plug-in): :func:`dnmf.ui.errors.plain`, which escapes only what Markdown would read, so
+    that accessible names stay clean (no "warm\\-start")."""
+    return plain(text)
 
 
 def key(spec: ModelSpec, p: ParamSpec | str, suffix: str = "") -> str:
