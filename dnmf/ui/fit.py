@@ -1,43 +1,41 @@
-"""Running a fit in the script thread with a live progress bar and a Stop button.
+"""Fits as background jobs, followed on the page and in the sidebar, with a Stop that works.
 
-How stopping works (checked against the Streamlit 1.67 source, with AppTest and in a browser).
-A click on Stop — or on any other widget, a page switch, or the toolbar's stop — asks Streamlit
-to rerun or stop the script. Streamlit raises its control exception at the script's next
-``st.*`` call; during a fit the only ``st.*`` calls are the progress updates that the solver
-callback makes every :data:`PERIOD` seconds. The callback catches that exception, remembers it
-and returns False, so the estimator stops cleanly and keeps what it computed
-(``stopped_early_``).
+A fit is submitted to the job runner (:func:`dnmf.ui.workspace.submit`; a dask.distributed
+cluster, or threads under ``DNMF_JOBS=threads``) and then *followed*: the page that started it
+draws its progress (phase, iteration, per-layer errors, place in the queue) from the script
+thread, every :data:`PERIOD` seconds, until the job ends — then the page goes on with the run,
+as before. The fit does not run in the script thread, so anything the user does meanwhile (a
+click, another page, the toolbar's stop) only interrupts the *following*: the job runs on, the
+sidebar's :func:`jobs_panel` (a fragment that refreshes itself while jobs run) keeps showing it
+on every page, and when it ends the run is in the store and the page is redrawn with it.
 
-The partial run cannot be written to ``st.session_state`` from the interrupted thread: with
-``runner.fastReruns`` (Streamlit's default) the interrupted run is *stopped*, every session
-state access in it raises again, and the rerun already runs in a new thread. So the partial
-run is put in a small process-wide mailbox keyed by the session id, the remembered exception is
-raised again (Streamlit carries on with what the user asked for), and the session's next script
-run — normally the rerun itself — collects it first thing (:func:`collect_interrupted`, called
-by ``app.py`` before the page runs; it waits, at most a few seconds, for a fit of the same
-session that is still winding down) and shows a notice naming the partial run.
+Stop (on the page or in the sidebar) asks the job to stop: it stops within 0.5 s and keeps its
+partial result. The click reruns the page, whose first step (:func:`dnmf.ui.workspace.begin`)
+waits for the stopped job and shows the partial run with a notice — no "next click".
 """
 
 from __future__ import annotations
 
-import logging
 import math
+import os
 import threading
 import time
 from typing import Any
 
 import streamlit as st
 
-from dnmf import _threads
-from dnmf.labels import semi_supervised_fit_args
+from dnmf.service import jobs as jobsmod
 from dnmf.ui import config as cfgmod
 from dnmf.ui import runs as runstore
-from dnmf.ui.errors import message_of
+from dnmf.ui import workspace
 
-_LOG = logging.getLogger(__name__)
-
-#: Seconds between two progress updates (and so the longest wait after Stop).
+#: Seconds between two progress redraws.
 PERIOD = 0.25
+#: Seconds a page follows its jobs before leaving them to the sidebar panel (the page can be
+#: left at any moment anyway; AppTest lowers it to run the page to its end).
+FOREGROUND = float(os.environ.get("DNMF_FOREGROUND_WAIT", "3600"))
+#: Seconds between two refreshes of the sidebar's job panel while jobs run.
+PANEL_PERIOD = 0.5
 
 _LOCK = threading.Lock()
 _WARMUP: list[threading.Thread] = []
@@ -46,7 +44,8 @@ _WARMUP: list[threading.Thread] = []
 def warm_up_kernels() -> None:
     """Compile (or load from numba's disk cache) dnmf's compiled kernels for float64 in a
     background thread, once per process, so the first fit a user starts does not wait for
-    the compiler (about 20 s cold, see bench/README.md)."""
+    the compiler (measured here: about 20 s cold, 0.3 s from the cache). Cluster workers load
+    them from the same disk cache."""
     with _LOCK:
         if _WARMUP:
             return
@@ -64,10 +63,10 @@ def warm_up_kernels() -> None:
         thread.start()
 
 
-#: session id → [(run, dataset, notice)] of interrupted fits, waiting to be stored
+#: session id → [(run, dataset, notice)]: runs made in a script run that was interrupted
+#: (work that still runs in the script thread, e.g. the Reproduce page's experiments, leaves
+#: them here: an interrupted run cannot touch session state); fits as jobs do not need it.
 _MAILBOX: dict[str, list[tuple[Any, Any, str]]] = {}
-#: session id → number of fits running in that session's script threads
-_IN_FLIGHT: dict[str, int] = {}
 
 
 def _session_id() -> str:
@@ -77,171 +76,164 @@ def _session_id() -> str:
     return ctx.session_id if ctx is not None else "no-session"
 
 
-def collect_interrupted(wait: float = 10.0) -> int:
-    """Store the partial runs of this session's interrupted fits (with a notice each).
-
-    Waits up to ``wait`` seconds for a fit that is still winding down in a stopped thread of the
-    same session (it stops within one progress period). Returns how many runs were stored.
-    """
-    sid = _session_id()
-    deadline = time.perf_counter() + wait
-    collected = 0
-    while True:
-        with _LOCK:
-            items = _MAILBOX.pop(sid, [])
-            running = _IN_FLIGHT.get(sid, 0)
-        for run, dataset, notice in items:
-            runstore.add_run(run, dataset)
-            runstore.notify(notice.replace("{name}", run.name), "warning")
-            collected += 1
-        if not running or time.perf_counter() > deadline:
-            return collected
-        time.sleep(0.02)
+def collect_interrupted() -> int:
+    """Store the runs left in :data:`_MAILBOX` by this session's interrupted script runs, with
+    a notice each (``widgets.page_setup`` calls it). Returns how many."""
+    with _LOCK:
+        items = _MAILBOX.pop(_session_id(), [])
+    for run, dataset, notice in items:
+        runstore.add_run(run, dataset)
+        runstore.notify(notice.replace("{name}", run.name), "warning")
+    return len(items)
 
 
 def _fmt_errors(errors) -> str:
     parts = []
-    for i, e in enumerate(errors, start=1):
-        parts.append(f"layer {i}: " + ("–" if e is None or not math.isfinite(e) else f"{e:.4g}"))
+    for i, e in enumerate(errors or [], start=1):
+        ok = e is not None and math.isfinite(e)
+        parts.append(f"layer {i}: " + (f"{e:.4g}" if ok else "–"))
     return " · ".join(parts)
 
 
-class _Interrupt:
-    exc: BaseException | None = None
-    last: Any = None
+def progress_text(job: jobsmod.Job, runner: jobsmod.JobRunner) -> tuple[float, str]:
+    """``(fraction, words)`` for a job: its place in the queue, or phase · iteration i of N."""
+    if job.state == jobsmod.QUEUED:
+        place = runner.place(job.id)
+        if not runner.executor.ready():
+            return 0.0, "waiting for the job cluster to start…"
+        return 0.0, (f"queued · place {place} of {runner.queued()} "
+                     f"({runner.running()} running)" if place else "queued…")
+    p = job.progress
+    if not p:
+        return 0.0, "starting…"
+    frac = min(1.0, p["iteration"] / max(1, p["total"]))
+    return frac, (f"{p['phase']} · iteration {p['iteration']} of {p['total']} · "
+                  f"{p['seconds']:.1f} s")
 
 
-def fit_run(
-    cfg: dict[str, Any],
-    dataset,
-    run_name: str,
-    *,
-    source: dict | None = None,
-    label: str | None = None,
-    stop_key: str = "stop_fit",
-):
-    """Fit ``cfg`` on ``dataset`` with live progress; store and return the :class:`Run`.
+def _stop(job_id: str) -> None:
+    workspace.get_runner().stop(job_id)
 
-    Returns None (after drawing an ``st.error``) when dnmf rejects the configuration. When the
-    user interrupts the fit, the partial run is handed to :func:`collect_interrupted` and
-    Streamlit's rerun/stop goes on (this function does not return).
-    """
+
+def fit_run(cfg: dict[str, Any], dataset, run_name: str, *, source: dict | None = None,
+            label: str | None = None, stop_key: str = "stop_fit"):
+    """Submit ``cfg`` on ``dataset`` as run ``run_name`` and follow it; return the stored
+    :class:`Run` once it ended (None, after saying why, when it failed or is left running)."""
     label = label or cfgmod.label(cfg)
-    box = st.container(border=True)
-    with box:
-        head, stop_col = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{label}** on *{dataset.name}* → run **{run_name}**")
-        stop_slot = stop_col.empty()
-        stop_slot.button("Stop", key=stop_key, icon=":material/stop_circle:",
-                         help="Stop the fit and keep what it computed so far",
-                         width="stretch")
-        bar = st.progress(0.0, text="starting…")
-        line = st.empty()
-    state = _Interrupt()
-    last_draw = [-math.inf]
-
-    def callback(info):
-        state.last = info
-        if state.exc is not None:
-            return False
-        now = time.perf_counter()
-        if now - last_draw[0] < PERIOD and info.iteration < info.total_iterations:
-            return None
-        last_draw[0] = now
-        try:
-            bar.progress(
-                info.fraction,
-                text=f"{info.phase} · iteration {info.iteration} of {info.total_iterations} · "
-                f"{info.seconds:.1f} s",
-            )
-            line.caption(r"Errors $D_\beta(W_{\ell-1}, W_\ell H_\ell)$: "
-                         + _fmt_errors(info.layer_errors))
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # Streamlit's rerun/stop request arrives here
-            state.exc = exc
-            return False
-        return None
-
-    sid = _session_id()
-    with _LOCK:
-        _IN_FLIGHT[sid] = _IN_FLIGHT.get(sid, 0) + 1
-    try:
-        try:
-            estimator = cfgmod.make_estimator(cfg, callback=callback)
-            spec = cfgmod.spec_of(cfg)
-            fit_args = (semi_supervised_fit_args(dataset, float(cfg.get("known_labels", 0)))
-                        if spec is not None and spec.capabilities.labels else {})
-            t0 = time.perf_counter()
-            with _threads.for_app():
-                estimator.fit(dataset.X, **fit_args)
-            seconds = time.perf_counter() - t0
-        except ValueError as exc:
-            if state.exc is not None:
-                raise state.exc from None
-            bar.empty()
-            box.error(message_of(exc), icon=":material/error:")
-            return None
-        except Exception as exc:  # a solver failure must not take the page down
-            if state.exc is not None:
-                raise state.exc from None
-            _LOG.exception("fit failed")
-            bar.empty()
-            box.error(f"The fit failed ({type(exc).__name__}): {message_of(exc)}",
-                      icon=":material/error:")
-            return None
-        run_cfg = dict(cfg)
-        if source:
-            run_cfg["app"] = {"sample": source}
-        run = runstore.Run(
-            name=run_name,
-            result=estimator.result_,
-            config=run_cfg,
-            dataset=dataset.name,
-            kind=dataset.kind,
-            seconds=seconds,
-        )
-        if state.exc is not None:
-            it = getattr(state.last, "iteration", None)
-            total = getattr(state.last, "total_iterations", None)
-            notice = (f"Fit stopped at iteration {it} of {total}; the partial run '{{name}}' "
-                      f"is kept ({seconds:.1f} s).")
-            with _LOCK:  # no session state access here: see the module docstring
-                _MAILBOX.setdefault(sid, []).append((run, dataset, notice))
-            raise state.exc
-    finally:
-        with _LOCK:
-            _IN_FLIGHT[sid] = _IN_FLIGHT.get(sid, 1) - 1
-            if _IN_FLIGHT[sid] <= 0:
-                _IN_FLIGHT.pop(sid, None)
-    try:
-        runstore.add_run(run, dataset)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # stopped right after the fit: let the next run store it
-        with _LOCK:
-            _MAILBOX.setdefault(sid, []).append(
-                (run, dataset, "The fit finished as it was interrupted; run '{name}' is kept."))
-        raise
-    res = estimator.result_
-    bar.progress(1.0, text=f"done · {res.n_iter} iterations · {seconds:.2f} s")
-    line.caption("Final errors: " + _fmt_errors(res.layer_errors))
-    stop_slot.empty()
+    job_id = workspace.submit(cfg, dataset, run_name, source=source, label=label)
+    (run,) = follow([(job_id, f"**{label}** on *{dataset.name}* → run **{run_name}**",
+                      stop_key)])
     return run
 
 
 def fit_pair(cfg: dict[str, Any], dataset, base_name: str, *, source: dict | None = None):
     """The model of ``cfg`` and its baseline with the same settings (for deep models the
     multilayer baseline gets the deep run's total iteration budget per layer, the paper's
-    protocol). Returns the two runs (None if one was rejected)."""
+    protocol), submitted together so they run side by side. Returns the two runs (None for
+    one that failed or is left running)."""
     twin = cfgmod.baseline_config(cfg)
     if twin is None:
         raise ValueError(f"{cfgmod.label(cfg)} has no baseline to fit beside it")
-    first = fit_run(cfg, dataset, runstore.unique_name(f"{base_name} {cfgmod.spec_of(cfg).name}"),
-                    source=source, stop_key="stop_fit_model")
-    if first is None:
-        return None, None
-    second = fit_run(twin, dataset,
-                     runstore.unique_name(f"{base_name} {cfgmod.spec_of(twin).name}"),
-                     source=source, stop_key="stop_fit_baseline")
+    first_name = runstore.unique_name(f"{base_name} {cfgmod.spec_of(cfg).name}")
+    second_name = runstore.unique_name(f"{base_name} {cfgmod.spec_of(twin).name}")
+    if second_name == first_name:
+        second_name = runstore.unique_name(f"{second_name} (2)")
+    items = []
+    for c, name, key in ((cfg, first_name, "stop_fit_model"),
+                         (twin, second_name, "stop_fit_baseline")):
+        label = cfgmod.label(c)
+        job_id = workspace.submit(c, dataset, name, source=source, label=label)
+        items.append((job_id, f"**{label}** on *{dataset.name}* → run **{name}**", key))
+    first, second = follow(items)
     return first, second
+
+
+def follow(items: list[tuple[str, str, str]]) -> list:
+    """Draw each job's progress box (``(job id, heading, stop key)``) until all ended; return
+    their stored runs (None for a failed job, or for all when the page stops following)."""
+    runner = workspace.get_runner()
+    slots = []
+    for job_id, heading, key in items:
+        box = st.container(border=True)
+        with box:
+            head, stop_col = st.columns([5, 1], vertical_alignment="center")
+            head.markdown(heading)
+            stop_slot = stop_col.empty()
+            stop_slot.button("Stop", key=key, icon=":material/stop_circle:",
+                             help="Stop the fit and keep what it computed so far",
+                             width="stretch", on_click=_stop, args=(job_id,))
+            bar = st.progress(0.0, text="queued…")
+            line = st.empty()
+        slots.append((job_id, box, bar, line, stop_slot))
+    deadline = time.monotonic() + FOREGROUND
+    while True:
+        snaps = [runner.job(job_id) for job_id, *_ in slots]
+        for snap, (_, _, bar, line, _) in zip(snaps, slots):
+            if snap is not None and not snap.finished_state:
+                frac, text = progress_text(snap, runner)
+                bar.progress(frac, text=text)
+                if snap.progress:
+                    line.caption(r"Errors $D_\beta(W_{\ell-1}, W_\ell H_\ell)$: "
+                                 + _fmt_errors(snap.progress["layer_errors"]))
+        if all(s is None or s.finished_state for s in snaps):
+            break
+        if time.monotonic() > deadline:
+            for _, _, bar, _, _ in slots:
+                bar.progress(0.0, text="still running — follow it in the sidebar")
+            return [None] * len(slots)
+        time.sleep(PERIOD)
+    names = [workspace.stored_name(job_id) for job_id, *_ in slots]
+    st.session_state[workspace.FOLLOWED] = {job_id for job_id, *_ in slots}
+    workspace.begin()  # the finished runs into the cache, notices for stopped/failed ones
+    out = []
+    for snap, name, (_, box, bar, line, stop_slot) in zip(snaps, names, slots):
+        stop_slot.empty()
+        run = runstore.runs().get(name) if name else None
+        if snap is None or run is None:
+            bar.empty()
+            if snap is not None and snap.error:
+                box.error(snap.error, icon=":material/error:")
+            out.append(None)
+            continue
+        res = run.result
+        if snap.state == jobsmod.STOPPED:
+            done = f"stopped · {res.n_iter} iterations kept · {run.seconds:.2f} s"
+        else:
+            done = f"done · {res.n_iter} iterations · {run.seconds:.2f} s"
+        bar.progress(1.0, text=done)
+        line.caption("Final errors: " + _fmt_errors(list(res.layer_errors)))
+        out.append(run)
+    return out
+
+
+def jobs_panel() -> None:
+    """The sidebar's job status on every page: a busy line while anything of this workspace
+    runs or waits, each job's progress and a Stop; it refreshes itself while jobs run and
+    redraws the page when one ends (so its run shows up without a click)."""
+    active = bool(workspace.active_jobs())
+    st.session_state["_panel_active"] = active  # only a later, fragment-only run redraws all
+
+    @st.fragment(run_every=PANEL_PERIOD if active else None)
+    def panel() -> None:
+        runner = workspace.get_runner()
+        jobs = workspace.active_jobs()
+        was_active = st.session_state.get("_panel_active", False)
+        st.session_state["_panel_active"] = bool(jobs)
+        if not jobs:
+            if was_active:
+                st.rerun(scope="app")  # a job ended: show its run on the page
+            return
+        running = sum(j.state == jobsmod.RUNNING for j in jobs)
+        queued = len(jobs) - running
+        st.markdown(f":material/progress_activity: **Busy** · {running} fit(s) running"
+                    + (f" · {queued} queued" if queued else ""))
+        for job in jobs:
+            frac, text = progress_text(job, runner)
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            c1.progress(frac, text=f"{job.spec.meta.get('name', 'run')}: {text}")
+            c2.button("", key=f"panel_stop_{job.id}", icon=":material/stop_circle:",
+                      help="Stop this fit and keep what it computed so far",
+                      on_click=_stop, args=(job.id,))
+
+    with st.sidebar:
+        panel()

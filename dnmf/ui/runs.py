@@ -38,6 +38,9 @@ MAX_BYTES = 400 * 1024**2
 RUNS = "runs"
 DATASETS = "datasets"
 NOTICES = "notices"
+#: Session key of the persistent store behind the cache (a :class:`dnmf.ui.workspace.Backing`,
+#: set by ``workspace.begin``); without it the runs live in the session only.
+BACKING = "_run_backing"
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Run:
     kind: str
     seconds: float
     created: float = field(default_factory=time.time)
+    #: "done", "stopped" (by the user) or "interrupted" (its job died; last checkpoint)
+    status: str = "done"
 
     @property
     def model(self) -> str:
@@ -145,7 +150,11 @@ def add_run(run: Run, dataset=None, state: MutableMapping | None = None) -> list
     s = _state(state)
     store = runs(s)
     run.name = unique_name(run.name, s)
-    dropped = [n for n in would_drop(1, run.nbytes, s) if n in store]
+    backing = s.get(BACKING)
+    if backing is not None:  # the store applies the caps (to what it stores)
+        dropped = [n for n in backing.put(run) if n in store]
+    else:
+        dropped = [n for n in would_drop(1, run.nbytes, s) if n in store]
     for name in dropped:
         store.pop(name, None)
         notify(
@@ -163,6 +172,8 @@ def add_run(run: Run, dataset=None, state: MutableMapping | None = None) -> list
 
 def delete_run(name: str, state: MutableMapping | None = None) -> None:
     s = _state(state)
+    if s.get(BACKING) is not None:
+        s[BACKING].delete(name)
     runs(s).pop(name, None)
     _prune_datasets(s)
 
@@ -181,6 +192,8 @@ def rename_run(old: str, new: str, state: MutableMapping | None = None) -> str:
         raise ValueError(f"there is already a run called '{new}'")
     if old not in store:
         raise ValueError(f"there is no run called '{old}'")
+    if s.get(BACKING) is not None:
+        s[BACKING].rename(old, new)
     items = [(new if k == old else k, v) for k, v in store.items()]
     store.clear()
     for k, v in items:

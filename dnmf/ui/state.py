@@ -49,9 +49,15 @@ def current_source() -> dict | None:
 
 
 def set_dataset(dataset, source: dict) -> None:
-    """Make ``dataset`` the chosen one (for every page)."""
+    """Make ``dataset`` the chosen one (for every page); an embedded sample is remembered by
+    the workspace, so a new session of the same link starts with it."""
+    from dnmf.ui import workspace
+
+    changed = st.session_state.get(DATASET_SOURCE) != source
     st.session_state[DATASET] = dataset
     st.session_state[DATASET_SOURCE] = source
+    if changed:
+        workspace.remember_dataset(source if (source or {}).get("type") == "sample" else None)
 
 
 def clear_dataset() -> None:

@@ -18,7 +18,8 @@ _LEVELS = {"info": st.info, "warning": st.warning, "success": st.success, "error
 
 def page_setup() -> None:
     """First line of every page: make sure the page runs inside ``app.py``'s navigation, and
-    store the partial runs of interrupted fits (:func:`dnmf.ui.fit.collect_interrupted`).
+    bring the run cache in line with the workspace's store and report this session's ended
+    jobs (:func:`dnmf.ui.workspace.begin`).
 
     Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until the
     process has run ``st.navigation`` once: a first request that deep-links to a page (e.g.
@@ -31,13 +32,14 @@ def page_setup() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    from dnmf.ui import fit
+    from dnmf.ui import fit, workspace
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         if not st.session_state.get(APP_RAN):
             st.rerun()
-    fit.collect_interrupted()
+    workspace.begin()
+    fit.collect_interrupted()  # runs of interrupted script-thread work (Reproduce)
 
 
 def show_notices() -> None:
@@ -77,6 +79,7 @@ def runs_frame(store: dict | None = None) -> pd.DataFrame:
                 "seconds": round(float(run.seconds), 2),
                 "final errors": errs,
                 "stopped early": bool(res.stopped_early),
+                "status": getattr(run, "status", "done"),
             }
         )
     return pd.DataFrame(rows)

@@ -14,10 +14,8 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit.testing.v1.local_script_runner as lsr
 from apphelp import choose_sample, errors, goto, new_app
 from sklearn.utils._param_validation import Interval
-from test_stop import _interrupt_after
 
 import dnmf
 from dnmf.estimators import LayeredEstimator
@@ -158,13 +156,15 @@ def test_a_registered_model_is_offered_fitted_and_shown(plugin):
 
 def test_a_registered_model_stops_and_keeps_its_partial_run(plugin, monkeypatch):
     at = new_app()
+    from dnmf.ui import fit
+
     _configure(at, ridge=0.1, max_iter=200_000)  # minutes if not stopped
-    original, waiting = _interrupt_after(1.5, "rerun")
-    monkeypatch.setattr(lsr, "require_widgets_deltas", waiting)
-    t0 = time.perf_counter()
+    monkeypatch.setattr(fit, "FOREGROUND", 1.5)  # the page leaves the job to the sidebar
     at.button(key="run_fit").click().run(timeout=60)
+    assert not at.session_state["runs"]  # still running
+    t0 = time.perf_counter()
+    at.button(key="stop_fit").click().run(timeout=60)  # (fits are jobs: Stop stops them)
     assert time.perf_counter() - t0 < 20
-    monkeypatch.setattr(lsr, "require_widgets_deltas", original)
     assert not at.exception, [e.value for e in at.exception]
     (run,) = at.session_state["runs"].values()
     assert run.model == KEY and run.result.stopped_early

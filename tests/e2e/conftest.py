@@ -16,6 +16,7 @@ and not ``0``/``false``), where they fail: CI must prove the browser tests ran.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -110,9 +111,12 @@ def app_url(artifacts: Path) -> str:
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]
+    home = artifacts / "dnmf_home"  # the server's run store, fresh for every session
+    shutil.rmtree(home, ignore_errors=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, env={**os.environ,
+                                                               "DNMF_HOME": str(home)})
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while _health(url) != "ok":

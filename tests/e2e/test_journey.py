@@ -86,10 +86,10 @@ def test_faces_deep_vs_multilayer_journey(page, app_url, tmp_path):
     expect(runs).to_have_count(3)
     number = re.compile(r"^\d[\d.e+, -]*$")
     expect(cells(runs.filter(has_text=DEEP_RUN))).to_have_text(
-        [DEEP_RUN, "deep", "faces", "1", "20-10-5", str(DEEP), number, number, "false"])
+        [DEEP_RUN, "deep", "faces", "1", "20-10-5", str(DEEP), number, number, "false", "done"])
     expect(cells(runs.filter(has_text=MULTI_RUN))).to_have_text(
         [MULTI_RUN, "multilayer", "faces", "1", "20-10-5", str(len(RANKS) * (WARM + DEEP)),
-         number, number, "false"])
+         number, number, "false", "done"])
     expect(sidebar(page).get_by_text("Runs: 2 / 12")).to_be_visible()
     expect(sidebar(page).get_by_text(f"· {DEEP_RUN} — deep · KL")).to_be_visible()
     no_traceback(page)

@@ -60,7 +60,7 @@ def test_stop_during_a_long_fit_keeps_the_partial_run(page, app_url):
     expect(runs).to_have_count(2)
     row = cells(runs.nth(1))
     expect(row).to_have_text([RUN, "deep", "faces", "1", "20-10-5", re.compile(r"^\d+$"),
-                              re.compile(r"^[\d.]+$"), re.compile(r"\d"), "true"])
+                              re.compile(r"^[\d.]+$"), re.compile(r"\d"), "true", "stopped"])
     assert int(row.nth(5).inner_text()) < LONG
     expect(sidebar(page).get_by_text(f"· {RUN} ⏹ — ")).to_be_visible()
     no_traceback(page)

@@ -86,7 +86,7 @@ def go_to(page: Page, title: str, *, link: Locator | None = None) -> Locator:
     link.click()
     m = main(page)
     expect(m.get_by_role("heading", name=title, exact=True)).to_be_visible()
-    expect(page).to_have_url(re.compile(rf"/{title.lower()}$"))
+    expect(page).to_have_url(re.compile(rf"/{title.lower()}(\?.*)?$"))  # ?workspace=…
     wait_idle(page)
     return m
 

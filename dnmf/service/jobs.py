@@ -1,0 +1,722 @@
+"""Fits as background jobs: a fair queue in front of a dask.distributed cluster (or threads).
+
+A :class:`JobRunner` takes fits from every session of the app (:meth:`JobRunner.submit`), keeps
+them in one first-come-first-served queue with a limit on how many jobs of one workspace run at
+once, and hands a job to the executor only when a slot is free — so every session can be told
+its jobs' places (:meth:`JobRunner.place`). Two executors have the same interface:
+
+- :class:`DaskExecutor`: by default an embedded ``LocalCluster`` on 127.0.0.1 (worker processes,
+  one thread and one BLAS thread each, as many as cores), started in the background; with
+  ``DNMF_SCHEDULER=tcp://host:port`` an existing cluster (whose workers need ``dnmf`` installed).
+- :class:`ThreadExecutor`: threads of the app's own process (``DNMF_JOBS=threads``; what the
+  AppTest suite uses, where a cluster would outlive the script).
+
+A job runs :func:`execute` where the executor puts it: the estimator is built there from a
+picklable ``build(callback)``, and its callback
+
+- publishes the progress (iteration, total, phase, per-layer errors) every :data:`PROGRESS_PERIOD`
+  seconds (Dask: ``Worker.log_event`` on a topic the runner's client subscribes to);
+- polls the job's stop flag every :data:`STOP_POLL` seconds (Dask: a ``distributed.Event``) and
+  returns False when it is set — the estimator then stops and returns its partial result;
+- every ``checkpoint_every`` seconds sends the current factors as ``.npz`` bytes (Dask: a
+  ``distributed.Variable``), which the runner hands to ``on_checkpoint`` (the app writes them to
+  the store, so a job cut off by a server restart comes back as a partial run).
+
+A worker that dies under a job (killed, out of memory) makes the job fail with a message; the
+runner and the other jobs go on. The solver core never imports this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+_LOG = logging.getLogger(__name__)
+
+__all__ = ["DaskExecutor", "Job", "JobRunner", "JobSpec", "ThreadExecutor", "execute",
+           "runner_from_env"]
+
+#: Seconds between two progress messages of a job.
+PROGRESS_PERIOD = 0.25
+#: Seconds between two looks at a job's stop flag (the Stop latency is about this plus one
+#: iteration plus the result's trip back).
+STOP_POLL = 0.1
+#: Seconds between two checkpoints of a job's factors.
+CHECKPOINT_EVERY = 3.0
+#: Jobs of one workspace that may run at once (the others wait in the queue).
+PER_WORKSPACE = 2
+
+QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
+FINISHED = (DONE, STOPPED, FAILED)
+
+
+@dataclass
+class JobSpec:
+    """One fit to run.
+
+    ``build(callback)`` returns the (unfitted) estimator; it and ``X`` must pickle (a
+    ``functools.partial`` of a module-level function does). ``meta`` is the app's, passed back
+    untouched (run name, configuration, dataset provenance).
+    """
+
+    workspace: str
+    build: Callable[[Callable], Any]
+    X: Any
+    name: str = "run"
+    session: str = ""
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. labels: fit(X, y=…)
+    meta: dict[str, Any] = field(default_factory=dict)
+    checkpoint_every: float = CHECKPOINT_EVERY
+
+
+@dataclass
+class Job:
+    """What the runner knows about a job (a snapshot: :meth:`JobRunner.job` copies it)."""
+
+    id: str
+    spec: JobSpec
+    state: str = QUEUED
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    progress: dict[str, Any] | None = None
+    result: bytes | None = None  # FitResult.to_npz_bytes() of the final or partial result
+    seconds: float = 0.0
+    error: str | None = None
+    stop_requested: float | None = None  # time.perf_counter() of the Stop
+    stop_latency: float | None = None  # seconds from Stop to the partial result
+    collected: bool = False
+
+    @property
+    def finished_state(self) -> bool:
+        return self.state in FINISHED
+
+
+# --------------------------------------------------------------------------- where jobs run
+def _factors_in_fit_loop(n_layers: int, depth: int = 10):
+    """The fit loop's current factors (copies), found in the frames that called the callback.
+
+    The callback is handed an :class:`dnmf.IterationInfo` only; until the fit loop passes a
+    snapshot of its factors, they are read from the loop's locals ``Ws``/``Hs`` (the deep
+    phases hold all L layers; the multilayer loop holds the finished layers plus ``W``/``H`` of
+    the current one). Returns ``(Ws, Hs, history_rows)`` or None when no complete set of L
+    layers is in reach (e.g. during the warm start of a deep fit) — a checkpoint is then
+    skipped, never wrong.
+    """
+    frame = sys._getframe(2)
+    rows = None
+    for _ in range(depth):
+        if frame is None:
+            return None
+        loc = frame.f_locals
+        if rows is None and isinstance(getattr(loc.get("self"), "rows", None), list):
+            rows = list(loc["self"].rows)
+        Ws, Hs = loc.get("Ws"), loc.get("Hs")
+        if isinstance(Ws, list) and isinstance(Hs, list) and len(Ws) == len(Hs):
+            if len(Ws) == n_layers - 1 and isinstance(loc.get("W"), np.ndarray) and \
+                    isinstance(loc.get("H"), np.ndarray):
+                Ws, Hs = [*Ws, loc["W"]], [*Hs, loc["H"]]
+            if len(Ws) == n_layers and all(isinstance(a, np.ndarray) for a in Ws + Hs):
+                return [a.copy() for a in Ws], [a.copy() for a in Hs], rows or []
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _checkpoint_bytes(Ws, Hs, rows, info, config: dict) -> bytes:
+    import pandas as pd
+
+    from dnmf.result import FitResult
+
+    res = FitResult(W=Ws, H=Hs, history=pd.DataFrame(rows), config=dict(config),
+                    layer_errors=np.asarray(info.layer_errors, dtype=float),
+                    n_iter=int(info.iteration), timings={"total": float(info.seconds)},
+                    stopped_early=True)
+    return res.to_npz_bytes()
+
+
+def _progress_of(info) -> dict[str, Any]:
+    return {
+        "iteration": int(info.iteration),
+        "total": int(info.total_iterations),
+        "phase": str(info.phase),
+        "seconds": float(info.seconds),
+        "layer_errors": [None if not math.isfinite(e) else float(e) for e in
+                         np.asarray(info.layer_errors, dtype=float)],
+    }
+
+
+def execute(build: Callable[[Callable], Any], X, channel,
+            checkpoint_every: float = CHECKPOINT_EVERY,
+            config: dict | None = None,
+            fit_kwargs: dict | None = None) -> tuple[bytes, float, bool]:
+    """Run one fit where the executor put it; return ``(result npz bytes, seconds, stopped)``.
+
+    ``channel`` has ``progress(dict)``, ``stop_requested() -> bool`` and ``checkpoint(bytes)``.
+    BLAS and dnmf's kernels use one thread (a worker is one core).
+    """
+    n_layers = [0]
+    clock = {"progress": -math.inf, "stop": -math.inf, "checkpoint": time.perf_counter()}
+    stopped = [False]
+
+    def callback(info):
+        now = time.perf_counter()
+        last = info.iteration >= info.total_iterations
+        if now - clock["progress"] >= PROGRESS_PERIOD or last:
+            clock["progress"] = now
+            channel.progress(_progress_of(info))
+        if now - clock["stop"] >= STOP_POLL:
+            clock["stop"] = now
+            if channel.stop_requested():
+                stopped[0] = True
+                return False
+        if checkpoint_every and now - clock["checkpoint"] >= checkpoint_every and not last:
+            clock["checkpoint"] = now
+            found = _factors_in_fit_loop(n_layers[0])
+            if found is not None:
+                channel.checkpoint(_checkpoint_bytes(*found, info, config or {}))
+        return None
+
+    estimator = build(callback)
+    n_layers[0] = len(getattr(estimator, "ranks", ()) or ())
+    t0, c0 = time.perf_counter(), time.process_time()
+    with _one_thread():
+        estimator.fit(X, **(fit_kwargs or {}))
+    seconds = time.perf_counter() - t0
+    result = estimator.result_
+    # CPU seconds of the worker process over the fit: against the wall time, it tells a
+    # machine whose cores are taken by others from a fit that waits on something else
+    result.timings = {**result.timings, "job_cpu": time.process_time() - c0}
+    return result.to_npz_bytes(), seconds, stopped[0]
+
+
+def _one_thread():
+    """dnmf's thread policy for the workbench (one BLAS thread per fit)."""
+    from dnmf import _threads
+
+    return _threads.for_app()
+
+
+def _error_text(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker" or "KilledWorker" in repr(exc):
+        return ("The worker process running this fit stopped (it was killed or ran out of "
+                "memory). Start the fit again, perhaps with smaller ranks.")
+    text = str(exc).strip() or name
+    text = text[0].upper() + text[1:]
+    text = text if text.endswith((".", "!", "?")) else text + "."
+    if isinstance(exc, ValueError):
+        return text
+    return f"The fit failed ({name}): {text}"
+
+
+class ThreadExecutor:
+    """Jobs in threads of this process (same interface as :class:`DaskExecutor`)."""
+
+    def __init__(self, n_slots: int | None = None) -> None:
+        self.n_slots = int(n_slots or os.cpu_count() or 1)
+        self._stops: dict[str, threading.Event] = {}
+        self.started_at = time.perf_counter()
+        self.ready_seconds = 0.0
+
+    def ready(self) -> bool:
+        return True
+
+    def slots(self) -> int:
+        return self.n_slots
+
+    def start(self, job: Job, on_progress, on_checkpoint, on_done) -> None:
+        stop = self._stops[job.id] = threading.Event()
+
+        class _Channel:
+            progress = staticmethod(lambda msg: on_progress(job.id, msg))
+            stop_requested = staticmethod(stop.is_set)
+            checkpoint = staticmethod(lambda data: on_checkpoint(job.id, data))
+
+        def work() -> None:
+            try:
+                out = execute(job.spec.build, job.spec.X, _Channel, job.spec.checkpoint_every,
+                              job.spec.meta.get("config"), job.spec.fit_kwargs)
+            except BaseException as exc:  # reported to the job, never raised in the app
+                _LOG.debug("job %s failed", job.id, exc_info=True)
+                on_done(job.id, None, exc)
+            else:
+                on_done(job.id, out, None)
+            finally:
+                self._stops.pop(job.id, None)
+
+        threading.Thread(target=work, name=f"dnmf-job-{job.id}", daemon=True).start()
+
+    def stop(self, job_id: str) -> None:
+        ev = self._stops.get(job_id)
+        if ev is not None:
+            ev.set()
+
+    def close(self) -> None:
+        for ev in list(self._stops.values()):
+            ev.set()
+
+
+# ------------------------------------------------------------------------------- Dask
+_TOPIC = "dnmf-progress"
+
+
+class _DaskChannel:
+    """The worker side of a job's messages (see the module docstring)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self._stop = None
+        self._ck = None
+
+    def progress(self, msg: dict) -> None:
+        from distributed import get_worker
+
+        get_worker().log_event(_TOPIC, {"job": self.job_id, **msg})
+
+    def stop_requested(self) -> bool:
+        from distributed import Event
+
+        if self._stop is None:
+            self._stop = Event(f"dnmf-stop-{self.job_id}")
+        return bool(self._stop.is_set())
+
+    def checkpoint(self, data: bytes) -> None:
+        from distributed import Variable
+
+        if self._ck is None:
+            self._ck = Variable(f"dnmf-ck-{self.job_id}")
+        self._ck.set(data)
+        from distributed import get_worker
+
+        get_worker().log_event(_TOPIC, {"job": self.job_id, "checkpoint": True})
+
+
+def _warm_worker() -> None:
+    import dnmf.estimators  # noqa: F401
+
+    try:
+        from dnmf import _kernels
+
+        _kernels.warmup(dtypes=("float64",))
+    except (ImportError, AttributeError):
+        pass
+
+
+def _dask_task(job_id: str, build, X, checkpoint_every: float, config: dict,
+               fit_kwargs: dict):
+    return execute(build, X, _DaskChannel(job_id), checkpoint_every, config, fit_kwargs)
+
+
+def _worker_env() -> dict[str, str]:
+    """One BLAS/OpenMP/numba thread per worker, and this dnmf first on the workers' path (a
+    checkout run without installing it must not pick another copy)."""
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH", "")
+    return {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "NUMBA_NUM_THREADS": "1",
+            "PYTHONPATH": root + (os.pathsep + path if path else "")}
+
+
+class DaskExecutor:
+    """Jobs on a dask.distributed cluster: an embedded LocalCluster unless ``address`` is given.
+
+    The cluster starts in a background thread (:meth:`ready` says when it is up;
+    :attr:`ready_seconds` how long it took); jobs submitted before wait in the queue.
+    """
+
+    def __init__(self, address: str | None = None, *, n_workers: int | None = None,
+                 background: bool = True) -> None:
+        self.address = address
+        self.n_workers = int(n_workers or os.cpu_count() or 1)
+        self.client = None
+        self.cluster = None
+        self.error: str | None = None
+        self.ready_seconds: float | None = None
+        self._futures: dict[str, Any] = {}
+        self._slots = self.n_workers
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._handle_events, name="dnmf-job-events",
+                         daemon=True).start()
+        self._up = threading.Event()
+        self._on_progress = None
+        self._on_checkpoint = None
+        self._lock = threading.Lock()
+        self.started_at = time.perf_counter()
+        if background:
+            threading.Thread(target=self._start, name="dnmf-cluster", daemon=True).start()
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        try:
+            from distributed import Client
+
+            if self.address:
+                self.client = Client(self.address, timeout=30)
+            else:
+                self.client = Client(self._start_cluster_process(), timeout=30)
+            self.client.subscribe_topic(_TOPIC, self._event)
+            threading.Thread(target=self._count_slots, name="dnmf-slots", daemon=True).start()
+            try:  # each worker imports dnmf and loads its compiled kernels before the first job
+                self.client.run(_warm_worker)
+            except Exception:
+                _LOG.warning("warming the workers failed", exc_info=True)
+        except Exception as exc:  # the app shows it; fits cannot run until it is fixed
+            _LOG.exception("could not start the job cluster")
+            self.error = (f"the job cluster could not start ({type(exc).__name__}: {exc}); "
+                          "check DNMF_SCHEDULER or restart the app")
+        else:
+            self.ready_seconds = time.perf_counter() - self.started_at
+        finally:
+            self._up.set()
+
+    def _start_cluster_process(self) -> str:
+        """Start :mod:`dnmf.service.cluster` (a LocalCluster in a child process; see there why)
+        and return its scheduler's address."""
+        import json
+        import subprocess
+
+        env = {**os.environ, **_worker_env()}
+        self.cluster = subprocess.Popen(
+            [sys.executable, "-m", "dnmf.service.cluster", "--n-workers", str(self.n_workers),
+             "--parent", str(os.getpid())],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+            start_new_session=True)  # its own process group: see dnmf.service.cluster
+        line = self.cluster.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the cluster process ended (exit code {self.cluster.wait()})")
+        return json.loads(line)["address"]
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._up.wait(timeout) and self.client is not None
+
+    def ready(self) -> bool:
+        return self._up.is_set() and self.client is not None
+
+    def slots(self) -> int:
+        """Worker threads of the cluster, as last counted (never a call to the scheduler: the
+        runner asks while holding its lock)."""
+        return self._slots if self.ready() else 0
+
+    def _count_slots(self) -> None:
+        """Count the workers' threads every 2 s (workers come and go)."""
+        while self.client is not None and self.client.status not in ("closing", "closed"):
+            try:
+                info = self.client.scheduler_info(n_workers=-1)
+                self._slots = max(1, sum(int(w.get("nthreads", 1))
+                                         for w in info["workers"].values()))
+            except Exception:
+                pass
+            time.sleep(2.0)
+
+    def _event(self, event) -> None:
+        # In the client's event loop: never wait here (the runner's lock may be held by a
+        # thread that waits on this loop). The messages are handled by _handle_events.
+        self._inbox.put(event[1])
+
+    def _handle_events(self) -> None:
+        while True:
+            msg = self._inbox.get()
+            if msg is None:
+                return
+            job_id = msg.get("job")
+            try:
+                if msg.get("checkpoint"):
+                    if self._on_checkpoint is not None:
+                        self._fetch_checkpoint(job_id)
+                elif self._on_progress is not None:
+                    self._on_progress(job_id, {k: v for k, v in msg.items() if k != "job"})
+            except Exception:
+                _LOG.exception("job message not handled")
+
+    def _fetch_checkpoint(self, job_id: str) -> None:
+        from distributed import Variable
+
+        try:
+            data = Variable(f"dnmf-ck-{job_id}", client=self.client).get(timeout=5)
+        except Exception:
+            return
+        if isinstance(data, bytes | bytearray) and self._on_checkpoint is not None:
+            self._on_checkpoint(job_id, bytes(data))
+
+    def start(self, job: Job, on_progress, on_checkpoint, on_done) -> None:
+        self._on_progress, self._on_checkpoint = on_progress, on_checkpoint
+        spec = job.spec
+        future = self.client.submit(_dask_task, job.id, spec.build, spec.X,
+                                    spec.checkpoint_every, spec.meta.get("config") or {},
+                                    spec.fit_kwargs, key=f"dnmf-fit-{job.id}", pure=False,
+                                    retries=0)
+        with self._lock:
+            self._futures[job.id] = future
+
+        def finish(fut) -> None:
+            with self._lock:
+                self._futures.pop(job.id, None)
+            try:
+                out = fut.result()
+            except BaseException as exc:
+                on_done(job.id, None, exc)
+            else:
+                on_done(job.id, out, None)
+            self._cleanup(job.id)
+
+        # The callback runs in the client's event loop: the runner's dispatch makes blocking
+        # client calls (which would wait on that very loop), so it goes to a thread.
+        future.add_done_callback(
+            lambda fut: threading.Thread(target=finish, args=(fut,), daemon=True).start())
+
+    def _cleanup(self, job_id: str) -> None:
+        from distributed import Event, Variable
+
+        try:
+            Variable(f"dnmf-ck-{job_id}", client=self.client).delete()
+            Event(f"dnmf-stop-{job_id}", client=self.client).clear()
+        except Exception:
+            pass
+
+    def stop(self, job_id: str) -> None:
+        from distributed import Event
+
+        if self.client is not None:
+            Event(f"dnmf-stop-{job_id}", client=self.client).set()
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers (tests kill one)."""
+        return [int(p) for p in self.client.run(os.getpid).values()]
+
+    def close(self) -> None:
+        self._up.wait(60)
+        self._inbox.put(None)
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:
+                pass
+        if self.cluster is not None:  # our cluster process: it closes its workers on SIGTERM
+            self.cluster.terminate()
+            try:
+                self.cluster.wait(20)
+            except Exception:
+                import signal
+
+                try:
+                    os.killpg(self.cluster.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+# ------------------------------------------------------------------------------ the runner
+class JobRunner:
+    """The fair queue in front of an executor (see the module docstring).
+
+    ``on_checkpoint(job, bytes)`` and ``on_finish(job)`` are called from the runner's threads
+    (the app stores checkpoints and finished runs there, so a run is kept even when no page is
+    open to collect it).
+    """
+
+    def __init__(self, executor, *, per_workspace: int = PER_WORKSPACE,
+                 on_checkpoint: Callable[[Job, bytes], None] | None = None,
+                 on_finish: Callable[[Job], None] | None = None) -> None:
+        self.executor = executor
+        self.per_workspace = int(per_workspace)
+        self.on_checkpoint = on_checkpoint
+        self.on_finish = on_finish
+        self._jobs: dict[str, Job] = {}
+        self._queue: list[str] = []
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._ids = itertools.count(1)
+        self._prefix = os.urandom(4).hex()
+        self._closed = False
+        self._poller = threading.Thread(target=self._poll_ready, name="dnmf-dispatch",
+                                        daemon=True)
+        self._poller.start()
+
+    # ----------------------------------------------------------------------- public
+    def submit(self, spec: JobSpec) -> str:
+        """Queue ``spec``; return the job's id."""
+        with self._lock:
+            job = Job(id=f"{self._prefix}-{next(self._ids)}", spec=spec)
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._dispatch()
+            return job.id
+
+    def stop(self, job_id: str) -> None:
+        """Ask the job to stop: a queued job is dropped, a running one stops and keeps its
+        partial result."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.finished_state:
+                return
+            job.stop_requested = time.perf_counter()
+            if job.state == QUEUED:
+                self._queue.remove(job_id)
+                self._finish(job, STOPPED)
+                return
+        self.executor.stop(job_id)
+
+    def job(self, job_id: str) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return None if job is None else _copy(job)
+
+    def jobs(self, workspace: str | None = None, session: str | None = None) -> list[Job]:
+        """Snapshots of the jobs (of a workspace / session), in submission order."""
+        with self._lock:
+            return [_copy(j) for j in self._jobs.values()
+                    if (workspace is None or j.spec.workspace == workspace)
+                    and (session is None or j.spec.session == session)]
+
+    def place(self, job_id: str) -> int | None:
+        """1-based place of a queued job among all queued jobs; None if it is not queued."""
+        with self._lock:
+            try:
+                return self._queue.index(job_id) + 1
+            except ValueError:
+                return None
+
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(j.state == RUNNING for j in self._jobs.values())
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
+        """Block until the job finished (or ``timeout``); return its snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                job = self._jobs.get(job_id)
+                if job is None or job.finished_state:
+                    return None if job is None else _copy(job)
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return _copy(job)
+                self._changed.wait(left if left is not None else 1.0)
+
+    def mark_collected(self, job_id: str) -> None:
+        """The app took the job's run; it may forget the job (its bytes are released)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None and job.finished_state:
+                job.collected = True
+                job.result = None
+                job.spec.X = None
+                self._jobs.pop(job_id, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._changed.notify_all()
+        self.executor.close()
+
+    # ---------------------------------------------------------------------- internals
+    def _poll_ready(self) -> None:
+        """Dispatch once the executor is up (a cluster starts in the background), then
+        whenever workers come or go."""
+        while True:
+            with self._changed:
+                if self._closed:
+                    return
+                self._dispatch()
+                self._changed.wait(0.5)
+
+    def _dispatch(self) -> None:
+        if not self.executor.ready() or not self._queue:
+            return
+        free = self.executor.slots() - sum(j.state == RUNNING for j in self._jobs.values())
+        per_ws: dict[str, int] = {}
+        for j in self._jobs.values():
+            if j.state == RUNNING:
+                per_ws[j.spec.workspace] = per_ws.get(j.spec.workspace, 0) + 1
+        for job_id in list(self._queue):
+            if free <= 0:
+                break
+            job = self._jobs[job_id]
+            ws = job.spec.workspace
+            if per_ws.get(ws, 0) >= self.per_workspace:
+                continue  # this workspace is at its limit: later jobs of others go first
+            self._queue.remove(job_id)
+            job.state, job.started = RUNNING, time.time()
+            per_ws[ws] = per_ws.get(ws, 0) + 1
+            free -= 1
+            try:
+                self.executor.start(job, self._progress, self._checkpoint, self._done)
+            except Exception as exc:
+                self._done(job_id, None, exc)
+
+    def _progress(self, job_id: str, msg: dict) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None and job.state == RUNNING:
+                job.progress = msg
+
+    def _checkpoint(self, job_id: str, data: bytes) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state != RUNNING:
+                return
+        if self.on_checkpoint is not None:
+            try:
+                self.on_checkpoint(_copy(job), data)
+            except Exception:
+                _LOG.exception("checkpoint of job %s not stored", job_id)
+
+    def _done(self, job_id: str, out, exc: BaseException | None) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            if exc is not None:
+                job.error = _error_text(exc)
+                self._finish(job, FAILED)
+            else:
+                job.result, job.seconds, stopped = out
+                if job.stop_requested is not None:
+                    job.stop_latency = time.perf_counter() - job.stop_requested
+                self._finish(job, STOPPED if stopped else DONE)
+            self._dispatch()
+
+    def _finish(self, job: Job, state: str) -> None:
+        job.state, job.finished = state, time.time()
+        self._changed.notify_all()
+        if self.on_finish is not None:
+            try:
+                self.on_finish(_copy(job))
+            except Exception:
+                _LOG.exception("finished job %s not stored", job.id)
+
+
+def _copy(job: Job) -> Job:
+    import copy
+
+    out = copy.copy(job)
+    out.progress = dict(job.progress) if job.progress else None
+    return out
+
+
+def runner_from_env(**kwargs) -> JobRunner:
+    """``DNMF_JOBS=threads`` → threads; ``DNMF_SCHEDULER=tcp://…`` → that cluster; else an
+    embedded LocalCluster started in the background."""
+    mode = os.environ.get("DNMF_JOBS", "").strip().lower()
+    if mode == "threads":
+        return JobRunner(ThreadExecutor(), **kwargs)
+    address = os.environ.get("DNMF_SCHEDULER", "").strip() or None
+    return JobRunner(DaskExecutor(address), **kwargs)

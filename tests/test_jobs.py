@@ -1,0 +1,258 @@
+"""The job runner: fits in threads and on a 2-worker LocalCluster (loopback), the fair queue,
+Stop within 0.5 s keeping the partial result, checkpoints, a killed worker."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from dnmf import FitResult
+from dnmf.service import jobs
+from dnmf.ui import config as cfgmod
+
+RNG = np.random.default_rng(0)
+X = RNG.random((60, 40)) + 0.1
+
+
+def _cfg(n_init_iter=20, max_iter=30, seed=0, model="deep"):
+    return {"model": model, "beta": 1.0, "ranks": [6, 3], "weights": "auto",
+            "layer_init": "random", "n_init_iter": n_init_iter, "max_iter": max_iter,
+            "random_state": seed, "dtype": "float64"}
+
+
+def _spec(cfg, ws="a" * 32, **kw):
+    return jobs.JobSpec(workspace=ws, build=functools.partial(cfgmod.make_estimator, cfg), X=X,
+                        meta={"config": cfg}, **kw)
+
+
+def _solo(cfg) -> FitResult:
+    from threadpoolctl import threadpool_limits
+
+    est = cfgmod.make_estimator(cfg)
+    with threadpool_limits(1, "blas"):
+        est.fit(X)
+    return est.result_
+
+
+def _same(a: FitResult, b: FitResult) -> None:
+    for x, y in zip(a.W + a.H, b.W + b.H):
+        np.testing.assert_array_equal(x, y)
+
+
+def _wait_running_with_progress(runner, job_id, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = runner.job(job_id)
+        if job.state == jobs.RUNNING and job.progress and job.progress["iteration"] > 1:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not report progress: {runner.job(job_id)}")
+
+
+# ------------------------------------------------------------------- the queue (no fitting)
+class _ManualExecutor:
+    """Slots that the test frees by hand: the queue's decisions, without timing."""
+
+    def __init__(self, slots):
+        self.n = slots
+        self.started: list[str] = []
+        self.done = {}
+
+    def ready(self):
+        return True
+
+    def slots(self):
+        return self.n
+
+    def start(self, job, on_progress, on_checkpoint, on_done):
+        self.started.append(job.spec.name)
+        self.done[job.spec.name] = (job.id, on_done)
+
+    def stop(self, job_id):
+        pass
+
+    def close(self):
+        pass
+
+    def finish(self, name):
+        job_id, on_done = self.done.pop(name)
+        on_done(job_id, (b"", 0.0, False), None)
+
+
+def test_fair_queue_first_come_first_served_with_a_per_workspace_limit():
+    ex = _ManualExecutor(slots=2)
+    runner = jobs.JobRunner(ex, per_workspace=1)
+    try:
+        a, b = "a" * 32, "b" * 32
+        ids = {}
+        for name, ws in [("a1", a), ("a2", a), ("a3", a), ("b1", b), ("b2", b)]:
+            ids[name] = runner.submit(jobs.JobSpec(workspace=ws, build=None, X=None, name=name))
+        # two slots, one job per workspace: a1 and b1 run; a2 keeps its place ahead of b2
+        assert ex.started == ["a1", "b1"]
+        assert [runner.place(ids[n]) for n in ("a2", "a3", "b2")] == [1, 2, 3]
+        assert runner.place(ids["a1"]) is None
+        ex.finish("b1")  # b's slot frees: b2 is the first queued job allowed to run
+        assert ex.started == ["a1", "b1", "b2"]
+        ex.finish("a1")
+        assert ex.started[-1] == "a2"
+        assert runner.place(ids["a3"]) == 1
+        runner.stop(ids["a3"])  # a queued job stopped leaves the queue, nothing to keep
+        job = runner.job(ids["a3"])
+        assert job.state == jobs.STOPPED and job.result is None and runner.queued() == 0
+        assert [j.spec.name for j in runner.jobs(workspace=b)] == ["b1", "b2"]
+    finally:
+        runner.close()
+
+
+# ------------------------------------------------------------------------------ threads
+def test_thread_jobs_match_a_solo_fit_and_report_progress():
+    finished = []
+    runner = jobs.JobRunner(jobs.ThreadExecutor(2), on_finish=finished.append)
+    try:
+        cfgs = [_cfg(seed=s) for s in (0, 1, 0)]
+        ids = [runner.submit(_spec(c)) for c in cfgs]
+        outs = [runner.wait(i, timeout=60) for i in ids]
+        assert [o.state for o in outs] == [jobs.DONE] * 3
+        for cfg, out in zip(cfgs, outs):
+            _same(FitResult.from_npz_bytes(out.result), _solo(cfg))
+        assert outs[0].progress["iteration"] == outs[0].progress["total"] == 20 * 2 + 30
+        assert sorted(j.id for j in finished) == sorted(ids)
+    finally:
+        runner.close()
+
+
+def test_thread_job_stops_within_half_a_second_and_keeps_the_partial_result():
+    runner = jobs.JobRunner(jobs.ThreadExecutor(1))
+    try:
+        job_id = runner.submit(_spec(_cfg(n_init_iter=5, max_iter=10**6)))
+        _wait_running_with_progress(runner, job_id)
+        runner.stop(job_id)
+        job = runner.wait(job_id, timeout=5)
+        assert job.state == jobs.STOPPED
+        assert job.stop_latency is not None and job.stop_latency <= 0.5, job.stop_latency
+        res = FitResult.from_npz_bytes(job.result)
+        assert res.stopped_early and 0 < res.n_iter < 10**6
+        assert all(np.isfinite(a).all() for a in res.W + res.H)
+    finally:
+        runner.close()
+
+
+def test_checkpoints_carry_the_current_factors():
+    got = []
+    runner = jobs.JobRunner(jobs.ThreadExecutor(1), on_checkpoint=lambda j, b: got.append(b))
+    try:
+        spec = _spec(_cfg(n_init_iter=5, max_iter=10**6), checkpoint_every=0.2)
+        job_id = runner.submit(spec)
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop(job_id)
+        runner.wait(job_id, timeout=5)
+    finally:
+        runner.close()
+    assert len(got) >= 2
+    first, last = (FitResult.from_npz_bytes(b) for b in (got[0], got[-1]))
+    assert first.ranks == last.ranks == (6, 3)
+    assert first.W[0].shape == (60, 6) and first.H[0].shape == (6, 40)
+    assert last.n_iter > first.n_iter and last.stopped_early
+    # the factors are those of the fit at that moment: their error is the reported one
+    from dnmf.divergence import beta_divergence
+
+    err = beta_divergence(X, last.W[0], last.H[0], 1.0)
+    assert err == pytest.approx(last.layer_errors[0], rel=0.05)
+
+
+def test_a_failing_fit_is_a_failed_job_with_its_message():
+    runner = jobs.JobRunner(jobs.ThreadExecutor(1))
+    try:
+        job = runner.wait(runner.submit(_spec({**_cfg(), "ranks": [6, 9]})), timeout=20)
+        assert job.state == jobs.FAILED and "rank" in job.error.lower()
+    finally:
+        runner.close()
+
+
+# --------------------------------------------------------------------------------- Dask
+@pytest.fixture(scope="module")
+def dask_runner():
+    pytest.importorskip("distributed")
+    t0 = time.perf_counter()
+    ex = jobs.DaskExecutor(n_workers=2, background=False)
+    assert ex.ready(), ex.error
+    runner = jobs.JobRunner(ex)
+    runner.cluster_seconds = time.perf_counter() - t0
+    yield runner
+    runner.close()
+
+
+@pytest.mark.timeout(120)
+def test_dask_jobs_match_solo_fits(dask_runner):
+    cfgs = [_cfg(seed=0), _cfg(seed=1), _cfg(seed=0, model="multilayer")]
+    ids = [dask_runner.submit(_spec(c, ws=f"{i}" * 32)) for i, c in enumerate(cfgs)]
+    outs = [dask_runner.wait(i, timeout=60) for i in ids]
+    assert [o.state for o in outs] == [jobs.DONE] * 3, [o.error for o in outs]
+    for cfg, out in zip(cfgs, outs):
+        _same(FitResult.from_npz_bytes(out.result), _solo(cfg))
+    assert outs[0].progress["total"] == 70
+
+
+@pytest.mark.timeout(120)
+def test_dask_stop_within_half_a_second(dask_runner):
+    job_id = dask_runner.submit(_spec(_cfg(n_init_iter=5, max_iter=10**6)))
+    _wait_running_with_progress(dask_runner, job_id)
+    dask_runner.stop(job_id)
+    job = dask_runner.wait(job_id, timeout=10)
+    assert job.state == jobs.STOPPED
+    assert job.stop_latency <= 0.5, job.stop_latency
+    res = FitResult.from_npz_bytes(job.result)
+    assert res.stopped_early and res.n_iter > 1
+
+
+@pytest.mark.timeout(120)
+def test_dask_checkpoint_reaches_the_app(dask_runner):
+    got = []
+    dask_runner.on_checkpoint = lambda j, b: got.append(b)
+    try:
+        job_id = dask_runner.submit(_spec(_cfg(n_init_iter=5, max_iter=10**6),
+                                          checkpoint_every=0.3))
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dask_runner.stop(job_id)
+        dask_runner.wait(job_id, timeout=10)
+    finally:
+        dask_runner.on_checkpoint = None
+    assert got and FitResult.from_npz_bytes(got[-1]).ranks == (6, 3)
+
+
+@pytest.mark.timeout(120)
+def test_dask_killed_worker_fails_the_job_with_a_message_and_the_runner_goes_on(dask_runner):
+    job_id = dask_runner.submit(_spec(_cfg(n_init_iter=5, max_iter=10**6)))
+    _wait_running_with_progress(dask_runner, job_id)
+    client = dask_runner.executor.client
+    where = client.who_has().get(f"dnmf-fit-{job_id}") or ()
+    processing = client.processing()
+    addr = next(a for a, keys in processing.items() if f"dnmf-fit-{job_id}" in keys)
+    pid = client.run(os.getpid, workers=[addr])[addr]
+    os.kill(pid, signal.SIGKILL)
+    job = dask_runner.wait(job_id, timeout=30)
+    assert job.state == jobs.FAILED, (job.state, where)
+    assert "worker process" in job.error and "killed" in job.error
+    # the nanny restarts the worker; the next job runs
+    again = dask_runner.wait(dask_runner.submit(_spec(_cfg())), timeout=60)
+    assert again.state == jobs.DONE, again.error
+
+
+@pytest.mark.timeout(120)
+def test_dask_more_jobs_than_workers_all_finish_while_reporting(dask_runner):
+    # (hung before: the dispatcher held the runner's lock while asking the scheduler for the
+    # worker count, and the client's loop waited for that lock to deliver progress)
+    cfg = _cfg(n_init_iter=5, max_iter=6000)
+    ids = [dask_runner.submit(_spec(cfg, ws=f"{i}" * 32)) for i in range(5)]
+    outs = [dask_runner.wait(i, timeout=90) for i in ids]
+    assert [o.state for o in outs] == [jobs.DONE] * 5
+    assert all(o.progress and o.progress["iteration"] == o.progress["total"] for o in outs)
