@@ -38,8 +38,18 @@ def test_table2_quick_from_an_upload(page, app_url):
     m.get_by_text("Quick (a few iterations").click()
     expect(quick).to_be_checked()
     wait_idle(page)  # the toggle's rerun is over: a click now is not lost in it
-    m.get_by_role("button", name="Run", exact=True).click()
-    expect(m.get_by_text("table2 · quick")).to_be_visible()  # the run started
+    run = m.get_by_role("button", name="Run", exact=True)
+    started = m.get_by_text("table2 · quick")
+    run.click()
+    try:
+        expect(started).to_be_visible(timeout=10_000)  # the run started
+    except AssertionError:
+        # The switch shows "checked" before its rerun starts, so wait_idle can pass before that
+        # rerun; a click that lands as it starts is dropped (seen 1 run in 4 in the full suite
+        # under CI). Click once more after the page is idle; a second miss fails.
+        wait_idle(page)
+        run.click()
+        expect(started).to_be_visible()
     expect(m.get_by_text(re.compile(r"^done · [\d.]+ s"))).to_be_visible(timeout=FIT_TIMEOUT_MS)
     wait_idle(page)
     no_traceback(page)
