@@ -78,6 +78,8 @@ from scipy.special import wrightomega
 
 from . import _kernels
 from .divergence import sampled_product
+from .portable._ops import _stationarity  # g(t) of the module docstring and dg/dt
+from .portable._ops import deep_w_closed_form as _deep_w_closed_form_xp
 
 __all__ = [
     "MUWorkspace",
@@ -452,18 +454,6 @@ def _solve_increasing(func, u, rtol, max_iter):
 # ---------------------------------------------------------------------------------------------
 
 
-def _stationarity(t, Q, P, beta):
-    """g(t) of the module docstring and dg/dt."""
-    if beta <= 1:
-        inv_gamma = 2.0 - beta
-        g = P - Q * t ** (beta - 2)
-        dg = inv_gamma * Q * t ** (beta - 3)
-        return g, dg
-    g = P * t ** (beta - 1) - Q * t ** (beta - 2)
-    dg = (beta - 1) * P * t ** (beta - 2) - (beta - 2) * Q * t ** (beta - 3)
-    return g, dg
-
-
 def _t_of_mu(mu, Q, P, beta):
     """Entrywise t(μ) solving g(t) = μ, and dt/dμ."""
     mu = mu[:, None]
@@ -644,20 +634,10 @@ def deep_W_closed_form(
         P = np.asarray(P)
         P = P if P.shape == W_t.shape else np.broadcast_to(P, (1, W_t.shape[1]))
         return _kernels.deep_w_kl(W_t, Q, P, W_bar, float(lam))
-    P = np.broadcast_to(P, W_t.shape)
-    if beta == 1.5:
-        sqrt_wt = np.sqrt(W_t)
-        A = P / sqrt_wt + 2.0 * lam
-        B = sqrt_wt * Q
-        C = 2.0 * lam * np.sqrt(W_bar)
-        s = (C + np.sqrt(C * C + 4.0 * A * B)) / A
-        return 0.25 * s * s
-    if beta == 2:
-        return (Q + lam * W_bar) / (P / W_t + lam)
-    if beta == 0:
-        c = P + lam / W_bar
-        return (lam + np.sqrt(lam * lam + 4.0 * c * Q * W_t * W_t)) / (2.0 * c)
-    raise ValueError(f"no closed form for beta={beta}; use deep_W_root_solve")
+    if beta not in (1.5, 2, 0):
+        raise ValueError(f"no closed form for beta={beta}; use deep_W_root_solve")
+    # β ∈ {3/2, 2, 0}: the array-API formulas, run on NumPy (the same operations in order)
+    return _deep_w_closed_form_xp(np, W_t, Q, P, W_bar, lam, beta)
 
 
 def deep_W_root_solve(
