@@ -51,6 +51,7 @@ from .divergence import beta_divergence
 from .updates import (
     _floor,
     _mu_step,
+    _newton_mu,
     _stationarity,
     _t_of_mu,
     deep_W_closed_form,
@@ -787,15 +788,10 @@ class DaskColumnBackend(DaskBackend):
             xi, dxi = self.ex.reduce_sum(self.ex.map(_col_rowsum_eval, state,
                                                      self._bcast(mu, k), beta=beta),
                                          Y.locations)
-            xi = xi - 1.0
-            if np.all(np.abs(xi) <= tol):
+            mu_next = _newton_mu(mu, xi - 1.0, dxi, tol)
+            if mu_next is None:
                 break
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = xi / dxi
-            step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
-            if not np.any(step):
-                break
-            mu = mu - step
+            mu = mu_next
         new = self.ex.map(_col_rowsum_new, state, self._bcast(mu, k), beta=beta)
         finite = np.min(self.ex.gather(self.ex.map(_col_rowsum_finite, new)), axis=0) > 0
         keep = ~has_q | ~finite

@@ -454,6 +454,19 @@ def _solve_increasing(func, u, rtol, max_iter):
 # ---------------------------------------------------------------------------------------------
 
 
+def _newton_mu(mu: np.ndarray, xi: np.ndarray, dxi: np.ndarray, tol: float):
+    """The next μ of the Newton iteration on ξ(μ) = 0 (a row's step skipped where ξ' ≤ 0 or
+    the step is not finite), or None when every |ξ_k| ≤ tol or no row has a step left."""
+    if np.all(np.abs(xi) <= tol):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = xi / dxi
+    step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
+    if not np.any(step):
+        return None
+    return mu - step
+
+
 def _t_of_mu(mu, Q, P, beta):
     """Entrywise t(μ) solving g(t) = μ, and dt/dμ."""
     mu = mu[:, None]
@@ -529,14 +542,10 @@ def sum_to_one_update(
         t, dt = _t_of_mu(mu, Q, P, beta)
         xi = np.sum(Hs * t, axis=1) - 1.0
         dxi = np.sum(Hs * dt, axis=1)
-        if np.all(np.abs(xi) <= tol):
+        mu_next = _newton_mu(mu, xi, dxi, tol)
+        if mu_next is None:
             break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = xi / dxi
-        step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
-        if not np.any(step):
-            break
-        mu = mu - step
+        mu = mu_next
     t, _ = _t_of_mu(mu, Q, P, beta)
     H_new = Hs * t
     degenerate = ~np.any(Q > 0, axis=1) | ~np.all(np.isfinite(H_new), axis=1)
