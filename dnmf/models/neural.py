@@ -482,17 +482,10 @@ from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from .._validation import check_data  # noqa: E402
 from ..estimators._base import WarmStartedEstimator  # noqa: E402
+from ..estimators._beta import _rng  # noqa: E402
 from ..result import FitResult  # noqa: E402
 from ._common import machine_eps  # noqa: E402
 from .multilayer import fit_multilayer, initial_factors, normalize_rows_of_H  # noqa: E402
-
-
-def _rng(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    return np.random.default_rng(random_state)
 
 
 def encode_labels(y, m: int, label_mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
