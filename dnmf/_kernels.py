@@ -431,6 +431,16 @@ def _omega_block(x: np.ndarray) -> np.ndarray:
     return w
 
 
+def omega_operands(x, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The operands of an ω(x) kernel: ``x`` in float32 or float64 (other dtypes become
+    float64), ``out`` (a new array like ``x`` when None) and ``x`` flattened C-contiguous."""
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    out = np.empty_like(x) if out is None else out
+    return x, out, np.ascontiguousarray(x).reshape(-1)
+
+
 def wright_omega_numpy(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """ω(x) elementwise with NumPy, in the dtype of ``x`` (reference: scipy's wrightomega).
 
@@ -447,11 +457,7 @@ def wright_omega_numpy(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     -------
     ndarray of the shape and dtype of ``x``
     """
-    x = np.asarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
-    out = np.empty_like(x) if out is None else out
-    flat_x = np.ascontiguousarray(x).reshape(-1)
+    x, out, flat_x = omega_operands(x, out)
     target = out.reshape(-1) if out.flags.c_contiguous else np.empty_like(flat_x)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for start in range(0, flat_x.size, BLOCK):

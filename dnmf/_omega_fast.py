@@ -219,11 +219,7 @@ def wright_omega_fast(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
     -------
     ndarray of the shape and dtype of ``x``
     """
-    x = np.asarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
-    out = np.empty_like(x) if out is None else out
-    flat = np.ascontiguousarray(x).reshape(-1)
+    x, out, flat = _kernels.omega_operands(x, out)
     out_flat = out.reshape(-1) if out.flags.c_contiguous else None  # a view of out
     target = np.empty_like(flat) if out_flat is None else _target(out_flat, flat)
     flags = _scratch(flat.shape, np.bool_, "flags")

@@ -48,9 +48,11 @@ import scipy.sparse as sp
 
 from . import _kernels
 from .divergence import beta_divergence
+from .init import _random_factors_kl
 from .updates import (
     _floor,
     _mu_step,
+    _newton_mu,
     _stationarity,
     _t_of_mu,
     deep_W_closed_form,
@@ -458,7 +460,7 @@ class DaskBackend:
 
     # -- factors ---------------------------------------------------------------------------
     def random_factors(self, Y: Blocks, rank: int, rng: np.random.Generator, dtype, eps: float):
-        """The draws of :func:`dnmf.models.multilayer.random_factors`, block by block."""
+        """The draws of :func:`dnmf.init.random_init` (β = 1), block by block."""
         m, n = Y.shape
         pieces = [rng.uniform(size=(rows, rank)).astype(dtype) for rows in Y.rows]
         H = rng.uniform(size=(rank, n)).astype(dtype)
@@ -690,13 +692,7 @@ class DaskColumnBackend(DaskBackend):
         if not isinstance(Y, Blocks):
             return _local_random_factors(Y, rank, rng, dtype, eps)
         m, n = Y.shape
-        W = rng.uniform(size=(m, rank)).astype(dtype)
-        H = rng.uniform(size=(rank, n)).astype(dtype)
-        mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
-        mean_y = self.total(Y) / (m * n)
-        scale = np.sqrt(mean_y / mean_wh) if mean_y > 0 and mean_wh > 0 else 1.0
-        W *= scale
-        H *= scale
+        W, H = _random_factors_kl(m, n, rank, self.total(Y), rng, dtype)
         np.maximum(W, eps, out=W)
         np.maximum(H, eps, out=H)
         return W, self._split(H, Y)
@@ -787,15 +783,10 @@ class DaskColumnBackend(DaskBackend):
             xi, dxi = self.ex.reduce_sum(self.ex.map(_col_rowsum_eval, state,
                                                      self._bcast(mu, k), beta=beta),
                                          Y.locations)
-            xi = xi - 1.0
-            if np.all(np.abs(xi) <= tol):
+            mu_next = _newton_mu(mu, xi - 1.0, dxi, tol)
+            if mu_next is None:
                 break
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = xi / dxi
-            step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
-            if not np.any(step):
-                break
-            mu = mu - step
+            mu = mu_next
         new = self.ex.map(_col_rowsum_new, state, self._bcast(mu, k), beta=beta)
         finite = np.min(self.ex.gather(self.ex.map(_col_rowsum_finite, new)), axis=0) > 0
         keep = ~has_q | ~finite

@@ -404,17 +404,29 @@ def random_init(
     return _floor(W, positive), _floor(H, positive)
 
 
+def _random_factors_kl(m: int, n: int, r: int, total: float, gen: np.random.Generator,
+                       dtype) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`random_init` with β = 1 for data of shape (m, n) whose entries sum to ``total``
+    (all it needs of X; the portable and Dask backends pass their own sum). No floor."""
+    W = gen.uniform(size=(m, r)).astype(dtype)
+    H = gen.uniform(size=(r, n)).astype(dtype)
+    mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
+    mean_x = total / (m * n)
+    s = np.sqrt(mean_x / mean_wh) if mean_x > 0 and mean_wh > 0 else 1.0
+    W *= s
+    H *= s
+    return W, H
+
+
 def _random_factors(X, r: int, gen: np.random.Generator, dtype,
                     beta: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`random_init` on validated X (no floor)."""
     m, n = X.shape
+    if beta == 1:
+        return _random_factors_kl(m, n, r, float(X.sum()), gen, dtype)
     W = gen.uniform(size=(m, r)).astype(dtype)
     H = gen.uniform(size=(r, n)).astype(dtype)
-    if beta == 1:
-        mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
-        mean_x = float(X.sum()) / (m * n)
-        s = np.sqrt(mean_x / mean_wh) if mean_x > 0 and mean_wh > 0 else 1.0
-    elif beta == 2:
+    if beta == 2:
         norm_wh2 = float(np.vdot(W.T @ W, H @ H.T))
         inner = _inner_with_product(X, W, H)
         if norm_wh2 > 0 and inner > 0:

@@ -78,6 +78,8 @@ from scipy.special import wrightomega
 
 from . import _kernels
 from .divergence import sampled_product
+from .portable._ops import _stationarity  # g(t) of the module docstring and dg/dt
+from .portable._ops import deep_w_closed_form as _deep_w_closed_form_xp
 
 __all__ = [
     "MUWorkspace",
@@ -452,16 +454,17 @@ def _solve_increasing(func, u, rtol, max_iter):
 # ---------------------------------------------------------------------------------------------
 
 
-def _stationarity(t, Q, P, beta):
-    """g(t) of the module docstring and dg/dt."""
-    if beta <= 1:
-        inv_gamma = 2.0 - beta
-        g = P - Q * t ** (beta - 2)
-        dg = inv_gamma * Q * t ** (beta - 3)
-        return g, dg
-    g = P * t ** (beta - 1) - Q * t ** (beta - 2)
-    dg = (beta - 1) * P * t ** (beta - 2) - (beta - 2) * Q * t ** (beta - 3)
-    return g, dg
+def _newton_mu(mu: np.ndarray, xi: np.ndarray, dxi: np.ndarray, tol: float):
+    """The next μ of the Newton iteration on ξ(μ) = 0 (a row's step skipped where ξ' ≤ 0 or
+    the step is not finite), or None when every |ξ_k| ≤ tol or no row has a step left."""
+    if np.all(np.abs(xi) <= tol):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = xi / dxi
+    step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
+    if not np.any(step):
+        return None
+    return mu - step
 
 
 def _t_of_mu(mu, Q, P, beta):
@@ -539,14 +542,10 @@ def sum_to_one_update(
         t, dt = _t_of_mu(mu, Q, P, beta)
         xi = np.sum(Hs * t, axis=1) - 1.0
         dxi = np.sum(Hs * dt, axis=1)
-        if np.all(np.abs(xi) <= tol):
+        mu_next = _newton_mu(mu, xi, dxi, tol)
+        if mu_next is None:
             break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = xi / dxi
-        step = np.where(np.isfinite(step) & (dxi > 0), step, 0.0)
-        if not np.any(step):
-            break
-        mu = mu - step
+        mu = mu_next
     t, _ = _t_of_mu(mu, Q, P, beta)
     H_new = Hs * t
     degenerate = ~np.any(Q > 0, axis=1) | ~np.all(np.isfinite(H_new), axis=1)
@@ -644,20 +643,10 @@ def deep_W_closed_form(
         P = np.asarray(P)
         P = P if P.shape == W_t.shape else np.broadcast_to(P, (1, W_t.shape[1]))
         return _kernels.deep_w_kl(W_t, Q, P, W_bar, float(lam))
-    P = np.broadcast_to(P, W_t.shape)
-    if beta == 1.5:
-        sqrt_wt = np.sqrt(W_t)
-        A = P / sqrt_wt + 2.0 * lam
-        B = sqrt_wt * Q
-        C = 2.0 * lam * np.sqrt(W_bar)
-        s = (C + np.sqrt(C * C + 4.0 * A * B)) / A
-        return 0.25 * s * s
-    if beta == 2:
-        return (Q + lam * W_bar) / (P / W_t + lam)
-    if beta == 0:
-        c = P + lam / W_bar
-        return (lam + np.sqrt(lam * lam + 4.0 * c * Q * W_t * W_t)) / (2.0 * c)
-    raise ValueError(f"no closed form for beta={beta}; use deep_W_root_solve")
+    if beta not in (1.5, 2, 0):
+        raise ValueError(f"no closed form for beta={beta}; use deep_W_root_solve")
+    # β ∈ {3/2, 2, 0}: the array-API formulas, run on NumPy (the same operations in order)
+    return _deep_w_closed_form_xp(np, W_t, Q, P, W_bar, lam, beta)
 
 
 def deep_W_root_solve(

@@ -4,17 +4,10 @@ import streamlit as st
 
 from dnmf import learn
 from dnmf import learn_plots as lp
-from dnmf.ui import widgets
 from dnmf.ui.errors import attempt
+from dnmf.ui.learn import learn_header
 
-widgets.page_setup()
-st.title("Deep vs multilayer, against the truth")
-presenter = st.toggle("Presenter mode", value=st.session_state.get("learn_presenter", False),
-                      help="Larger fonts and figures for a projector")
-st.session_state["learn_presenter"] = presenter
-if presenter:
-    st.markdown("<style>.stMarkdown p, .stMarkdown li {font-size: 1.45rem;}</style>",
-                unsafe_allow_html=True)
+presenter = learn_header("Deep vs multilayer, against the truth")
 
 st.markdown(
     "**Multilayer** NMF factorises X ≈ W₁H₁, then W₁ ≈ W₂H₂, each layer once and for all: an "

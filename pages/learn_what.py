@@ -5,17 +5,10 @@ import streamlit as st
 
 from dnmf import learn
 from dnmf import learn_plots as lp
-from dnmf.ui import widgets
 from dnmf.ui.errors import attempt
+from dnmf.ui.learn import learn_header
 
-widgets.page_setup()
-st.title("What NMF finds")
-presenter = st.toggle("Presenter mode", value=st.session_state.get("learn_presenter", False),
-                      help="Larger fonts and figures for a projector")
-st.session_state["learn_presenter"] = presenter
-if presenter:
-    st.markdown("<style>.stMarkdown p, .stMarkdown li {font-size: 1.45rem;}</style>",
-                unsafe_allow_html=True)
+presenter = learn_header("What NMF finds")
 
 st.markdown(
     "NMF writes a nonnegative matrix X (one image per row) as **X ≈ W H** with W ≥ 0 and "

@@ -34,9 +34,10 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._validation import check_dtype, check_ranks
+from ..init import INIT_METHODS, SPARSE_INIT_METHODS
 from ..result import FitResult, features_product
 
-__all__ = ["LayeredEstimator", "DTYPE_CONSTRAINT"]
+__all__ = ["LayeredEstimator", "WarmStartedEstimator", "DTYPE_CONSTRAINT"]
 
 #: The working precision a model may be asked for (types, names or numpy dtypes).
 DTYPE_CONSTRAINT = [Options(type, {np.float64, np.float32}),
@@ -228,3 +229,20 @@ class LayeredEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     def _data_scale(self) -> float:
         return float(self.result_.config.get("data_scale", 1.0) or 1.0)
+
+
+class WarmStartedEstimator(LayeredEstimator):
+    """Base of the models whose fit starts from multilayer NMF (``init="multilayer"``: each
+    layer initialised by ``layer_init`` and refined for ``n_init_iter`` iterations) or from
+    given factors (``init="custom"``): the constraints of those three parameters, and sparse
+    input exactly when the warm start accepts it."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        **LayeredEstimator._parameter_constraints,
+        "init": [StrOptions({"multilayer", "custom"})],
+        "layer_init": [StrOptions(set(INIT_METHODS))],
+        "n_init_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def _sparse_input(self) -> bool:
+        return self.init == "custom" or self.layer_init in SPARSE_INIT_METHODS

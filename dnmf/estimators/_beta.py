@@ -24,7 +24,7 @@ from ..models._driver import Progress
 from ..models.deep import auto_weights, fit_deep
 from ..models.multilayer import fit_multilayer, initial_factors, normalize_rows_of_H
 from ..result import FitResult
-from ._base import LayeredEstimator
+from ._base import LayeredEstimator, WarmStartedEstimator
 
 __all__ = ["DeepNMF", "MultilayerNMF", "MinVol"]
 
@@ -343,7 +343,7 @@ class MultilayerNMF(LayeredEstimator):
         return result
 
 
-class DeepNMF(LayeredEstimator):
+class DeepNMF(WarmStartedEstimator):
     """Deep β-NMF with the layer-centric loss (paper eq. 6, Algorithm 1).
 
     Minimises Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ) subject to H_ℓ e = e (rows of every H_ℓ sum to
@@ -397,13 +397,10 @@ class DeepNMF(LayeredEstimator):
 
     _portable = True  # Dask and array-API arrays: dnmf.portable
     _parameter_constraints = {
-        **LayeredEstimator._parameter_constraints,
+        **WarmStartedEstimator._parameter_constraints,
         "beta": _BETA,
         "min_vol": [MinVol, None],
         "weights": [StrOptions({"auto"}), "array-like"],
-        "init": [StrOptions({"multilayer", "custom"})],
-        "layer_init": [StrOptions(set(INIT_METHODS))],
-        "n_init_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(self, ranks=(10,), beta: float = 1.0, min_vol: MinVol | None = None,
@@ -425,9 +422,6 @@ class DeepNMF(LayeredEstimator):
         self.dtype = dtype
         self.callback = callback
         self.verbose = verbose
-
-    def _sparse_input(self) -> bool:
-        return self.init == "custom" or self.layer_init in SPARSE_INIT_METHODS
 
     def _check_params(self, n_features: int | None):
         ranks = check_ranks(self.ranks, n_features)

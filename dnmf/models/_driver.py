@@ -228,6 +228,13 @@ class Phase:
         """The errors of the current factors."""
         raise NotImplementedError
 
+    def timed_errors(self, progress: Progress) -> np.ndarray:
+        """:meth:`errors`, its time added to the evaluation seconds of ``progress``."""
+        t_eval = time.perf_counter()
+        errors = self.errors()
+        progress.add_eval_seconds(time.perf_counter() - t_eval)
+        return errors
+
     def objective(self, errors: np.ndarray) -> float:
         return float(np.nansum(errors))
 

@@ -18,8 +18,6 @@ Every block step minimises a majoriser of the objective, so the objective never 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..updates import MUWorkspace, update_H_rowsum, update_W_deep, update_W_mu
@@ -103,12 +101,7 @@ class _DeepPhase(Phase):
 
     def iterate(self, evaluate: bool) -> np.ndarray | None:
         deep_sweep(self.X, self.Ws, self.Hs, self.beta, self.weights, self.eps, self.workspaces)
-        if not evaluate:
-            return None
-        t_eval = time.perf_counter()
-        errors = self.errors()
-        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
-        return errors
+        return self.timed_errors(self.progress) if evaluate else None
 
     def errors(self) -> np.ndarray:
         return _all_layer_errors(self.X, self.Ws, self.Hs, self.beta, self.workspaces)

@@ -510,12 +510,7 @@ class _DeepPhase(Phase):
 
     def iterate(self, evaluate: bool) -> np.ndarray | None:
         self.problem.sweep(self.Ws, self.Hs)
-        if not evaluate:
-            return None
-        t_eval = time.perf_counter()
-        errors = self.errors()
-        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
-        return errors
+        return self.timed_errors(self.progress) if evaluate else None
 
     def errors(self) -> np.ndarray:
         return self.problem.errors(self.Ws, self.Hs)

@@ -772,12 +772,7 @@ class _MinVolPhase(Phase):
             self.unconverged += not info.converged
             self.rejected += not info.accepted
         self.admm_seconds += sum(info.seconds for info in self.infos)
-        if not evaluate:
-            return None
-        t_eval = time.perf_counter()
-        errors = self.errors()
-        self.progress.add_eval_seconds(time.perf_counter() - t_eval)
-        return errors
+        return self.timed_errors(self.progress) if evaluate else None
 
     def errors(self) -> np.ndarray:
         errors = all_layer_errors(self.X, self.Ws, self.Hs, 1.0)
@@ -843,9 +838,7 @@ def fit_minvol_deep(
     normalize_columns_of_W(Ws, Hs, eps)
     phase = _MinVolPhase(X, Ws, Hs, np.asarray(weights, dtype=float), min_vol, eps,
                          make_workspaces(X, Ws), progress)
-    t_eval = time.perf_counter()
-    errors = phase.errors()
-    progress.add_eval_seconds(time.perf_counter() - t_eval)
+    errors = phase.timed_errors(progress)
     if getattr(min_vol, "convention", "relative") == "paper":
         # the paper's α̃ on D_ℓ⁰ in the units of the user's data
         scale = np.broadcast_to(np.asarray(progress.error_scale, dtype=float), errors.shape)

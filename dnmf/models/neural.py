@@ -473,7 +473,7 @@ def _block_scales(X, Ws, Hs, B, labels, layer_weights, x_norm2) -> list[float]:
 # -- the estimator ------------------------------------------------------------------------------
 
 import time  # noqa: E402
-from numbers import Integral, Real  # noqa: E402
+from numbers import Real  # noqa: E402
 
 from sklearn.base import _fit_context  # noqa: E402
 from sklearn.utils._available_if import available_if  # noqa: E402
@@ -481,19 +481,11 @@ from sklearn.utils._param_validation import Interval, StrOptions  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from .._validation import check_data  # noqa: E402
-from ..estimators._base import LayeredEstimator  # noqa: E402
-from ..init import INIT_METHODS, SPARSE_INIT_METHODS  # noqa: E402
+from ..estimators._base import WarmStartedEstimator  # noqa: E402
+from ..estimators._beta import _rng  # noqa: E402
 from ..result import FitResult  # noqa: E402
 from ._common import machine_eps  # noqa: E402
 from .multilayer import fit_multilayer, initial_factors, normalize_rows_of_H  # noqa: E402
-
-
-def _rng(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    return np.random.default_rng(random_state)
 
 
 def encode_labels(y, m: int, label_mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -549,7 +541,7 @@ def _has_labels(est) -> bool:
     return True
 
 
-class NeuralNMF(LayeredEstimator):
+class NeuralNMF(WarmStartedEstimator):
     """Neural NMF: hierarchical Frobenius NMF whose layers are trained jointly by backpropagation.
 
     The H_ℓ are the weights; W_ℓ = argmin_{W ≥ 0} ‖W_{ℓ-1} − W H_ℓ‖_F is computed by batched
@@ -597,12 +589,9 @@ class NeuralNMF(LayeredEstimator):
     """
 
     _parameter_constraints = {
-        **LayeredEstimator._parameter_constraints,
+        **WarmStartedEstimator._parameter_constraints,
         "loss_layers": [StrOptions({"all", "last"})],
         "label_weight": [Interval(Real, 0, None, closed="left")],
-        "init": [StrOptions({"multilayer", "custom"})],
-        "layer_init": [StrOptions(set(INIT_METHODS))],
-        "n_init_iter": [Interval(Integral, 0, None, closed="left")],
     }
     _accepts_sparse = True
 
@@ -622,9 +611,6 @@ class NeuralNMF(LayeredEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.callback = callback
-
-    def _sparse_input(self) -> bool:
-        return self.init == "custom" or self.layer_init in SPARSE_INIT_METHODS
 
     def _custom_H(self, H, ranks, n, dtype):
         if H is None or len(H) != len(ranks):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..init import _random_factors_kl
 from . import _ops
 
 
@@ -70,15 +71,9 @@ class ArrayAPIBackend:
 
     # -- factors ---------------------------------------------------------------------------
     def random_factors(self, Y, rank: int, rng: np.random.Generator, dtype, eps: float):
-        """:func:`dnmf.models.multilayer.random_factors` (same draws), floored at ε."""
+        """:func:`dnmf.init.random_init` with β = 1 (same draws), floored at ε."""
         m, n = self.shape(Y)
-        W = rng.uniform(size=(m, rank)).astype(dtype)
-        H = rng.uniform(size=(rank, n)).astype(dtype)
-        mean_wh = float(W.sum(axis=0) @ H.sum(axis=1)) / (m * n)
-        mean_y = self.total(Y) / (m * n)
-        scale = np.sqrt(mean_y / mean_wh) if mean_y > 0 and mean_wh > 0 else 1.0
-        W *= scale
-        H *= scale
+        W, H = _random_factors_kl(m, n, rank, self.total(Y), rng, dtype)
         np.maximum(W, eps, out=W)
         np.maximum(H, eps, out=H)
         return self.long_factor(W, Y), self.small_factor(H, Y)

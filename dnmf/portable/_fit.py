@@ -15,28 +15,14 @@ import time
 import numpy as np
 
 from .._validation import check_beta, check_dtype, check_int, check_ranks, check_weights
+from ..estimators._beta import _custom_factors as _checked_custom_factors
+from ..estimators._beta import _rng, _to_user_units
 from ..models._common import machine_eps
 from ..models._driver import Progress, converged, should_evaluate
 from ..models.deep import auto_weights, deep_objective
 from ..result import FitResult
 
 _PORTABLE_INITS = ("random",)
-
-
-def _rng(random_state) -> np.random.Generator:
-    """The estimators' seeding (:func:`dnmf.estimators._rng`)."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    if random_state is not None:
-        random_state = check_int(random_state, "random_state", 0)
-    return np.random.default_rng(random_state)
-
-
-def _to_user_units(errors: np.ndarray, error_scale) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return np.where(errors == 0, 0.0, errors * error_scale)
 
 
 def _check_common(est, backend) -> tuple:
@@ -193,29 +179,13 @@ def fit_multilayer_estimator(est, X, backend) -> FitResult:
 
 
 def _custom_factors(backend, Xs, W, H, ranks, m, n, dtype, eps, scale):
-    if W is None or H is None:
-        raise ValueError("init='custom' needs both W=[W_1, …, W_L] and H=[H_1, …, H_L]")
-    if len(W) != len(ranks) or len(H) != len(ranks):
-        raise ValueError(f"init='custom' needs {len(ranks)} matrices in W and in H, "
-                         f"got {len(W)} and {len(H)}")
-    Ws, Hs = [], []
-    previous = n
-    for layer, (Wl, Hl, r) in enumerate(zip(W, H, ranks), start=1):
-        Wl = np.array(backend.to_numpy(Wl), dtype=dtype)
-        Hl = np.array(backend.to_numpy(Hl), dtype=dtype)
-        if Wl.shape != (m, r) or Hl.shape != (r, previous):
-            raise ValueError(f"layer {layer}: W_{layer} must be {(m, r)} and H_{layer} "
-                             f"{(r, previous)}, got {Wl.shape} and {Hl.shape}")
-        if not (np.all(np.isfinite(Wl)) and np.all(np.isfinite(Hl))):
-            raise ValueError(f"layer {layer}: the given factors contain NaN or inf")
-        if Wl.min() < 0 or Hl.min() < 0:
-            raise ValueError(f"layer {layer}: the given factors must be nonnegative")
-        np.maximum(Wl, eps, out=Wl)
-        np.maximum(Hl, eps, out=Hl)
-        Ws.append(Wl / scale)
-        Hs.append(Hl)
-        previous = r
-    return backend.custom_factors(Ws, Hs, Xs)
+    """The estimators' check of the given factors (:func:`dnmf.estimators._beta._custom_factors`)
+    on NumPy copies, W_ℓ divided by s as X is, then moved onto the backend."""
+    def to_numpy(Ms):
+        return None if Ms is None else [backend.to_numpy(M) for M in Ms]
+
+    Ws, Hs = _checked_custom_factors(to_numpy(W), to_numpy(H), ranks, m, n, dtype, eps)
+    return backend.custom_factors([Wl / scale for Wl in Ws], Hs, Xs)
 
 
 def fit_deep_estimator(est, X, backend, W=None, H=None) -> FitResult:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..datasets import DataError
 from ..datasets.paper import default_data_dir
+from ..estimators import DeepNMF, MultilayerNMF
 
 __all__ = ["ReproduceError", "Report", "Runner", "load_paper_file", "write_report"]
 
@@ -217,6 +218,25 @@ class Runner:
         model.set_params(callback=None)
         self.finish(label, iterations, start)
         return model
+
+
+def pair_iterations(n_layers: int, it: Mapping[str, int]) -> int:
+    """The MU iterations of one seed of :func:`fit_pair` with the budget ``it``."""
+    return n_layers * it["ml_iter"] + n_layers * it["init_iter"] + it["deep_iter"]
+
+
+def fit_pair(runner: Runner, seed: int, X, ranks, it: Mapping[str, int], weights="auto"):
+    """The two fits of one seed of Tables 2 and 3: multilayer KL-NMF (``it["ml_iter"]`` MU
+    iterations per layer) and deep KL-NMF (``it["init_iter"]`` per layer of warm start, then
+    ``it["deep_iter"]``) with the weights λ ``weights``. Returns (multilayer, deep)."""
+    L = len(ranks)
+    ml = runner.fit(f"seed {seed} multilayer", MultilayerNMF(
+        ranks=ranks, max_iter=it["ml_iter"], random_state=seed, eval_every=0), X,
+        L * it["ml_iter"])
+    deep = runner.fit(f"seed {seed} deep", DeepNMF(
+        ranks=ranks, weights=weights, n_init_iter=it["init_iter"], max_iter=it["deep_iter"],
+        random_state=seed, eval_every=5), X, L * it["init_iter"] + it["deep_iter"])
+    return ml, deep
 
 
 def fmt_pm(values, digits: int = 1) -> str:

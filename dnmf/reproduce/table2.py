@@ -6,8 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..divergence import hoyer_sparsity
-from ..estimators import DeepNMF, MultilayerNMF
-from ._common import Report, Runner, Stopped, fmt_pm, load_paper_file
+from ._common import Report, Runner, Stopped, fit_pair, fmt_pm, load_paper_file, pair_iterations
 
 __all__ = ["reproduce_table2", "PAPER_TABLE2"]
 
@@ -55,8 +54,7 @@ def reproduce_table2(data_dir=None, *, seeds: int = 10, quick: bool = False, pro
     ds = load_paper_file("CBCL.mat", data_dir, files)
     X = ds.X
     L = len(RANKS)
-    per_seed = L * it["ml_iter"] + L * it["init_iter"] + it["deep_iter"]
-    runner = Runner(seeds * per_seed, progress)
+    runner = Runner(seeds * pair_iterations(L, it), progress)
     report = Report("table2", dataset=ds)
     ratios, sp_ml, sp_deep, curves = [], [], [], []
     ml = deep = None
@@ -64,12 +62,7 @@ def reproduce_table2(data_dir=None, *, seeds: int = 10, quick: bool = False, pro
         runner.say(f"CBCL {X.shape[0]}×{X.shape[1]}, r = {RANKS}, {seeds} seed(s)")
         for k in range(seeds):
             seed = first_seed + k
-            ml = runner.fit(f"seed {seed} multilayer", MultilayerNMF(
-                ranks=RANKS, max_iter=it["ml_iter"], random_state=seed, eval_every=0), X,
-                L * it["ml_iter"])
-            deep = runner.fit(f"seed {seed} deep", DeepNMF(
-                ranks=RANKS, n_init_iter=it["init_iter"], max_iter=it["deep_iter"],
-                random_state=seed, eval_every=5), X, L * it["init_iter"] + it["deep_iter"])
+            ml, deep = fit_pair(runner, seed, X, RANKS, it)
             ratios.append(100 * deep.layer_errors_ / ml.layer_errors_)
             sp_ml.append(_sparsity(ml, L))
             sp_deep.append(_sparsity(deep, L))

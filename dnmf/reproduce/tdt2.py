@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..estimators import DeepNMF, MultilayerNMF
-from ._common import Report, Runner, Stopped, load_paper_file
+from ._common import Report, Runner, Stopped, fit_pair, load_paper_file, pair_iterations
 
 __all__ = ["reproduce_tdt2", "PAPER_RATIOS", "PAPER_TABLE4", "merges_from_H"]
 
@@ -77,8 +76,7 @@ def reproduce_tdt2(data_dir=None, *, seeds: int = 1, quick: bool = False, progre
     ds = load_paper_file("TDT2_500words.mat", data_dir, files, paper_words=True)
     X, words = ds.X, ds.vocabulary
     L = len(RANKS)
-    per_seed = L * it["ml_iter"] + L * it["init_iter"] + it["deep_iter"]
-    runner = Runner(seeds * per_seed, progress)
+    runner = Runner(seeds * pair_iterations(L, it), progress)
     report = Report("tdt2", dataset=ds)
     ratios, first = [], None
     try:
@@ -86,13 +84,7 @@ def reproduce_tdt2(data_dir=None, *, seeds: int = 1, quick: bool = False, progre
                    f"λ = {WEIGHTS}")
         for k in range(seeds):
             seed = first_seed + k
-            ml = runner.fit(f"seed {seed} multilayer", MultilayerNMF(
-                ranks=RANKS, max_iter=it["ml_iter"], random_state=seed, eval_every=0), X,
-                L * it["ml_iter"])
-            deep = runner.fit(f"seed {seed} deep", DeepNMF(
-                ranks=RANKS, weights=WEIGHTS, n_init_iter=it["init_iter"],
-                max_iter=it["deep_iter"], random_state=seed, eval_every=5), X,
-                L * it["init_iter"] + it["deep_iter"])
+            ml, deep = fit_pair(runner, seed, X, RANKS, it, weights=WEIGHTS)
             ratios.append(100 * deep.layer_errors_ / ml.layer_errors_)
             if first is None:
                 first = (ml, deep)
