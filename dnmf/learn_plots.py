@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ._log_axis import readable_log_y
+
 __all__ = [
     "SOLVER_COLORS",
     "SOLVER_LABELS",
@@ -377,8 +379,7 @@ def balance_curves(demo: dict, presenter: bool = False) -> go.Figure:
                                            color=colors[i % len(colors)])))
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot"))
     fig.update_layout(title="Deep NMF: each layer's error ÷ its error at the warm start",
-                      xaxis_title="deep iteration", yaxis_title="ratio", yaxis_type="log",
-                      yaxis_tickformat=".3~g",
+                      xaxis_title="deep iteration", yaxis_title="ratio",
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1,
                                   xanchor="right"))
-    return _style(fig, presenter, 380)
+    return _style(readable_log_y(fig), presenter, 380)

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from plotly.subplots import make_subplots
 
 from dnmf import metrics
+from dnmf._log_axis import readable_log_y
 from dnmf.divergence import beta_divergence, hoyer_sparsity
 from dnmf.models.multilayer import normalize_rows_of_H
 
@@ -885,13 +886,11 @@ def convergence(result, *, log_y: bool = True) -> go.Figure:
         "D<sub>β</sub>(W<sub>ℓ-1</sub>, W<sub>ℓ</sub>H<sub>ℓ</sub>)",
         xaxis_title="iteration",
         yaxis_title="error",
-        yaxis_type="log" if log_y else "linear",
-        yaxis_tickformat=".3~g",  # full numbers at every tick, not bare mantissa digits
         height=340,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.25),
     )
-    return fig
+    return readable_log_y(fig) if log_y else fig
 
 
 def layer_table(result, kind: str = "generic") -> pd.DataFrame:
@@ -958,13 +957,11 @@ def error_ratio_curves(
         title=f"Error per layer ÷ final error of {_label(reference_name)} at that layer",
         xaxis_title="iteration",
         yaxis_title="error ratio",
-        yaxis_type="log",
-        yaxis_tickformat=".3~g",
         height=380,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", y=-0.2),
     )
-    return fig
+    return readable_log_y(fig)
 
 
 def comparison_table(

@@ -47,6 +47,12 @@ class IterationInfo:
         The latest evaluated D_β(W_{ℓ-1}, W_ℓ H_ℓ); NaN for layers not evaluated yet.
     objective : float
         The latest evaluated objective (NaN if not available).
+    snapshot : callable or None
+        ``snapshot()`` returns copies of the fit's current factors in the units of the data,
+        ``(Ws, Hs, history_rows)`` — the layers reached so far (during a warm start, the
+        finished layers and the current one) and the history rows of the current part of the
+        fit — or None. Nothing is copied unless it is called (a job's checkpoint calls it
+        every few seconds). None when the model does not offer it.
     """
 
     iteration: int
@@ -55,6 +61,7 @@ class IterationInfo:
     seconds: float
     layer_errors: np.ndarray
     objective: float = math.nan
+    snapshot: Any = field(default=None, repr=False, compare=False)
 
     @property
     def fraction(self) -> float:

@@ -71,7 +71,7 @@ st.markdown(
     "sparsity (its Table 2) and the features."
 )
 
-st.subheader("Runs in this session")
+st.subheader("Runs in this workspace")
 widgets.runs_table()
 widgets.cap_caption()
 if runstore.runs():

@@ -47,15 +47,20 @@ def _page() -> None:
             table,
             hide_index=True,
             width="stretch",
+            # Narrow columns and short headers: the table fits half the page at 1400 px.
             column_config={
-                "error": st.column_config.NumberColumn(format="%.4g",
+                "layer": st.column_config.NumberColumn("ℓ", width=40),
+                "rank": st.column_config.NumberColumn(width=50),
+                "error": st.column_config.NumberColumn(format="%.4g", width=70,
                                                        help="D_β(W_(ℓ-1), W_ℓ H_ℓ) at the end"),
-                "λ": st.column_config.NumberColumn(format="%.3g", help="the weight λ_ℓ used"),
+                "λ": st.column_config.NumberColumn(format="%.3g", width=70,
+                                                   help="the weight λ_ℓ used"),
                 "feature sparsity": st.column_config.ProgressColumn(
-                    format="%.2f", min_value=0.0, max_value=1.0,
+                    "features sparse", format="%.2f", min_value=0.0, max_value=1.0, width=110,
                     help="mean Hoyer sparsity of the layer's features"),
                 "coefficient sparsity": st.column_config.ProgressColumn(
-                    format="%.2f", min_value=0.0, max_value=1.0),
+                    "coefs sparse", format="%.2f", min_value=0.0, max_value=1.0, width=110,
+                    help="mean Hoyer sparsity of the layer's coefficients"),
             },
         )
         if res.weights is not None:

@@ -141,7 +141,7 @@ if ds is not None:
 
 # ---------------------------------------------------------------------------- manage runs
 st.divider()
-st.subheader("Runs in this session")
+st.subheader("Runs in this workspace")
 widgets.runs_table()
 widgets.cap_caption()
 

@@ -86,3 +86,36 @@ def test_verbose_prints_phases_and_the_time_left(name, capsys):
     assert len(lines) <= 3 + 12  # a line per phase (at most 3) and about every tenth of the fit
     MODELS[name](max_iter=100, random_state=0, verbose=2).fit(X)
     assert len(capsys.readouterr().out.splitlines()) > len(lines)
+
+
+@pytest.mark.parametrize("min_vol", [None, MinVol()])
+def test_snapshot_is_the_fit_in_the_data_units_and_copies_only_when_asked(min_vol):
+    """IterationInfo.snapshot(): during the warm start the layers reached (their product in
+    the data's units); stopped in the deep phase, exactly the factors of the result."""
+    from dnmf.divergence import beta_divergence
+
+    Xb = X * 1000.0
+    seen: dict = {}
+
+    def callback(info):
+        if info.phase == "init layer 2" and "warm" not in seen:
+            seen["warm"] = info.snapshot()
+        if info.phase == "deep" and info.iteration == 2 * 10 + 7:
+            seen["deep"] = info.snapshot()
+            return False
+        return None
+
+    est = DeepNMF(ranks=(6, 3), n_init_iter=10, max_iter=50, eval_every=1, random_state=0,
+                  min_vol=min_vol, callback=callback).fit(Xb)
+    Ws, Hs, rows = seen["warm"]
+    assert [W.shape for W in Ws] == [(30, 6), (30, 3)] and len(Hs) == 2
+    # layer 1 finished: its product is the data's, its error the warm start's last of layer 1
+    layer1 = est.init_history_[est.init_history_["phase"] == "init layer 1"]
+    assert beta_divergence(Xb, Ws[0], Hs[0], 1.0) == pytest.approx(
+        layer1["error_layer_1"].iloc[-1], rel=1e-10)
+    assert rows and rows[0]["phase"] == "init layer 1"
+    Ws, Hs, rows = seen["deep"]
+    for a, b in zip(Ws + Hs, est.W_ + est.H_):
+        np.testing.assert_array_equal(a, b)
+    assert Ws[0] is not est.W_[0]
+    assert rows[-1]["iteration"] == 7

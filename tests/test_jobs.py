@@ -256,3 +256,32 @@ def test_dask_more_jobs_than_workers_all_finish_while_reporting(dask_runner):
     outs = [dask_runner.wait(i, timeout=90) for i in ids]
     assert [o.state for o in outs] == [jobs.DONE] * 5
     assert all(o.progress and o.progress["iteration"] == o.progress["total"] for o in outs)
+
+
+def test_a_job_cut_off_in_the_warm_start_leaves_a_checkpoint_in_the_data_units():
+    """Checkpoints during a deep fit's warm start (before: none until the deep phase, so a
+    job cut off there left no partial run); the factors are in the data's units (X × 1000)."""
+    from dnmf.divergence import beta_divergence
+
+    got = []
+    runner = jobs.JobRunner(jobs.ThreadExecutor(1), on_checkpoint=lambda j, b: got.append(b))
+    Xb = X * 1000.0
+    cfg = _cfg(n_init_iter=10**6, max_iter=10)  # the job never leaves its warm start
+    try:
+        spec = jobs.JobSpec(workspace="a" * 32, build=functools.partial(cfgmod.make_estimator,
+                                                                        cfg),
+                            X=Xb, meta={"config": cfg}, checkpoint_every=0.2)
+        job_id = runner.submit(spec)
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop(job_id)
+        runner.wait(job_id, timeout=5)
+    finally:
+        runner.close()
+    assert len(got) >= 2
+    last = FitResult.from_npz_bytes(got[-1])
+    assert last.ranks == (6, 3) and last.stopped_early
+    assert set(last.history["phase"]) == {"init layer 1"}
+    err = beta_divergence(Xb, last.W[0], last.H[0], 1.0)
+    assert err == pytest.approx(last.layer_errors[0], rel=0.05)

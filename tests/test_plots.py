@@ -239,3 +239,32 @@ def test_generic_views():
     assert np.asarray(fig.data[0].z).shape == (50, 40)
     assert [t.type for t in plots.factor_heatmaps(res, 2).data] == ["heatmap", "heatmap"]
     assert len(plots.image_grid([]).data) == 0
+
+
+def test_log_error_axes_label_few_ticks_that_do_not_overlap():
+    """A log error axis over decades: one labelled tick per decade (powers of ten), not a full
+    number at every digit (which overlapped on a 340 px figure); within a decade: at most
+    MAX_TICKS ticks with short labels."""
+    from types import SimpleNamespace
+
+    from dnmf._log_axis import MAX_TICKS, log_tick_settings
+
+    it = np.arange(50)
+    hist = pd.DataFrame({"iteration": it, "error_layer_1": 7e3 * 0.9 ** it,
+                         "error_layer_2": 650 + 0 * it})
+    res = SimpleNamespace(W=[np.ones((3, 2)), np.ones((3, 1))],
+                          H=[np.ones((2, 4)), np.ones((1, 2))],
+                          history=hist, layer_errors=np.array([1.0, 1.0]), weights=None)
+    y = plots.convergence(res).layout.yaxis  # 650 .. 7e3 * 0.9^49 ≈ 40: 2.2 decades
+    assert y.type == "log" and y.dtick == "D2"  # 1, 2, 5 per decade, not every digit
+    res.history = hist.assign(error_layer_1=7e3 * 0.7 ** it)  # 7.6 decades
+    y = plots.convergence(res).layout.yaxis
+    assert y.type == "log" and y.dtick == 2 and y.exponentformat == "power"
+    assert not y.tickformat  # plotly's "10^k" labels, not ".3~g" at every digit
+    ratio = plots.error_ratio_curves({"a": res}, res)
+    assert ratio.layout.yaxis.type == "log"
+    narrow = log_tick_settings([[0.95, 1.3]])
+    assert narrow["nticks"] == MAX_TICKS and narrow["dtick"] is None
+    wide = log_tick_settings([[1e-3, 1e12]])  # 15 decades: a tick every 3 decades
+    assert wide["dtick"] == 3
+    assert log_tick_settings([[0.0, np.nan]])["nticks"] == MAX_TICKS  # nothing positive: no crash

@@ -298,6 +298,7 @@ class MultilayerNMF(LayeredEstimator):
         progress = Progress(len(ranks), len(ranks) * max_iter, self.callback,
                             _chain_scale(len(ranks), error_scale, self.normalize),
                             verbose=self.verbose, name=type(self).__name__)
+        progress.configure(user_factors=lambda Ws, Hs: ([W * scale for W in Ws], Hs))
         Ws, Hs = fit_multilayer(
             Xs, ranks, beta, max_iter, init="random" if Ws0 else self.init,
             rng=_rng(self.random_state), dtype=dtype, progress=progress,
@@ -341,6 +342,18 @@ class MultilayerNMF(LayeredEstimator):
             timings={"total": total, "evaluation": progress.eval_seconds},
         )
         return result
+
+
+def _user_units_of_deep(scale: float, min_vol: bool):
+    """A deep fit's factors (its loops run on X / s) in the units of X, as its result has
+    them: min-vol keeps every W_ℓᵀe = e and puts s into H_1; otherwise every W_ℓ takes s."""
+    def to_user(Ws: list, Hs: list) -> tuple[list, list]:
+        if min_vol:
+            Hs[0] = Hs[0] * scale
+        else:
+            Ws = [W * scale for W in Ws]
+        return Ws, Hs
+    return to_user
 
 
 class DeepNMF(WarmStartedEstimator):
@@ -455,6 +468,7 @@ class DeepNMF(WarmStartedEstimator):
         progress = Progress(n_layers, init_iters + max_iter, self.callback,
                             _first_layer_scale(n_layers, error_scale),
                             verbose=self.verbose, name=type(self).__name__)
+        progress.configure(user_factors=_user_units_of_deep(scale, self.min_vol is not None))
         t_init = time.perf_counter()
         init_history = None
         if self.init == "custom":

@@ -88,23 +88,46 @@ class Progress:
         self.name = name
         self._next_report = 0
         self._phase = None
+        self._factors: Callable[[], tuple[list, list]] | None = None
+        self._user_factors: Callable[[list, list], tuple[list, list]] | None = None
 
     # -- configuration ----------------------------------------------------------------------
 
-    def configure(self, *, error_scale=None, weights=None, objective_scale=None) -> None:
+    def configure(self, *, error_scale=None, weights=None, objective_scale=None,
+                  user_factors=None) -> None:
         """Set how the scaled errors are reported.
 
         ``error_scale``: s^β, one value or one per layer (layers whose data are scale-free
         take 1); ``weights``: the internal λ_ℓ of the objective Σ_ℓ λ_ℓ e_ℓ (None: the
         objective is the sum of the evaluated errors in the user's units);
-        ``objective_scale``: the factor of that weighted objective in the user's units.
+        ``objective_scale``: the factor of that weighted objective in the user's units;
+        ``user_factors(Ws, Hs) -> (Ws, Hs)``: the loop's factors (copies, may be changed in
+        place) in the user's units, for :meth:`snapshot`.
         """
+        if user_factors is not None:
+            self._user_factors = user_factors
         if error_scale is not None:
             self.error_scale = error_scale
         if weights is not None:
             self.weights = weights
         if objective_scale is not None:
             self.objective_scale = objective_scale
+
+    def set_factors(self, factors: Callable[[], tuple[list, list]] | None) -> None:
+        """Tell the progress where the loop keeps its factors: ``factors()`` returns the lists
+        ``(Ws, Hs)`` of the layers reached (the arrays themselves, not copies)."""
+        self._factors = factors
+
+    def snapshot(self) -> tuple[list, list, list] | None:
+        """Copies of the current factors in the user's units and of the history rows so far
+        (see :attr:`dnmf.IterationInfo.snapshot`); None before the loop named its factors."""
+        if self._factors is None:
+            return None
+        Ws, Hs = self._factors()
+        Ws, Hs = [np.array(W) for W in Ws], [np.array(H) for H in Hs]
+        if self._user_factors is not None:
+            Ws, Hs = self._user_factors(Ws, Hs)
+        return Ws, Hs, [dict(row) for row in self.rows]
 
     def add_eval_seconds(self, seconds: float) -> None:
         self.eval_seconds += seconds
@@ -180,6 +203,7 @@ class Progress:
             seconds=self.elapsed(),
             layer_errors=self.latest.copy(),
             objective=self.latest_objective,
+            snapshot=self.snapshot if self._factors is not None else None,
         )
         if self.callback(info) is False:
             self.stopped = True

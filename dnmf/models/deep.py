@@ -147,6 +147,7 @@ def fit_deep(
     Hs = [np.array(H, order="C") for H in Hs]
     workspaces = make_workspaces(X, Ws)
     phase = _DeepPhase(X, Ws, Hs, beta, weights, eps, workspaces, progress)
+    progress.set_factors(lambda: (Ws, Hs))
     outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
                         initial_errors=initial_errors)
     return Ws, Hs, outcome.n_iter, outcome.seconds

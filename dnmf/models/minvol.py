@@ -835,6 +835,7 @@ def fit_minvol_deep(
     eps = machine_eps(dtype)
     Ws = [np.array(W, order="C") for W in Ws]  # private copies
     Hs = [np.array(H, order="C") for H in Hs]
+    progress.set_factors(lambda: (Ws, Hs))
     normalize_columns_of_W(Ws, Hs, eps)
     phase = _MinVolPhase(X, Ws, Hs, np.asarray(weights, dtype=float), min_vol, eps,
                          make_workspaces(X, Ws), progress)

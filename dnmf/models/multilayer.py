@@ -269,6 +269,7 @@ def fit_multilayer(
             W, H = initial_factors(Y, rank, init, rng, dtype, eps)
         W = np.ascontiguousarray(W)
         fitter = LayerMU(Y, W, H, beta, eps, order="HW", rescale=True)  # updates W, H in place
+        progress.set_factors(lambda W=W, H=H: ([*Ws, W], [*Hs, H]))
         with fitter.threads():
             outcome = run_phase(
                 _LayerPhase(fitter, k, len(ranks), phase_name, stop_rule, accuracy),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .._log_axis import readable_log_y
 from ..divergence import hoyer_sparsity
 from ._common import Report, Runner, Stopped, fit_pair, fmt_pm, load_paper_file, pair_iterations
 
@@ -116,9 +117,9 @@ def _fig2(curves, L: int) -> go.Figure:
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot"))
     fig.update_layout(
         title=f"Fig. 2: deep error ÷ final multilayer error (median of {len(curves)} runs)",
-        xaxis_title="iteration of Algorithm 1", yaxis_title="error ratio", yaxis_type="log",
+        xaxis_title="iteration of Algorithm 1", yaxis_title="error ratio",
         height=420, width=760, margin=dict(l=10, r=10, t=60, b=10))
-    return fig
+    return readable_log_y(fig)
 
 
 def _fig3(ml, deep, ds, L: int) -> go.Figure:

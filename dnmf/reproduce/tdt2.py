@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .._log_axis import readable_log_y
 from ._common import Report, Runner, Stopped, fit_pair, load_paper_file, pair_iterations
 
 __all__ = ["reproduce_tdt2", "PAPER_RATIOS", "PAPER_TABLE4", "merges_from_H"]
@@ -141,9 +142,8 @@ def _fig4(deep, ml, L: int) -> go.Figure:
     fig.add_hline(y=1.0, line=dict(color="gray", dash="dot"))
     fig.update_layout(title="Fig. 4: deep error ÷ final multilayer error",
                       xaxis_title="iteration of Algorithm 1", yaxis_title="error ratio",
-                      yaxis_type="log", height=420, width=760,
-                      margin=dict(l=10, r=10, t=60, b=10))
-    return fig
+                      height=420, width=760, margin=dict(l=10, r=10, t=60, b=10))
+    return readable_log_y(fig)
 
 
 def _h3(H3: np.ndarray, top3, top2) -> go.Figure:

@@ -104,15 +104,47 @@ class Job:
 
 
 # --------------------------------------------------------------------------- where jobs run
-def _factors_in_fit_loop(n_layers: int, depth: int = 10):
-    """The fit loop's current factors (copies), found in the frames that called the callback.
+def _current_factors(info, ranks: tuple[int, ...]):
+    """Copies of the fit's current factors in the data's units, ``(Ws, Hs, history_rows)``,
+    all L layers (None: no checkpoint this time, never a wrong one).
 
-    The callback is handed an :class:`dnmf.IterationInfo` only; until the fit loop passes a
-    snapshot of its factors, they are read from the loop's locals ``Ws``/``Hs`` (the deep
-    phases hold all L layers; the multilayer loop holds the finished layers plus ``W``/``H`` of
-    the current one). Returns ``(Ws, Hs, history_rows)`` or None when no complete set of L
-    layers is in reach (e.g. during the warm start of a deep fit) — a checkpoint is then
-    skipped, never wrong.
+    The fit driver offers them through :attr:`dnmf.IterationInfo.snapshot` (copied only when
+    asked). A model whose loop does not offer them is read from the loop's locals instead
+    (:func:`_factors_in_fit_loop`). During a warm start only the layers reached exist; the
+    others are filled as the estimators fill a fit stopped there (:func:`_fill_layers`).
+    """
+    snapshot = getattr(info, "snapshot", None)
+    found = snapshot() if callable(snapshot) else _factors_in_fit_loop(len(ranks), depth=12)
+    if found is None:
+        return None
+    Ws, Hs, rows = found
+    if not Ws or len(Ws) != len(Hs) or len(Ws) > len(ranks):
+        return None
+    return (*_fill_layers(Ws, Hs, ranks), rows)
+
+
+def _fill_layers(Ws: list, Hs: list, ranks: tuple[int, ...]) -> tuple[list, list]:
+    """The layers a fit stopped before reaching, as the estimators fill them: random factors
+    (seeded: a checkpoint is reproducible) for the rest of the chain."""
+    if len(Ws) == len(ranks):
+        return Ws, Hs
+    from dnmf.models._common import machine_eps
+    from dnmf.models.multilayer import initial_factors
+
+    rng = np.random.default_rng(0)
+    dtype = Ws[-1].dtype
+    while len(Ws) < len(ranks):
+        W, H = initial_factors(Ws[-1], ranks[len(Ws)], "random", rng, dtype,
+                               machine_eps(dtype))
+        Ws, Hs = [*Ws, W], [*Hs, H]
+    return Ws, Hs
+
+
+def _factors_in_fit_loop(n_layers: int, depth: int = 10):
+    """The fit loop's current factors (copies), found in the frames that called the callback,
+    for a model whose loop does not offer :attr:`dnmf.IterationInfo.snapshot`: its locals
+    ``Ws``/``Hs`` (plus ``W``/``H`` of the current layer). In the loop's units; None when no
+    complete set of L layers is in reach.
     """
     frame = sys._getframe(2)
     rows = None
@@ -166,7 +198,7 @@ def execute(build: Callable[[Callable], Any], X, channel,
     ``channel`` has ``progress(dict)``, ``stop_requested() -> bool`` and ``checkpoint(bytes)``.
     BLAS and dnmf's kernels use one thread (a worker is one core).
     """
-    n_layers = [0]
+    ranks: list[tuple[int, ...]] = [()]
     clock = {"progress": -math.inf, "stop": -math.inf, "checkpoint": time.perf_counter()}
     stopped = [False]
 
@@ -183,13 +215,13 @@ def execute(build: Callable[[Callable], Any], X, channel,
                 return False
         if checkpoint_every and now - clock["checkpoint"] >= checkpoint_every and not last:
             clock["checkpoint"] = now
-            found = _factors_in_fit_loop(n_layers[0])
+            found = _current_factors(info, ranks[0])
             if found is not None:
                 channel.checkpoint(_checkpoint_bytes(*found, info, config or {}))
         return None
 
     estimator = build(callback)
-    n_layers[0] = len(getattr(estimator, "ranks", ()) or ())
+    ranks[0] = tuple(int(r) for r in (getattr(estimator, "ranks", ()) or ()))
     t0, c0 = time.perf_counter(), time.process_time()
     with _one_thread():
         estimator.fit(X, **(fit_kwargs or {}))

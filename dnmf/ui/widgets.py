@@ -133,7 +133,7 @@ def cap_caption() -> None:
     n = len(runstore.runs())
     used = runstore.total_bytes() / 1024**2
     st.caption(
-        f"{n} of at most {runstore.MAX_RUNS} runs kept in this session · {used:.1f} of "
+        f"{n} of at most {runstore.MAX_RUNS} runs kept in this workspace · {used:.1f} of "
         f"{runstore.MAX_BYTES // 1024**2} MiB of factors. Beyond either cap the oldest run is "
         "dropped — you are warned first and can download it."
     )

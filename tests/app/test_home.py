@@ -10,6 +10,9 @@ from apphelp import errors, goto, new_app
 def test_try_it_runs_deep_vs_multilayer_under_10s():
     at = new_app()
     assert at.title[0].value == "Deep NMF workbench"
+    # The runs live in the workspace (the link), not in this browser session.
+    assert [h.value for h in at.subheader if h.value.startswith("Runs in")] == [
+        "Runs in this workspace"]
     t0 = time.perf_counter()
     at.button(key="try_it").click().run()
     wall = time.perf_counter() - t0

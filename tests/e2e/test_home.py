@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from .conftest import ARTIFACTS
 from .ui import (
     FIT_TIMEOUT_MS,
     charts,
@@ -40,6 +41,15 @@ def test_try_it_fits_faces_and_opens_the_layers(page, app_url):
     expect(layers.get_by_role("tabpanel").locator("image")).to_have_count(20)
     no_traceback(page)
     shot(page, "home-2-layers")
+    # The layers table fits its column at 1400 px: no column cut off, no sideways scrolling.
+    grid = layers.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
+    grid.locator(".dvn-scroller").first.wait_for(state="attached")
+    sizes = grid.locator(".dvn-scroller").first.evaluate(
+        "el => [el.scrollWidth, el.clientWidth]")
+    assert page.viewport_size["width"] == 1400
+    assert sizes[0] <= sizes[1], f"the layers table scrolls sideways: {sizes}"
+    grid.screenshot(path=ARTIFACTS / "home-2-layers-table.png")
     shot_content(page, "readme-layers")  # the README's picture: copied to docs/layers.png
 
     compare = go_to(page, "Compare")
