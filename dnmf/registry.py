@@ -18,6 +18,7 @@ model accepts so the app can offer only what will work.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -322,12 +323,22 @@ def get_model(key: str) -> ModelSpec:
 
 
 _BUILTINS_LOADED = False
+_BUILTINS_LOCK = threading.RLock()
 
 
 def _ensure_builtins() -> None:
-    """Import the modules that register dnmf's own models (once, lazily: no import cycle)."""
+    """Import the modules that register dnmf's own models (once, lazily: no import cycle).
+
+    Thread-safe: a thread asking while another runs the import waits for it to finish (it saw a
+    half-filled registry before: "Unknown model 'deep'" in a job started beside another). The
+    flag is set only once the import is done; a call made by the importing thread itself during
+    the import re-enters the lock and gets the partly run module from ``sys.modules``."""
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
         return
-    _BUILTINS_LOADED = True
-    from . import _builtin_models  # noqa: F401  (registers on import)
+    with _BUILTINS_LOCK:
+        if _BUILTINS_LOADED:
+            return
+        from . import _builtin_models  # noqa: F401  (registers on import)
+
+        _BUILTINS_LOADED = True
