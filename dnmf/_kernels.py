@@ -23,10 +23,10 @@ is writable): the first call in a fresh installation compiles them (seconds, see
 of an interactive session. When numba fails (missing, broken install, a compile error) a
 warning is issued once and the NumPy path is used for the rest of the process.
 
-Threads: :func:`kernel_threads` is the number of threads BLAS uses now
-(:func:`dnmf._threads.blas_threads`; so the thread policy of :mod:`dnmf._threads`, e.g. the
-app's one thread, or a threadpoolctl limit, applies to these kernels too), unless a
-:func:`threads` block in the calling thread says otherwise.
+Threads: :func:`kernel_threads` is :func:`dnmf._threads.work_threads` — the threads BLAS uses
+now (so the thread policy of :mod:`dnmf._threads`, e.g. the app's one thread, or a
+threadpoolctl limit, applies to these kernels too), or the count the app gave a fit that runs
+alone — unless a :func:`threads` block in the calling thread says otherwise.
 
 Reproducibility: each output row of a sparse kernel is computed by one thread, in a fixed
 order, so results are bit-identical run to run *whatever the number of threads*. The compiled
@@ -69,7 +69,7 @@ from types import ModuleType
 import numpy as np
 import scipy.sparse as sp
 
-from ._threads import blas_threads
+from ._threads import work_threads
 
 __all__ = [
     "SparseKL",
@@ -144,7 +144,7 @@ _THREADS = threading.local()  # .n: the count a threads() block set in this thre
 @contextmanager
 def threads(n: int | None):
     """The compiled sparse kernels called from this thread use at most ``n`` threads inside
-    the block (None: :func:`kernel_threads`'s default, BLAS's count). Per calling thread, so
+    the block (None: :func:`kernel_threads`'s default). Per calling thread, so
     concurrent fits may each set their own."""
     saved = getattr(_THREADS, "n", None)
     _THREADS.n = None if n is None else max(1, int(n))
@@ -156,11 +156,11 @@ def threads(n: int | None):
 
 def kernel_threads() -> int:
     """Threads of the compiled sparse kernels called from this thread: the innermost
-    :func:`threads` block's count, else the threads numpy's BLAS uses now, at most the
-    number of cores."""
+    :func:`threads` block's count, else :func:`dnmf._threads.work_threads` (BLAS's count, or
+    a lone app fit's), at most the number of cores."""
     n = getattr(_THREADS, "n", None)
     if n is None:
-        n = blas_threads()
+        n = work_threads()
     return max(1, min(n, os.cpu_count() or 1))
 
 

@@ -3,9 +3,9 @@
 * A fit uses the BLAS threads numpy has (``blas_threads``), except where one thread is faster:
   the row split of dense KL layers runs one BLAS thread per chunk (:mod:`dnmf._rowsplit`),
   the small block problems of the Frobenius models run on one thread
-  (:func:`for_small_blocks`), and the workbench runs every fit on one thread (:func:`for_app`):
+  (:func:`for_small_blocks`), and the workbench runs a fit on one thread (:func:`for_app`):
   a server runs a fit per session, and several multi-threaded BLAS pools on few cores spin
-  against each other.
+  against each other — except a fit that its job runner starts alone, which gets the cores.
 * Limits are process-wide, as BLAS's own setting, and counted: overlapping users (fits in
   several threads) share them; the first to enter saves the thread counts, the last to leave
   restores them. The measurements behind these choices are in ``bench/README.md``.
@@ -19,7 +19,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["SMALL_BLOCKS", "blas_threads", "for_app", "for_small_blocks", "one_blas_thread"]
+__all__ = ["SMALL_BLOCKS", "blas_limit", "blas_threads", "for_app", "for_small_blocks",
+           "one_blas_thread", "work_threads"]
 
 #: m·n·r_1 below which the Frobenius models' block problems run on one BLAS thread.
 SMALL_BLOCKS = 5e7
@@ -96,6 +97,60 @@ def for_small_blocks(m: int, n: int, r1: int):
     return one_blas_thread() if m * n * r1 < SMALL_BLOCKS else contextlib.nullcontext()
 
 
-def for_app():
-    """The workbench's policy: a fit on one BLAS thread."""
-    return one_blas_thread()
+def for_app(threads: int = 1, *, blas: bool = False):
+    """The workbench's policy: a fit on one BLAS thread. ``threads > 1`` is for a fit that its
+    job runner started alone in its process (a Dask worker): dnmf's own parallel code — the
+    row split of dense KL layers and the sparse kernels — runs on ``threads`` threads
+    (:func:`work_threads`), and BLAS on one (``blas=True``: on ``threads`` too). One BLAS
+    thread is the default because OpenBLAS's idle threads spin on the other core while dnmf's
+    threads run, which made a sparse deep phase 1.15x slower (bench/README.md)."""
+    threads = int(threads)
+    if threads <= 1:
+        return one_blas_thread()
+    return _lone_fit(threads, blas)
+
+
+#: the thread count :func:`for_app` gave the process's one fit (a stack: empty outside)
+_WORK_THREADS: list[int] = []
+
+
+def work_threads() -> int:
+    """Threads dnmf's own parallel code (the row split, the sparse kernels) may use now: the
+    count :func:`for_app` gave a lone fit, else BLAS's (:func:`blas_threads`); at most
+    ``os.cpu_count()``."""
+    if _WORK_THREADS:
+        return max(1, min(_WORK_THREADS[-1], os.cpu_count() or 1))
+    return blas_threads()
+
+
+@contextmanager
+def _lone_fit(threads: int, blas: bool) -> Iterator[None]:
+    _WORK_THREADS.append(threads)
+    try:
+        with blas_limit(threads) if blas else one_blas_thread():
+            yield
+    finally:
+        _WORK_THREADS.pop()
+
+
+@contextmanager
+def blas_limit(threads: int) -> Iterator[None]:
+    """BLAS set to ``threads`` threads inside the block (restored after), which may be more
+    than it had (a Dask worker starts with one). For a process that runs one fit at a time
+    (a job's worker): the setting is process-wide and, unlike :func:`one_blas_thread`'s, not
+    counted."""
+    saved = []
+    for controller in _controllers():
+        try:
+            saved.append((controller, controller.num_threads))
+            controller.set_num_threads(int(threads))
+        except Exception:
+            pass
+    try:
+        yield
+    finally:
+        for controller, n in saved:
+            try:
+                controller.set_num_threads(n)
+            except Exception:
+                pass

@@ -43,10 +43,17 @@ go = st.button("Run", type="primary", icon=":material/play_arrow:", key="reprodu
 
 # ------------------------------------------------------------------------------- one dnmf call
 if go:
-    report = rep.run(experiment, folder=folder, uploaded=uploaded, seeds=int(seeds),
-                     quick=quick)
-    if report is not None:
-        st.session_state["reproduce_report"] = report
+    job_id = rep.start(experiment, folder=folder, uploaded=uploaded, seeds=int(seeds),
+                       quick=quick)
+    if job_id is not None:
+        st.session_state["reproduce_job"] = job_id
+job_id = st.session_state.get("reproduce_job")
+if job_id is not None:  # followed here until it ends; a page switch does not stop it
+    finished = rep.follow(job_id)
+    if finished is not None:
+        st.session_state["reproduce_report"] = finished
+    if not rep.running(job_id):
+        del st.session_state["reproduce_job"]
 
 # ------------------------------------------------------------------------------------ results
 report = st.session_state.get("reproduce_report")
@@ -61,8 +68,8 @@ if report is not None:
         st.dataframe(table, hide_index=True, width="stretch")
     for name, fig in report.figures.items():
         st.plotly_chart(fig, key=f"reproduce_fig_{name}")
-    st.caption(f"Its fits are in this session's runs ({len(report.fits)}): open them on the "
-               "Layers and Compare pages.")
+    st.caption(f"Its fits are in this workspace's runs ({len(report.fits)}): open them on "
+               "the Layers and Compare pages.")
     d1, d2 = st.columns(2)
     d1.download_button("Numbers (JSON)", report.to_json(), f"{report.experiment}.json",
                        mime="application/json", icon=":material/download:")

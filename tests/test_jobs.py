@@ -30,12 +30,12 @@ def _spec(cfg, ws="a" * 32, **kw):
                         meta={"config": cfg}, **kw)
 
 
-def _solo(cfg) -> FitResult:
-    from threadpoolctl import threadpool_limits
+def _solo(cfg, threads=1, data=None) -> FitResult:
+    from dnmf import _threads
 
     est = cfgmod.make_estimator(cfg)
-    with threadpool_limits(1, "blas"):
-        est.fit(X)
+    with _threads.for_app(threads):
+        est.fit(X if data is None else data)
     return est.result_
 
 
@@ -61,6 +61,7 @@ class _ManualExecutor:
     def __init__(self, slots):
         self.n = slots
         self.started: list[str] = []
+        self.threads: dict[str, int] = {}
         self.done = {}
 
     def ready(self):
@@ -69,8 +70,12 @@ class _ManualExecutor:
     def slots(self):
         return self.n
 
+    def lone_threads(self):
+        return self.n
+
     def start(self, job, on_progress, on_checkpoint, on_done):
         self.started.append(job.spec.name)
+        self.threads[job.spec.name] = job.threads
         self.done[job.spec.name] = (job.id, on_done)
 
     def stop(self, job_id):
@@ -107,6 +112,96 @@ def test_fair_queue_first_come_first_served_with_a_per_workspace_limit():
         assert [j.spec.name for j in runner.jobs(workspace=b)] == ["b1", "b2"]
     finally:
         runner.close()
+
+
+def test_a_job_that_starts_alone_gets_the_idle_cores_and_jobs_sent_together_share_them():
+    ex = _ManualExecutor(slots=2)
+    runner = jobs.JobRunner(ex)
+    try:
+        def submit(*names):
+            runner.submit_all([jobs.JobSpec(workspace=n[0] * 32, build=None, X=None, name=n)
+                               for n in names])
+
+        submit("a1")  # nothing else running or queued: both cores
+        submit("b1")  # a1 runs: b1 shares the machine
+        assert ex.threads == {"a1": 2, "b1": 1}
+        ex.finish("a1"), ex.finish("b1")
+        submit("c1", "d1")  # a model and its baseline, sent together: one core each
+        assert ex.threads["c1"] == ex.threads["d1"] == 1
+        ex.finish("c1"), ex.finish("d1")
+        submit("e1", "e2", "e3")  # one workspace, two at once; e3 waits for a slot
+        ex.finish("e1")  # e3 starts beside e2: not alone
+        assert [ex.threads[n] for n in ("e1", "e2", "e3")] == [1, 1, 1]
+        ex.finish("e2"), ex.finish("e3")
+        runner.share_idle_cores = False
+        submit("f1")
+        assert ex.threads["f1"] == 1
+    finally:
+        runner.close()
+
+
+def test_execute_with_two_threads_runs_the_fit_on_two_and_restores_blas():
+    """A lone job's fit runs with BLAS (hence the row split and dnmf's kernels) on two
+    threads; its result is the seeded fit on two threads, bit for bit; BLAS is restored."""
+    from dnmf import _threads
+
+    data = np.random.default_rng(1).random((400, 60)) + 0.1  # tall enough for the row split
+    cfg = _cfg(n_init_iter=15, max_iter=10)
+    seen = []
+
+    def build(callback):
+        def spy(info):
+            seen.append(_threads.blas_threads())
+            return callback(info)
+        return cfgmod.make_estimator(cfg, callback=spy)
+
+    class _Quiet:
+        progress = staticmethod(lambda msg: None)
+        stop_requested = staticmethod(lambda: False)
+        checkpoint = staticmethod(lambda data: None)
+
+    before = _threads.blas_threads()
+    out, _, stopped = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=2)
+    assert _threads.blas_threads() == before and not stopped
+    assert seen and set(seen) == {min(2, os.cpu_count() or 1)}
+    res = FitResult.from_npz_bytes(out)
+    assert res.timings["job_threads"] == 2
+    _same(res, _solo(cfg, threads=2, data=data))
+    out1, _, _ = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=1)
+    assert FitResult.from_npz_bytes(out1).timings["job_threads"] == 1
+    _same(FitResult.from_npz_bytes(out1), _solo(cfg, threads=1, data=data))
+
+
+def test_a_lone_sparse_job_runs_dnmf_kernels_on_two_threads_blas_on_one_same_result():
+    """Sparse data: the compiled kernels get the threads, BLAS stays on one (its idle threads
+    would spin against them); each output row is one thread's, so the result is the
+    one-thread result bit for bit."""
+    import scipy.sparse as sp
+
+    from dnmf import _kernels, _threads
+
+    # 90 000 stored entries: more than two kernel ranges of MIN_NNZ_PER_THREAD
+    data = sp.random(1200, 500, density=0.15, random_state=2, format="csr") * 5
+    cfg = _cfg(n_init_iter=10, max_iter=10)
+    seen = []
+
+    def build(callback):
+        def spy(info):
+            seen.append((_threads.blas_threads(), _kernels.kernel_threads()))
+            return callback(info)
+        return cfgmod.make_estimator(cfg, callback=spy)
+
+    class _Quiet:
+        progress = staticmethod(lambda msg: None)
+        stop_requested = staticmethod(lambda: False)
+        checkpoint = staticmethod(lambda data: None)
+
+    two, _, _ = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=2)
+    assert set(seen) == {(1, min(2, os.cpu_count() or 1))}
+    seen.clear()
+    one, _, _ = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=1)
+    assert set(seen) == {(1, 1)}
+    _same(FitResult.from_npz_bytes(two), FitResult.from_npz_bytes(one))
 
 
 # ------------------------------------------------------------------------------ threads
@@ -195,8 +290,11 @@ def test_dask_jobs_match_solo_fits(dask_runner):
     ids = [dask_runner.submit(_spec(c, ws=f"{i}" * 32)) for i, c in enumerate(cfgs)]
     outs = [dask_runner.wait(i, timeout=60) for i in ids]
     assert [o.state for o in outs] == [jobs.DONE] * 3, [o.error for o in outs]
+    # the first starts alone (both cores), the others beside it; each equals the seeded
+    # fit on its own thread count
+    assert [o.threads for o in outs] == [min(2, os.cpu_count() or 1), 1, 1]
     for cfg, out in zip(cfgs, outs):
-        _same(FitResult.from_npz_bytes(out.result), _solo(cfg))
+        _same(FitResult.from_npz_bytes(out.result), _solo(cfg, threads=out.threads))
     assert outs[0].progress["total"] == 70
 
 

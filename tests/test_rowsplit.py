@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dnmf import MultilayerNMF, _rowsplit
+from dnmf import MultilayerNMF, _rowsplit, _threads
 from dnmf.divergence import beta_divergence_dense
 from dnmf.models.multilayer import LayerMU
 
@@ -199,10 +199,10 @@ def test_multilayer_fit_agrees_with_and_without_threads(monkeypatch):
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(_rowsplit.RowSplitKL, "__init__", spy)
-    monkeypatch.setattr(_rowsplit, "blas_threads", lambda: 2)
+    monkeypatch.setattr(_threads, "work_threads", lambda: 2)
     split = MultilayerNMF(**model).fit(X)
     assert used  # layer 1 (700 × 200) ran split
-    monkeypatch.setattr(_rowsplit, "blas_threads", lambda: 1)
+    monkeypatch.setattr(_threads, "work_threads", lambda: 1)
     used.clear()
     one = MultilayerNMF(**model).fit(X)
     assert not used

@@ -50,6 +50,17 @@ def run_experiment(name: str, data_dir=None, **options) -> Report:
     return EXPERIMENTS[name](data_dir, **options)
 
 
+def run_task(name: str, data_dir=None, **options) -> Report | ReproduceError:
+    """:func:`run_experiment` for a job runner: a missing or wrong data file comes back as the
+    :class:`ReproduceError` (its message names the file) instead of being raised, so the app
+    can tell it from a failure of the job itself."""
+    try:
+        return run_experiment(name, data_dir, **options)
+    except ReproduceError as exc:
+        return exc
+
+
 __all__ = ["EXPERIMENTS", "EXPERIMENT_FILES", "Report", "ReproduceError", "run_experiment",
+           "run_task",
            "write_report", "reproduce_table2", "reproduce_tdt2", "reproduce_moffett",
            "reproduce_samson", "reproduce_tumor", "reproduce_jasper"]

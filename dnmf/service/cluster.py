@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     # A job whose worker dies fails at once with a message (not retried on the next worker,
     # which it might kill too).
     dask.config.set({"distributed.scheduler.allowed-failures": 0})
+    # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers; setting it switches off glibc's dynamic
+    # mmap threshold, so every large temporary of a fit is a fresh mmap with its page faults
+    # (the TDT2 deep fit ran 1.2-1.25x slower in a worker than in a plain process). None
+    # leaves glibc's default (bench/README.md, "A user alone on the server").
+    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     cluster = LocalCluster(n_workers=args.n_workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None,
                            silence_logs=logging.ERROR)

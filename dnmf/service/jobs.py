@@ -22,6 +22,14 @@ picklable ``build(callback)``, and its callback
   ``distributed.Variable``), which the runner hands to ``on_checkpoint`` (the app writes them to
   the store, so a job cut off by a server restart comes back as a partial run).
 
+Threads: a job runs on one BLAS thread (and one thread of dnmf's kernels), except a job that
+starts alone — nothing else running or queued — on the embedded cluster: it gets every core of
+the machine (:meth:`DaskExecutor.lone_threads`), so a user alone on the server does not wait for
+one core while the others idle. It keeps them until it ends, even if another job starts beside
+it meanwhile. Jobs submitted together (:meth:`JobRunner.submit_all`, e.g. a model and its
+baseline) share the cores, one each. A run records its thread count (``timings["job_threads"]``):
+seeded results are reproducible for a given thread count.
+
 A worker that dies under a job (killed, out of memory) makes the job fail with a message; the
 runner and the other jobs go on. The solver core never imports this module.
 """
@@ -45,7 +53,7 @@ import numpy as np
 _LOG = logging.getLogger(__name__)
 
 __all__ = ["DaskExecutor", "Job", "JobRunner", "JobSpec", "ThreadExecutor", "execute",
-           "runner_from_env"]
+           "execute_task", "runner_from_env"]
 
 #: Seconds between two progress messages of a job.
 PROGRESS_PERIOD = 0.25
@@ -68,6 +76,11 @@ class JobSpec:
     ``build(callback)`` returns the (unfitted) estimator; it and ``X`` must pickle (a
     ``functools.partial`` of a module-level function does). ``meta`` is the app's, passed back
     untouched (run name, configuration, dataset provenance).
+
+    A job that is not one fit (an experiment of :mod:`dnmf.reproduce`) gives ``task`` instead
+    of ``build``: a picklable callable run as ``task(progress=report)``, where
+    ``report(message, fraction)`` publishes its progress and returns False once Stop was asked
+    (the task then returns what it has); its return value is the job's result, as it is.
     """
 
     workspace: str
@@ -78,6 +91,7 @@ class JobSpec:
     fit_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. labels: fit(X, y=…)
     meta: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: float = CHECKPOINT_EVERY
+    task: Callable[..., Any] | None = None
 
 
 @dataclass
@@ -97,6 +111,7 @@ class Job:
     stop_requested: float | None = None  # time.perf_counter() of the Stop
     stop_latency: float | None = None  # seconds from Stop to the partial result
     collected: bool = False
+    threads: int = 1  # BLAS and kernel threads the job was started with
 
     @property
     def finished_state(self) -> bool:
@@ -192,11 +207,12 @@ def _progress_of(info) -> dict[str, Any]:
 def execute(build: Callable[[Callable], Any], X, channel,
             checkpoint_every: float = CHECKPOINT_EVERY,
             config: dict | None = None,
-            fit_kwargs: dict | None = None) -> tuple[bytes, float, bool]:
+            fit_kwargs: dict | None = None, threads: int = 1) -> tuple[bytes, float, bool]:
     """Run one fit where the executor put it; return ``(result npz bytes, seconds, stopped)``.
 
     ``channel`` has ``progress(dict)``, ``stop_requested() -> bool`` and ``checkpoint(bytes)``.
-    BLAS and dnmf's kernels use one thread (a worker is one core).
+    BLAS and dnmf's kernels use ``threads`` threads (one unless the job runs alone in its
+    process, see the module docstring).
     """
     ranks: list[tuple[int, ...]] = [()]
     clock = {"progress": -math.inf, "stop": -math.inf, "checkpoint": time.perf_counter()}
@@ -223,21 +239,64 @@ def execute(build: Callable[[Callable], Any], X, channel,
     estimator = build(callback)
     ranks[0] = tuple(int(r) for r in (getattr(estimator, "ranks", ()) or ()))
     t0, c0 = time.perf_counter(), time.process_time()
-    with _one_thread():
+    with _app_threads(threads, X):
         estimator.fit(X, **(fit_kwargs or {}))
     seconds = time.perf_counter() - t0
     result = estimator.result_
     # CPU seconds of the worker process over the fit: against the wall time, it tells a
     # machine whose cores are taken by others from a fit that waits on something else
-    result.timings = {**result.timings, "job_cpu": time.process_time() - c0}
+    result.timings = {**result.timings, "job_cpu": time.process_time() - c0,
+                      "job_threads": float(threads)}
     return result.to_npz_bytes(), seconds, stopped[0]
 
 
-def _one_thread():
-    """dnmf's thread policy for the workbench (one BLAS thread per fit)."""
+def execute_task(task: Callable[..., Any], channel) -> tuple[Any, float, bool]:
+    """Run a job's ``task`` (see :class:`JobSpec`); return ``(its result, seconds, stopped)``.
+
+    Progress goes out as the fits' does (``phase`` the task's message, ``iteration`` of
+    ``total`` in per mille, ``unit`` "‰"), at most every :data:`PROGRESS_PERIOD` seconds."""
+    t0 = time.perf_counter()
+    clock = {"progress": -math.inf, "stop": -math.inf}
+    stopped = [False]
+
+    def report(message: str, fraction: float):
+        now = time.perf_counter()
+        if now - clock["progress"] >= PROGRESS_PERIOD:
+            clock["progress"] = now
+            channel.progress({"phase": str(message), "unit": "‰",
+                              "iteration": int(round(1000 * min(1.0, max(0.0, fraction)))),
+                              "total": 1000, "seconds": now - t0, "layer_errors": []})
+        if stopped[0]:
+            return False
+        if now - clock["stop"] >= STOP_POLL:
+            clock["stop"] = now
+            if channel.stop_requested():
+                stopped[0] = True
+                return False
+        return None
+
+    with _app_threads(1, None):
+        out = task(progress=report)
+    return out, time.perf_counter() - t0, stopped[0]
+
+
+def _run(spec: JobSpec, channel, threads: int):
+    """The job's fit (:func:`execute`) or its task (:func:`execute_task`)."""
+    if spec.task is not None:
+        return execute_task(spec.task, channel)
+    return execute(spec.build, spec.X, channel, spec.checkpoint_every,
+                   spec.meta.get("config") or {}, spec.fit_kwargs, threads)
+
+
+def _app_threads(threads: int, X):
+    """dnmf's thread policy for the workbench: one thread per fit unless told more; then BLAS
+    gets them too for dense data (its products dominate there), and stays on one thread for
+    sparse data, whose compiled kernels run on dnmf's own threads (bench/README.md)."""
+    import scipy.sparse as sp
+
     from dnmf import _threads
 
-    return _threads.for_app()
+    return _threads.for_app(threads, blas=not sp.issparse(X))
 
 
 def _error_text(exc: BaseException) -> str:
@@ -268,6 +327,11 @@ class ThreadExecutor:
     def slots(self) -> int:
         return self.n_slots
 
+    def lone_threads(self) -> int:
+        """One: BLAS's thread count is process-wide, and this process runs the app and every
+        job."""
+        return 1
+
     def start(self, job: Job, on_progress, on_checkpoint, on_done) -> None:
         stop = self._stops[job.id] = threading.Event()
 
@@ -278,8 +342,7 @@ class ThreadExecutor:
 
         def work() -> None:
             try:
-                out = execute(job.spec.build, job.spec.X, _Channel, job.spec.checkpoint_every,
-                              job.spec.meta.get("config"), job.spec.fit_kwargs)
+                out = _run(job.spec, _Channel, job.threads)
             except BaseException as exc:  # reported to the job, never raised in the app
                 _LOG.debug("job %s failed", job.id, exc_info=True)
                 on_done(job.id, None, exc)
@@ -346,9 +409,8 @@ def _warm_worker() -> None:
         pass
 
 
-def _dask_task(job_id: str, build, X, checkpoint_every: float, config: dict,
-               fit_kwargs: dict):
-    return execute(build, X, _DaskChannel(job_id), checkpoint_every, config, fit_kwargs)
+def _dask_task(job_id: str, spec: JobSpec, threads: int = 1):
+    return _run(spec, _DaskChannel(job_id), threads)
 
 
 def _worker_env() -> dict[str, str]:
@@ -444,6 +506,12 @@ class DaskExecutor:
         runner asks while holding its lock)."""
         return self._slots if self.ready() else 0
 
+    def lone_threads(self) -> int:
+        """Threads for a job that starts alone: every core of this machine for the embedded
+        cluster (its workers are this machine's cores, and the others are idle then); one on a
+        cluster given by ``DNMF_SCHEDULER`` (its workers' cores are not known here)."""
+        return 1 if self.address else max(1, min(self.n_workers, os.cpu_count() or 1))
+
     def _count_slots(self) -> None:
         """Count the workers' threads every 2 s (workers come and go)."""
         while self.client is not None and self.client.status not in ("closing", "closed"):
@@ -488,10 +556,11 @@ class DaskExecutor:
     def start(self, job: Job, on_progress, on_checkpoint, on_done) -> None:
         self._on_progress, self._on_checkpoint = on_progress, on_checkpoint
         spec = job.spec
-        future = self.client.submit(_dask_task, job.id, spec.build, spec.X,
-                                    spec.checkpoint_every, spec.meta.get("config") or {},
-                                    spec.fit_kwargs, key=f"dnmf-fit-{job.id}", pure=False,
-                                    retries=0)
+        work = JobSpec(workspace=spec.workspace, build=spec.build, X=spec.X, name=spec.name,
+                       fit_kwargs=spec.fit_kwargs, meta={"config": spec.meta.get("config")},
+                       checkpoint_every=spec.checkpoint_every, task=spec.task)
+        future = self.client.submit(_dask_task, job.id, work, job.threads,
+                                    key=f"dnmf-fit-{job.id}", pure=False, retries=0)
         with self._lock:
             self._futures[job.id] = future
 
@@ -562,9 +631,12 @@ class JobRunner:
 
     def __init__(self, executor, *, per_workspace: int = PER_WORKSPACE,
                  on_checkpoint: Callable[[Job, bytes], None] | None = None,
-                 on_finish: Callable[[Job], None] | None = None) -> None:
+                 on_finish: Callable[[Job], None] | None = None,
+                 share_idle_cores: bool = True) -> None:
         self.executor = executor
         self.per_workspace = int(per_workspace)
+        #: a job that starts alone gets the executor's ``lone_threads()`` (False: always one)
+        self.share_idle_cores = bool(share_idle_cores)
         self.on_checkpoint = on_checkpoint
         self.on_finish = on_finish
         self._jobs: dict[str, Job] = {}
@@ -581,12 +653,20 @@ class JobRunner:
     # ----------------------------------------------------------------------- public
     def submit(self, spec: JobSpec) -> str:
         """Queue ``spec``; return the job's id."""
+        return self.submit_all([spec])[0]
+
+    def submit_all(self, specs: list[JobSpec]) -> list[str]:
+        """Queue ``specs`` together (before any of them is dispatched, so none counts as
+        alone: they share the cores); return their ids."""
         with self._lock:
-            job = Job(id=f"{self._prefix}-{next(self._ids)}", spec=spec)
-            self._jobs[job.id] = job
-            self._queue.append(job.id)
+            ids = []
+            for spec in specs:
+                job = Job(id=f"{self._prefix}-{next(self._ids)}", spec=spec)
+                self._jobs[job.id] = job
+                self._queue.append(job.id)
+                ids.append(job.id)
             self._dispatch()
-            return job.id
+            return ids
 
     def stop(self, job_id: str) -> None:
         """Ask the job to stop: a queued job is dropped, a running one stops and keeps its
@@ -678,6 +758,8 @@ class JobRunner:
         for j in self._jobs.values():
             if j.state == RUNNING:
                 per_ws[j.spec.workspace] = per_ws.get(j.spec.workspace, 0) + 1
+        running = sum(j.state == RUNNING for j in self._jobs.values())
+        picked = []
         for job_id in list(self._queue):
             if free <= 0:
                 break
@@ -686,13 +768,19 @@ class JobRunner:
             if per_ws.get(ws, 0) >= self.per_workspace:
                 continue  # this workspace is at its limit: later jobs of others go first
             self._queue.remove(job_id)
-            job.state, job.started = RUNNING, time.time()
             per_ws[ws] = per_ws.get(ws, 0) + 1
             free -= 1
+            picked.append(job)
+        alone = (self.share_idle_cores and len(picked) == 1 and running == 0
+                 and not self._queue)
+        for job in picked:
+            job.state, job.started = RUNNING, time.time()
+            job.threads = (self.executor.lone_threads()
+                           if alone and job.spec.task is None else 1)  # tasks: one thread
             try:
                 self.executor.start(job, self._progress, self._checkpoint, self._done)
             except Exception as exc:
-                self._done(job_id, None, exc)
+                self._done(job.id, None, exc)
 
     def _progress(self, job_id: str, msg: dict) -> None:
         with self._lock:

@@ -63,30 +63,6 @@ def warm_up_kernels() -> None:
         thread.start()
 
 
-#: session id → [(run, dataset, notice)]: runs made in a script run that was interrupted
-#: (work that still runs in the script thread, e.g. the Reproduce page's experiments, leaves
-#: them here: an interrupted run cannot touch session state); fits as jobs do not need it.
-_MAILBOX: dict[str, list[tuple[Any, Any, str]]] = {}
-
-
-def _session_id() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
-
-
-def collect_interrupted() -> int:
-    """Store the runs left in :data:`_MAILBOX` by this session's interrupted script runs, with
-    a notice each (``widgets.page_setup`` calls it). Returns how many."""
-    with _LOCK:
-        items = _MAILBOX.pop(_session_id(), [])
-    for run, dataset, notice in items:
-        runstore.add_run(run, dataset)
-        runstore.notify(notice.replace("{name}", run.name), "warning")
-    return len(items)
-
-
 def _fmt_errors(errors) -> str:
     parts = []
     for i, e in enumerate(errors or [], start=1):
@@ -107,6 +83,8 @@ def progress_text(job: jobsmod.Job, runner: jobsmod.JobRunner) -> tuple[float, s
     if not p:
         return 0.0, "starting…"
     frac = min(1.0, p["iteration"] / max(1, p["total"]))
+    if p.get("unit") == "‰":  # a task (an experiment), not one fit
+        return frac, f"{p['phase']} · {frac:.0%} · {p['seconds']:.1f} s"
     return frac, (f"{p['phase']} · iteration {p['iteration']} of {p['total']} · "
                   f"{p['seconds']:.1f} s")
 
@@ -138,12 +116,11 @@ def fit_pair(cfg: dict[str, Any], dataset, base_name: str, *, source: dict | Non
     second_name = runstore.unique_name(f"{base_name} {cfgmod.spec_of(twin).name}")
     if second_name == first_name:
         second_name = runstore.unique_name(f"{second_name} (2)")
-    items = []
-    for c, name, key in ((cfg, first_name, "stop_fit_model"),
-                         (twin, second_name, "stop_fit_baseline")):
-        label = cfgmod.label(c)
-        job_id = workspace.submit(c, dataset, name, source=source, label=label)
-        items.append((job_id, f"**{label}** on *{dataset.name}* → run **{name}**", key))
+    fits = [(c, name, cfgmod.label(c)) for c, name in ((cfg, first_name), (twin, second_name))]
+    job_ids = workspace.submit_all(fits, dataset, source=source)
+    items = [(job_id, f"**{label}** on *{dataset.name}* → run **{name}**", key)
+             for job_id, (_, name, label), key
+             in zip(job_ids, fits, ("stop_fit_model", "stop_fit_baseline"))]
     first, second = follow(items)
     return first, second
 

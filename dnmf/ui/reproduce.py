@@ -1,15 +1,15 @@
-"""The Reproduce page's one call: run an experiment of :mod:`dnmf.reproduce` with live progress
-and Stop, and keep its fits in the session's runs.
+"""The Reproduce page's calls: an experiment of :mod:`dnmf.reproduce` as a background job
+(:func:`start`), followed with live progress and Stop (:func:`follow`).
 
-Stop works as in :mod:`dnmf.ui.fit`: the click makes Streamlit raise its control exception at
-the next ``st.*`` call, which is a progress update; the progress function catches it and
-returns False, the experiment stops its current fit and returns what it has, the fits go to
-:mod:`dnmf.ui.fit`'s mailbox (the interrupted script may not write session state) and the
-exception is raised again; the next script run stores them with a notice.
+The experiment runs where the workbench's fits run (:mod:`dnmf.service.jobs`): a click, a page
+switch or a reload does not stop it. When it ends, the runner's thread stores each of its fits
+as a run of the workspace (a stopped experiment keeps the fits it finished) and keeps its
+report for the page, which shows the paper's numbers beside ours.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import time
@@ -18,12 +18,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from dnmf.reproduce import EXPERIMENT_FILES, Report, ReproduceError, run_experiment
+from dnmf.reproduce import EXPERIMENT_FILES, Report, ReproduceError, run_task
+from dnmf.service import jobs as jobsmod
 from dnmf.ui import fit as fitmod
 from dnmf.ui import runs as runstore
+from dnmf.ui import workspace
 from dnmf.ui.errors import message_of
 
-__all__ = ["data_folder", "folder_status", "run", "figures_zip", "PAPER_DATA_HELP"]
+__all__ = ["data_folder", "folder_status", "start", "follow", "running", "figures_zip",
+           "PAPER_DATA_HELP"]
 
 PAPER_DATA_HELP = (
     "The paper's .mat files are published with the authors' MATLAB code "
@@ -58,17 +61,11 @@ def _uploads(experiment: str, uploaded) -> dict[str, bytes]:
     return files
 
 
-class _Interrupt:
-    exc: BaseException | None = None
-
-
-def run(experiment: str, *, folder: Path | None, uploaded=None, seeds: int = 1,
-        quick: bool = False, stop_key: str = "stop_reproduce") -> Report | None:
-    """Run ``experiment`` with a progress bar and a Stop button; store its fits as runs.
-
-    Returns the :class:`~dnmf.reproduce.Report`, or None after drawing an error (a missing or
-    wrong file names the file and where it comes from).
-    """
+def start(experiment: str, *, folder: Path | None, uploaded=None, seeds: int = 1,
+          quick: bool = False) -> str | None:
+    """Submit ``experiment`` as a job of this workspace; return its id (None after drawing an
+    error: a missing file is named with where it comes from). The data files travel with the
+    job (uploads as they are, the rest read from ``folder``), so workers need no shared disk."""
     files = _uploads(experiment, uploaded)
     missing = [f for f in EXPERIMENT_FILES[experiment]
                if f not in files and not (folder is not None and (folder / f).is_file())]
@@ -77,65 +74,75 @@ def run(experiment: str, *, folder: Path | None, uploaded=None, seeds: int = 1,
         st.error(f"{experiment} needs {', '.join(missing)}: not uploaded, and {where}. "
                  + PAPER_DATA_HELP, icon=":material/error:")
         return None
+    for f in EXPERIMENT_FILES[experiment]:
+        if f not in files:
+            files[f] = (folder / f).read_bytes()
+    options: dict = {"quick": quick, "files": files}
+    if experiment in ("table2", "tdt2") or seeds > 1:
+        options["seeds"] = seeds
+    heading = f"{experiment} · {'quick' if quick else f'{seeds} seed(s)'}"
+    return workspace.submit_task(functools.partial(run_task, experiment, None, **options),
+                                 f"reproduce {heading}", meta={"heading": heading})
+
+
+def follow(job_id: str, stop_key: str = "stop_reproduce") -> Report | None:
+    """Draw the experiment job's progress and Stop until it ends; return its report (None
+    after drawing why there is none). Leaving the page does not stop it: the sidebar follows
+    it, its fits land in the runs, and this page picks the report up when it is shown again."""
+    runner = workspace.get_runner()
+    snap = runner.job(job_id)
+    if snap is None:  # it ended while the page was not shown (or the server restarted)
+        return _shown(workspace.take_report(job_id), st)
     box = st.container(border=True)
     with box:
         head, stop_col = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{experiment}** · {'quick' if quick else f'{seeds} seed(s)'}")
+        head.markdown(f"**{snap.spec.meta.get('heading', snap.spec.name)}**")
         stop_slot = stop_col.empty()
         stop_slot.button("Stop", key=stop_key, icon=":material/stop_circle:",
                          help="Stop the experiment and keep the fits finished so far",
-                         width="stretch")
-        bar = st.progress(0.0, text="starting…")
-    state = _Interrupt()
-    t0 = time.perf_counter()
-
-    def progress(message: str, fraction: float):
-        if state.exc is not None:
-            return False
-        try:
-            bar.progress(min(1.0, fraction),
-                         text=f"{message} · {time.perf_counter() - t0:.1f} s")
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # Streamlit's rerun/stop request arrives here
-            state.exc = exc
-            return False
-        return None
-
-    options = {"quick": quick, "progress": progress, "files": files or None}
-    if experiment in ("table2", "tdt2") or seeds > 1:
-        options["seeds"] = seeds
-    try:
-        report = run_experiment(experiment, folder, **options)
-    except ReproduceError as exc:
-        if state.exc is not None:
-            raise state.exc from None
-        bar.empty()
-        box.error(f"{message_of(exc)}\n\n{PAPER_DATA_HELP}", icon=":material/error:")
-        return None
-    except ValueError as exc:
-        if state.exc is not None:
-            raise state.exc from None
-        bar.empty()
-        box.error(message_of(exc), icon=":material/error:")
-        return None
-    seconds = time.perf_counter() - t0
-    new_runs = [runstore.Run(name=name, result=result,
-                             config={**result.config, "app": {"reproduce": experiment}},
-                             dataset=report.dataset.name, kind=report.dataset.kind,
-                             seconds=seconds)
-                for name, result in report.fits.items()]
-    if state.exc is not None:
-        sid = fitmod._session_id()
-        with fitmod._LOCK:  # no session state access from an interrupted run
-            for r in new_runs:
-                fitmod._MAILBOX.setdefault(sid, []).append(
-                    (r, report.dataset, f"{experiment} was stopped; its run '{{name}}' is kept."))
-        raise state.exc
-    for r in new_runs:
-        runstore.add_run(r, report.dataset)
-    bar.progress(1.0, text=f"done · {seconds:.1f} s" + (" (stopped)" if report.stopped else ""))
+                         width="stretch", on_click=fitmod._stop, args=(job_id,))
+        bar = st.progress(0.0, text="queued…")
+    deadline = time.monotonic() + fitmod.FOREGROUND
+    while not snap.finished_state:
+        frac, text = fitmod.progress_text(snap, runner)
+        bar.progress(frac, text=text)
+        if time.monotonic() > deadline:
+            bar.progress(frac, text="still running — follow it in the sidebar")
+            return None
+        time.sleep(fitmod.PERIOD)
+        snap = runner.job(job_id)
+        if snap is None:
+            return None
+    st.session_state.setdefault(workspace.FOLLOWED, set()).add(job_id)
+    workspace.begin()  # its runs into the cache, the notice of a stopped run
     stop_slot.empty()
+    report = workspace.take_report(job_id)
+    if snap.state == jobsmod.FAILED or not isinstance(report, Report):
+        bar.empty()
+        if report is None:
+            box.error(snap.error or "The experiment ended without a report.",
+                      icon=":material/error:")
+        return _shown(report, box)
+    bar.progress(1.0, text=f"done · {snap.seconds:.1f} s"
+                 + (" (stopped)" if report.stopped else ""))
+    return _shown(report, box)
+
+
+def running(job_id: str) -> bool:
+    """Whether the job is still queued or running (the page keeps following it)."""
+    snap = workspace.get_runner().job(job_id)
+    return snap is not None and not snap.finished_state
+
+
+def _shown(report, where) -> Report | None:
+    """A finished job's report, with its dataset known to the session; a missing or wrong
+    file is said in ``where`` (None returned)."""
+    if isinstance(report, ReproduceError):
+        where.error(f"{message_of(report)}\n\n{PAPER_DATA_HELP}", icon=":material/error:")
+        return None
+    if not isinstance(report, Report):
+        return None
+    runstore.datasets()[report.dataset.name] = report.dataset
     return report
 
 

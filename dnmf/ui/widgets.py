@@ -32,14 +32,13 @@ def page_setup() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    from dnmf.ui import fit, workspace
+    from dnmf.ui import workspace
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         if not st.session_state.get(APP_RAN):
             st.rerun()
     workspace.begin()
-    fit.collect_interrupted()  # runs of interrupted script-thread work (Reproduce)
 
 
 def show_notices() -> None:

@@ -128,6 +128,9 @@ def _checkpoint(store: RunStore, job: jobsmod.Job, data: bytes) -> None:
 
 
 def _finished(store: RunStore, job: jobsmod.Job) -> None:
+    if job.spec.task is not None:
+        _finished_task(store, job)
+        return
     token = job.spec.workspace
     with _STORED_LOCK:
         name = _STORED.get(job.id)
@@ -147,6 +150,65 @@ def _finished(store: RunStore, job: jobsmod.Job) -> None:
         _STORED[job.id] = run.name
     if dropped:
         job.spec.meta["dropped"] = dropped
+
+
+#: job id → the result of a finished task job (an experiment's Report), until its page takes it
+_REPORTS: dict[str, Any] = {}
+_REPORTS_KEPT = 16  # reports nobody took (the page was closed) are dropped, oldest first
+
+
+def _finished_task(store: RunStore, job: jobsmod.Job) -> None:
+    """An experiment ended: store each of its fits as a run (stopped ones included), keep its
+    report for the page that follows it."""
+    report = job.result
+    if report is None:
+        return
+    if isinstance(report, Exception):  # a missing or wrong data file: nothing to store
+        job.spec.meta["problem"] = str(report)
+        with _STORED_LOCK:
+            _REPORTS[job.id] = report
+        return
+    token = job.spec.workspace
+    status = "stopped" if job.state == jobsmod.STOPPED else "done"
+    stored, dropped = [], []
+    ds = report.dataset
+    dataset_meta = {"name": ds.name, "kind": ds.kind, "shape": list(ds.shape),
+                    "sparse": bool(getattr(ds, "is_sparse", False)),
+                    "source": {"type": "reproduce", "experiment": report.experiment}}
+    for name, result in report.fits.items():
+        run = runstore.Run(name=name, result=result,
+                           config={**result.config, "app": {"reproduce": report.experiment}},
+                           dataset=ds.name, kind=ds.kind,
+                           seconds=float(result.timings.get("total", 0.0)), status=status)
+        run.name = _free_name(store, token, run.name, job.id)
+        dropped += store.put_run(token, run.name, runstore.export_npz(run),
+                                 meta=_store_meta(run, job, dataset_meta), status=status,
+                                 seconds=run.seconds, created=job.submitted, **_caps())
+        stored.append(run.name)
+    job.spec.meta["stored"] = stored
+    job.spec.meta["dropped"] = dropped
+    with _STORED_LOCK:
+        _REPORTS[job.id] = report
+        while len(_REPORTS) > _REPORTS_KEPT:
+            _REPORTS.pop(next(iter(_REPORTS)))
+
+
+def submit_task(task, name: str, meta: dict[str, Any] | None = None) -> str:
+    """Queue a task job (an experiment; see :class:`dnmf.service.jobs.JobSpec`) of this
+    workspace; return its id."""
+    tok = st.session_state.get(TOKEN) or token()
+    spec = jobsmod.JobSpec(workspace=tok, build=None, X=None, name=name,
+                           session=_session_id(), meta={"name": name, **(meta or {})},
+                           task=task)
+    job_id = get_runner().submit(spec)
+    st.session_state.setdefault(MY_JOBS, []).append(job_id)
+    return job_id
+
+
+def take_report(job_id: str):
+    """The result of the finished task job ``job_id`` (None if there is none, or taken)."""
+    with _STORED_LOCK:
+        return _REPORTS.pop(job_id, None)
 
 
 def _caps() -> dict[str, int]:
@@ -274,6 +336,9 @@ def _collect_jobs(tok: str) -> None:
 
 
 def _report(job: jobsmod.Job, name: str | None) -> None:
+    if job.spec.task is not None:
+        _report_task(job)
+        return
     label = job.spec.meta.get("name", "run")
     p = job.progress or {}
     where = (f"iteration {p.get('iteration')} of {p.get('total')}"
@@ -285,6 +350,26 @@ def _report(job: jobsmod.Job, name: str | None) -> None:
                         f"({job.seconds:.1f} s).", "warning")
     elif job.state == jobsmod.STOPPED:
         runstore.notify(f"The fit '{label}' was stopped {where}; nothing to keep.", "info")
+    for dropped in job.spec.meta.get("dropped", []):
+        runstore.notify(f"Run '{dropped}' was dropped: a workspace keeps at most "
+                        f"{runstore.MAX_RUNS} runs and {runstore.MAX_BYTES // 1024**2} MiB "
+                        "(oldest dropped first).", "warning")
+
+
+def _report_task(job: jobsmod.Job) -> None:
+    label = job.spec.meta.get("name", "experiment")
+    stored = job.spec.meta.get("stored", [])
+    followed = job.id in st.session_state.get(FOLLOWED, ())
+    if job.state == jobsmod.FAILED and not followed:
+        runstore.notify(f"{label}: {job.error}", "error")
+    elif job.spec.meta.get("problem") and not followed:
+        runstore.notify(f"{label}: {job.spec.meta['problem']}", "error")
+    elif job.state == jobsmod.STOPPED:
+        runstore.notify(f"{label} was stopped; its {len(stored)} finished fit(s) are kept"
+                        + (f": {', '.join(stored)}." if stored else "."), "warning")
+    elif job.state == jobsmod.DONE and not followed:
+        runstore.notify(f"{label} finished; its {len(stored)} fit(s) are in the runs. Open "
+                        "the Reproduce page to see its numbers.", "success")
     for dropped in job.spec.meta.get("dropped", []):
         runstore.notify(f"Run '{dropped}' was dropped: a workspace keeps at most "
                         f"{runstore.MAX_RUNS} runs and {runstore.MAX_BYTES // 1024**2} MiB "
@@ -382,30 +467,39 @@ def download_all(tok: str) -> bytes:
 def submit(cfg: dict[str, Any], dataset, run_name: str, *, source: dict | None = None,
            label: str | None = None) -> str:
     """Queue a fit of ``cfg`` on ``dataset`` as run ``run_name``; return the job id."""
+    return submit_all([(cfg, run_name, label)], dataset, source=source)[0]
+
+
+def submit_all(fits: list[tuple[dict[str, Any], str, str | None]], dataset, *,
+               source: dict | None = None) -> list[str]:
+    """Queue fits ``(cfg, run name, label)`` of ``dataset`` together (they run side by side,
+    sharing the cores); return their job ids."""
     from dnmf.labels import semi_supervised_fit_args
     from dnmf.ui import config as cfgmod
 
     tok = st.session_state.get(TOKEN) or token()
-    spec_ = cfgmod.spec_of(cfg)
-    fit_kwargs = (semi_supervised_fit_args(dataset, float(cfg.get("known_labels", 0)))
-                  if spec_ is not None and spec_.capabilities.labels else {})
-    run_cfg = dict(cfg)
-    if source:
-        run_cfg["app"] = {"sample": source}
-    spec = jobsmod.JobSpec(
-        workspace=tok,
-        build=functools.partial(cfgmod.make_estimator, dict(cfg)),
-        X=dataset.X,
-        fit_kwargs=fit_kwargs,
-        name=run_name,
-        session=_session_id(),
-        meta={"name": run_name, "config": run_cfg, "label": label,
-              "dataset": provenance(dataset, source)},
-    )
-    job_id = get_runner().submit(spec)
-    st.session_state.setdefault(MY_JOBS, []).append(job_id)
+    specs = []
+    for cfg, run_name, label in fits:
+        spec_ = cfgmod.spec_of(cfg)
+        fit_kwargs = (semi_supervised_fit_args(dataset, float(cfg.get("known_labels", 0)))
+                      if spec_ is not None and spec_.capabilities.labels else {})
+        run_cfg = dict(cfg)
+        if source:
+            run_cfg["app"] = {"sample": source}
+        specs.append(jobsmod.JobSpec(
+            workspace=tok,
+            build=functools.partial(cfgmod.make_estimator, dict(cfg)),
+            X=dataset.X,
+            fit_kwargs=fit_kwargs,
+            name=run_name,
+            session=_session_id(),
+            meta={"name": run_name, "config": run_cfg, "label": label,
+                  "dataset": provenance(dataset, source)},
+        ))
+    job_ids = get_runner().submit_all(specs)
+    st.session_state.setdefault(MY_JOBS, []).extend(job_ids)
     runstore.datasets()[dataset.name] = dataset
-    return job_id
+    return job_ids
 
 
 def _session_id() -> str:

@@ -1,5 +1,6 @@
 """The Reproduce page in a real browser: upload CBCL.mat, run table2 quick, see the paper's
-numbers beside dnmf's and the two figures."""
+numbers beside dnmf's and the two figures; the experiment is a job, so switching pages while it
+runs does not stop it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .ui import (
     no_traceback,
     open_app,
     shot,
+    sidebar,
     wait_idle,
 )
 
@@ -25,8 +27,7 @@ pytestmark = pytest.mark.e2e
 CBCL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "CBCL.mat"
 
 
-@pytest.mark.skipif(not CBCL.is_file(), reason=f"CBCL.mat not found at {CBCL}")
-def test_table2_quick_from_an_upload(page, app_url):
+def _start_table2_quick(page, app_url):
     open_app(page, app_url)
     page.get_by_role("navigation").get_by_role("link", name="Reproduce", exact=True).click()
     m = main(page)
@@ -50,6 +51,12 @@ def test_table2_quick_from_an_upload(page, app_url):
         wait_idle(page)
         run.click()
         expect(started).to_be_visible()
+    return m
+
+
+@pytest.mark.skipif(not CBCL.is_file(), reason=f"CBCL.mat not found at {CBCL}")
+def test_table2_quick_from_an_upload(page, app_url):
+    m = _start_table2_quick(page, app_url)
     expect(m.get_by_text(re.compile(r"^done · [\d.]+ s"))).to_be_visible(timeout=FIT_TIMEOUT_MS)
     wait_idle(page)
     no_traceback(page)
@@ -58,3 +65,22 @@ def test_table2_quick_from_an_upload(page, app_url):
     expect(charts(m)).to_have_count(2)
     expect(m.get_by_role("button", name="Numbers (JSON)")).to_be_visible()
     shot(page, "reproduce-table2-quick")
+
+
+@pytest.mark.skipif(not CBCL.is_file(), reason=f"CBCL.mat not found at {CBCL}")
+def test_a_page_switch_does_not_stop_the_experiment(page, app_url):
+    _start_table2_quick(page, app_url)
+    nav = page.get_by_role("navigation")
+    nav.get_by_role("link", name="Layers", exact=True).click()  # while it runs
+    busy = sidebar(page).get_by_text(re.compile(r"Busy"))
+    expect(busy).to_be_visible()
+    expect(busy).to_have_count(0, timeout=FIT_TIMEOUT_MS)  # it ended on its own
+    expect(main(page).get_by_text(re.compile(r"table2 · quick finished; its \d+ fit"))
+           ).to_be_visible()
+    nav.get_by_role("link", name="Reproduce", exact=True).click()
+    m = main(page)
+    expect(m.get_by_role("gridcell", name="108.3 ± 1.1", include_hidden=True)).to_have_count(1)
+    expect(charts(m)).to_have_count(2)
+    wait_idle(page)
+    no_traceback(page)
+    shot(page, "reproduce-after-page-switch")
