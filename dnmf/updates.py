@@ -80,6 +80,7 @@ from . import _kernels
 from .divergence import sampled_product
 from .portable._ops import _stationarity  # g(t) of the module docstring and dg/dt
 from .portable._ops import deep_w_closed_form as _deep_w_closed_form_xp
+from .portable._ops import solve_increasing as _solve_increasing_xp
 
 __all__ = [
     "MUWorkspace",
@@ -409,44 +410,8 @@ def solve_increasing(
     ndarray of the shape of ``x0``.
     """
     with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
-        return _solve_increasing(func, np.log(np.asarray(x0, dtype=float)), rtol, max_iter)
-
-
-def _solve_increasing(func, u, rtol, max_iter):
-    f, _ = func(np.exp(u))
-    lo = np.where(f <= 0, u, -np.inf)
-    hi = np.where(f >= 0, u, np.inf)
-    step = 1.0
-    for _ in range(64):
-        need_lo = ~np.isfinite(lo)
-        need_hi = ~np.isfinite(hi)
-        if not (need_lo.any() or need_hi.any()):
-            break
-        probe = u + np.where(need_lo, -step, np.where(need_hi, step, 0.0))
-        probe = np.clip(probe, -700.0, 700.0)
-        fp, _ = func(np.exp(probe))
-        lo = np.where(need_lo & (fp <= 0), probe, lo)
-        hi = np.where(need_lo & (fp > 0), probe, hi)
-        hi = np.where(need_hi & (fp >= 0), probe, hi)
-        lo = np.where(need_hi & (fp < 0), probe, lo)
-        step *= 2.0
-    lo = np.where(np.isfinite(lo), lo, -700.0)
-    hi = np.where(np.isfinite(hi), hi, 700.0)
-    u = 0.5 * (lo + hi)
-    for _ in range(max_iter):
-        f, df = func(np.exp(u))
-        lo = np.where(f < 0, u, lo)
-        hi = np.where(f > 0, u, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = u - f / df
-        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
-        u_next = np.where(inside, newton, 0.5 * (lo + hi))
-        u_next = np.where(f == 0, u, u_next)
-        done = (np.abs(u_next - u) <= rtol * np.maximum(1.0, np.abs(u))) | (hi - lo <= rtol)
-        u = u_next
-        if done.all():
-            break
-    return np.exp(u)
+        return _solve_increasing_xp(np, func, np.asarray(x0, dtype=float), rtol=rtol,
+                                    max_iter=max_iter)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,6 +44,14 @@ def _same(a: FitResult, b: FitResult) -> None:
         np.testing.assert_array_equal(x, y)
 
 
+class _QuietChannel:
+    """A job's channel that drops progress and checkpoints and never asks to stop."""
+
+    progress = staticmethod(lambda msg: None)
+    stop_requested = staticmethod(lambda: False)
+    checkpoint = staticmethod(lambda data: None)
+
+
 def _wait_running_with_progress(runner, job_id, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -155,19 +163,14 @@ def test_execute_with_two_threads_runs_the_fit_on_two_and_restores_blas():
             return callback(info)
         return cfgmod.make_estimator(cfg, callback=spy)
 
-    class _Quiet:
-        progress = staticmethod(lambda msg: None)
-        stop_requested = staticmethod(lambda: False)
-        checkpoint = staticmethod(lambda data: None)
-
     before = _threads.blas_threads()
-    out, _, stopped = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=2)
+    out, _, stopped = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=2)
     assert _threads.blas_threads() == before and not stopped
     assert seen and set(seen) == {min(2, os.cpu_count() or 1)}
     res = FitResult.from_npz_bytes(out)
     assert res.timings["job_threads"] == 2
     _same(res, _solo(cfg, threads=2, data=data))
-    out1, _, _ = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=1)
+    out1, _, _ = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=1)
     assert FitResult.from_npz_bytes(out1).timings["job_threads"] == 1
     _same(FitResult.from_npz_bytes(out1), _solo(cfg, threads=1, data=data))
 
@@ -191,15 +194,10 @@ def test_a_lone_sparse_job_runs_dnmf_kernels_on_two_threads_blas_on_one_same_res
             return callback(info)
         return cfgmod.make_estimator(cfg, callback=spy)
 
-    class _Quiet:
-        progress = staticmethod(lambda msg: None)
-        stop_requested = staticmethod(lambda: False)
-        checkpoint = staticmethod(lambda data: None)
-
-    two, _, _ = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=2)
+    two, _, _ = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=2)
     assert set(seen) == {(1, min(2, os.cpu_count() or 1))}
     seen.clear()
-    one, _, _ = jobs.execute(build, data, _Quiet, 0, cfg, {}, threads=1)
+    one, _, _ = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=1)
     assert set(seen) == {(1, 1)}
     _same(FitResult.from_npz_bytes(two), FitResult.from_npz_bytes(one))
 

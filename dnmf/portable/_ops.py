@@ -144,7 +144,7 @@ def solve_increasing(xp, func: Callable, x0, *, rtol: float = 1e-14, max_iter: i
         if not (bool(xp.any(need_lo)) or bool(xp.any(need_hi))):
             break
         probe = u + xp.where(need_lo, -step, xp.where(need_hi, step, xp.zeros_like(u)))
-        probe = xp.clip(probe, min=-700.0, max=700.0)
+        probe = xp.clip(probe, -700.0, 700.0)
         fp, _ = func(xp.exp(probe))
         lo = xp.where(need_lo & (fp <= 0), probe, lo)
         hi = xp.where(need_lo & (fp > 0), probe, hi)
