@@ -202,14 +202,14 @@ def jobs_panel() -> None:
             return
         running = sum(j.state == jobsmod.RUNNING for j in jobs)
         queued = len(jobs) - running
-        st.markdown(f":material/progress_activity: **Busy** · {running} fit(s) running"
+        st.markdown(f":material/progress_activity: **Busy** · {running} running"
                     + (f" · {queued} queued" if queued else ""))
         for job in jobs:
             frac, text = progress_text(job, runner)
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
             c1.progress(frac, text=f"{job.spec.meta.get('name', 'run')}: {text}")
             c2.button("", key=f"panel_stop_{job.id}", icon=":material/stop_circle:",
-                      help="Stop this fit and keep what it computed so far",
+                      help="Stop this job and keep what it computed so far",
                       on_click=_stop, args=(job.id,))
 
     with st.sidebar:
