@@ -7,6 +7,7 @@ import functools
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -269,6 +270,40 @@ def test_a_failing_fit_is_a_failed_job_with_its_message():
         runner.close()
 
 
+def _counting_task(steps, progress):
+    """A task job's work: report progress until told to stop; return how far it got."""
+    done = 0
+    for i in range(steps):
+        if progress(f"step {i}", i / steps) is False:
+            break
+        done += 1
+        time.sleep(0.002)
+    return {"steps": done}
+
+
+def test_a_task_job_reports_progress_stops_and_returns_its_result():
+    runner = jobs.JobRunner(jobs.ThreadExecutor(2))
+    try:
+        finished = runner.wait(runner.submit(jobs.JobSpec(
+            workspace="t" * 32, build=None, X=None,
+            task=functools.partial(_counting_task, 50))), timeout=30)
+        assert finished.state == jobs.DONE and finished.result == {"steps": 50}
+        assert finished.threads == 1  # a task is not a fit: no lone-job cores
+        job_id = runner.submit(jobs.JobSpec(workspace="t" * 32, build=None, X=None,
+                                            task=functools.partial(_counting_task, 10**6)))
+        deadline = time.monotonic() + 10
+        while not (runner.job(job_id).progress or time.monotonic() > deadline):
+            time.sleep(0.01)
+        p = runner.job(job_id).progress
+        assert p["unit"] == "‰" and p["total"] == 1000 and p["phase"].startswith("step ")
+        runner.stop(job_id)
+        stopped = runner.wait(job_id, timeout=10)
+        assert stopped.state == jobs.STOPPED and stopped.stop_latency <= 0.5
+        assert 0 < stopped.result["steps"] < 10**6  # what it had when it stopped
+    finally:
+        runner.close()
+
+
 # --------------------------------------------------------------------------------- Dask
 @pytest.fixture(scope="module")
 def dask_runner():
@@ -381,3 +416,27 @@ def test_a_job_cut_off_in_the_warm_start_leaves_a_checkpoint_in_the_data_units()
     assert set(last.history["phase"]) == {"init layer 1"}
     err = beta_divergence(Xb, last.W[0], last.H[0], 1.0)
     assert err == pytest.approx(last.layer_errors[0], rel=0.05)
+
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not (DATA / "Tumor.mat").is_file(), reason=f"no Tumor.mat in {DATA}")
+def test_dask_runs_an_experiment_from_the_files_it_was_given(dask_runner):
+    """The Reproduce page's job: the .mat bytes travel with the task (no shared disk); a wrong
+    file comes back as the ReproduceError (a result, not a failed job)."""
+    from dnmf.reproduce import Report, ReproduceError, run_task
+
+    tumor = (DATA / "Tumor.mat").read_bytes()
+    ok, wrong = (dask_runner.submit(jobs.JobSpec(
+        workspace="r" * 32, build=None, X=None,
+        task=functools.partial(run_task, "tumor", None, quick=True, files=files)))
+        for files in ({"Tumor.mat": tumor}, {"Tumor.mat": b"not a mat file"}))
+    done = dask_runner.wait(ok, timeout=150)
+    assert done.state == jobs.DONE, done.error
+    assert isinstance(done.result, Report) and len(done.result.fits) == 3
+    assert done.progress["unit"] == "‰"
+    bad = dask_runner.wait(wrong, timeout=60)
+    assert bad.state == jobs.DONE and isinstance(bad.result, ReproduceError)
+    assert "Tumor.mat" in str(bad.result)
