@@ -24,8 +24,9 @@ picklable ``build(callback)``, and its callback
 
 Threads: a job runs on one BLAS thread (and one thread of dnmf's kernels), except a job that
 starts alone — nothing else running or queued — on the embedded cluster: it gets every core of
-the machine (:meth:`DaskExecutor.lone_threads`), so a user alone on the server does not wait for
-one core while the others idle. It keeps them until it ends, even if another job starts beside
+the machine (:meth:`DaskExecutor.lone_threads`; dnmf's row split and sparse kernels use them,
+BLAS too for dense data), so a user alone on the server does not wait for one core while the
+others idle. It keeps them until it ends, even if another job starts beside
 it meanwhile. Jobs submitted together (:meth:`JobRunner.submit_all`, e.g. a model and its
 baseline) share the cores, one each. A run records its thread count (``timings["job_threads"]``):
 seeded results are reproducible for a given thread count.
@@ -111,7 +112,7 @@ class Job:
     stop_requested: float | None = None  # time.perf_counter() of the Stop
     stop_latency: float | None = None  # seconds from Stop to the partial result
     collected: bool = False
-    threads: int = 1  # BLAS and kernel threads the job was started with
+    threads: int = 1  # dnmf's threads (and BLAS's, for dense data) the job was started with
 
     @property
     def finished_state(self) -> bool:
@@ -211,8 +212,8 @@ def execute(build: Callable[[Callable], Any], X, channel,
     """Run one fit where the executor put it; return ``(result npz bytes, seconds, stopped)``.
 
     ``channel`` has ``progress(dict)``, ``stop_requested() -> bool`` and ``checkpoint(bytes)``.
-    BLAS and dnmf's kernels use ``threads`` threads (one unless the job runs alone in its
-    process, see the module docstring).
+    dnmf's own threads (row split, sparse kernels) number ``threads`` — one unless the job
+    runs alone in its process, see the module docstring — and BLAS too for dense data.
     """
     ranks: list[tuple[int, ...]] = [()]
     clock = {"progress": -math.inf, "stop": -math.inf, "checkpoint": time.perf_counter()}
