@@ -14,9 +14,11 @@ steps of :mod:`dnmf.updates` on them with a one-thread BLAS —
 Σ_k N_k and Σ_k c_k. It is a way of running the step on chunks, not a second formula. NumPy and
 BLAS release the GIL, so the chunks run on separate cores.
 
-The deep phase (Algorithm 1) is not split: its ω kernel is a chain of short NumPy passes that
-two threads ran no faster than one. The measurements behind both choices are in
-``bench/README.md``.
+The deep phase (Algorithm 1) is split the same way (:class:`RowSplitDeep`): every layer's
+H_ℓ-step from the sums of its chunks' terms, then its W_ℓ-step (BSUM for ℓ < L, MU for ℓ = L)
+on each chunk's rows, which it owns. (Before the float64 ω kernel was compiled, a chain of
+short NumPy passes, two threads ran the deep sweep no faster than one.) The measurements
+behind these choices are in ``bench/README.md``.
 
 The iterates are the ones of :func:`dnmf.updates.update_H_mu` / :func:`update_W_mu` (β = 1) to
 rounding: the H numerator is summed chunk by chunk, so the last bits depend on the number of
@@ -25,6 +27,7 @@ chunks (a run is reproducible bit for bit with the same number of threads).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -35,9 +38,17 @@ import numpy as np
 
 from ._threads import _controllers, blas_threads, one_blas_thread  # noqa: F401 (used here)
 from .divergence import _sum_xlog_ratio
-from .updates import MUWorkspace, apply_mu_step, mu_terms_H, update_W_mu
+from .updates import (
+    MUWorkspace,
+    apply_mu_step,
+    apply_rowsum_step,
+    mu_terms_H,
+    update_W_deep,
+    update_W_mu,
+)
 
-__all__ = ["RowSplitKL", "blas_threads", "one_blas_thread", "use_row_split"]
+__all__ = ["RowSplitDeep", "RowSplitKL", "blas_threads", "one_blas_thread", "use_deep_split",
+           "use_row_split"]
 
 #: Smallest layer split between threads (entries of Y): below it the hand-over to a worker
 #: thread (tens of µs) outweighs what the second core saves.
@@ -274,3 +285,82 @@ class RowSplitKL:
         self.H *= col_max[:, None]
         self._divide_W_by = col_max
 
+
+
+def use_deep_split(X, Ws: list[np.ndarray], n_threads: int) -> bool:
+    """Whether :class:`RowSplitDeep` applies to a deep fit and pays: two threads or more, and
+    data with enough rows and entries (stored entries for sparse X)."""
+    m = X.shape[0]
+    entries = X.nnz if hasattr(X, "nnz") else X.size
+    return (n_threads >= 2 and m >= 2 * MIN_ROWS and entries >= MIN_ENTRIES
+            and all(W.flags.c_contiguous for W in Ws))
+
+
+class RowSplitDeep:
+    """Sweeps of Algorithm 1 (:func:`dnmf.models.deep.deep_sweep`) with the rows of every
+    layer split between threads.
+
+    The layers share the rows: chunk c owns rows c of X and of every W_ℓ. Per layer, each chunk
+    computes its share of the H_ℓ-step's terms (:func:`dnmf.updates.mu_terms_H` on Y_c, W_ℓ,c),
+    the main thread applies the H e = e step to their sums
+    (:func:`dnmf.updates.apply_rowsum_step`), then each chunk updates its rows of W_ℓ
+    (:func:`dnmf.updates.update_W_deep` with W̄_c = W_{ℓ+1,c} H_{ℓ+1}, or the MU for ℓ = L).
+    Call :meth:`sweep` inside :func:`one_blas_thread`; the factors must be updated only in
+    place (the chunks hold views of them). Sparse X is sliced once (CSR rows per chunk); the
+    compiled kernels run on one thread inside a chunk.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (m, n)
+    Ws : the W_ℓ, C-contiguous, each of shape (m, r_ℓ); read, and later updated, in place
+    n_threads : int, number of row chunks (one per thread)
+    workspaces : the unsplit fit's workspaces (one per layer), for the H-step's buffers
+    """
+
+    def __init__(self, X, Ws: list[np.ndarray], n_threads: int,
+                 workspaces: list[MUWorkspace]) -> None:
+        self.rows = _row_chunks(X.shape[0], n_threads)
+        self.X_chunks = [X[rows] for rows in self.rows]  # views (dense) or CSR copies (sparse)
+        self.chunk_ws = [[MUWorkspace(self.X_chunks[c] if k == 0 else Ws[k - 1][rows],
+                                      W.dtype) for c, rows in enumerate(self.rows)]
+                         for k, W in enumerate(Ws)]
+        self.workspaces = workspaces
+        self._terms: list = [None] * len(self.rows)
+
+    def sweep(self, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
+              weights: np.ndarray, eps: float) -> None:
+        """One outer iteration, in place on ``Ws`` and ``Hs`` (as ``deep_sweep``)."""
+        n_layers, n_chunks = len(Ws), len(self.rows)
+        for k in range(n_layers):
+            _run_chunks(functools.partial(self._h_terms, k, Ws, Hs, beta), n_chunks)
+            Q, P = self._terms[0]
+            for Qc, Pc in self._terms[1:]:
+                Q += Qc
+                P += Pc
+            apply_rowsum_step(Hs[k], Q, P, beta, eps, out=Hs[k], workspace=self.workspaces[k])
+            ratio = float(weights[k + 1] / weights[k]) if k < n_layers - 1 else 0.0
+            _run_chunks(functools.partial(self._w_step, k, Ws, Hs, beta, ratio, eps), n_chunks)
+
+    def _data(self, k: int, Ws: list[np.ndarray], c: int):
+        return self.X_chunks[c] if k == 0 else Ws[k - 1][self.rows[c]]
+
+    def _h_terms(self, k: int, Ws, Hs, beta: float, c: int) -> None:
+        from . import _kernels
+
+        with _kernels.threads(1):
+            Q, P = mu_terms_H(self._data(k, Ws, c), Ws[k][self.rows[c]], Hs[k], beta,
+                              workspace=self.chunk_ws[k][c])
+        self._terms[c] = (np.array(Q), np.array(P))  # Q may be a view of a workspace buffer
+
+    def _w_step(self, k: int, Ws, Hs, beta: float, ratio: float, eps: float, c: int) -> None:
+        from . import _kernels
+
+        rows, ws = self.rows[c], self.chunk_ws[k][c]
+        Wc = Ws[k][rows]
+        with _kernels.threads(1):
+            if k < len(Ws) - 1:
+                W_bar = np.matmul(Ws[k + 1][rows], Hs[k + 1], out=ws.buffer("W_bar", Wc.shape))
+                update_W_deep(self._data(k, Ws, c), Wc, Hs[k], W_bar, ratio, beta, eps,
+                              out=Wc, workspace=ws)
+            else:
+                update_W_mu(self._data(k, Ws, c), Wc, Hs[k], beta, eps, out=Wc, workspace=ws)

@@ -96,6 +96,7 @@ __all__ = [
     "deep_W_closed_form",
     "deep_W_root_solve",
     "solve_increasing",
+    "apply_rowsum_step",
 ]
 
 
@@ -543,6 +544,14 @@ def update_H_rowsum(
     ndarray of shape (r, n): a new array, or ``out``.
     """
     Q, P = mu_terms_H(Y, W, H, beta, V=V, workspace=workspace)
+    return apply_rowsum_step(H, Q, P, beta, eps, out=out, workspace=workspace)
+
+
+def apply_rowsum_step(H: np.ndarray, Q: np.ndarray, P: np.ndarray, beta: float, eps: float,
+                      *, out: np.ndarray | None = None,
+                      workspace: MUWorkspace | None = None) -> np.ndarray:
+    """The H e = e step of :func:`update_H_rowsum` from its MU terms ``Q``, ``P`` (of
+    :func:`mu_terms_H`, or their sums over row chunks of the layer), floored at ε."""
     if beta == 1:
         # P is constant along each row: the multiplier is explicit and the update is the MU
         # numerator normalised to unit row sums.

@@ -252,3 +252,85 @@ def test_overlapping_limits_restore_the_original_thread_count():
         assert set(counts()) == {1}  # B is still inside
         b.__exit__(None, None, None)
         assert set(counts()) == {2}
+
+
+# ------------------------------------------------------------------ the deep sweep, split
+def _deep_start(X, ranks, seed=0):
+    """Positive factors with H_ℓ e = e, W_ℓ of the layer's scale (C-contiguous)."""
+    rng = np.random.default_rng(seed)
+    Ws, Hs, n = [], [], X.shape[1]
+    for r in ranks:
+        H = rng.random((r, n)) + 0.1
+        Hs.append(H / H.sum(axis=1, keepdims=True))
+        Ws.append(np.ascontiguousarray(rng.random((X.shape[0], r)) + 0.1))
+        n = r
+    return Ws, Hs
+
+
+def _deep_problem(sparse: bool):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(5)
+    if sparse:  # 600 × 2000, 144 000 stored entries
+        return sp.random(600, 2000, density=0.12, random_state=5, format="csr",
+                         data_rvs=lambda k: rng.poisson(2.0, k) + 1.0)
+    return (rng.random((500, 30)) @ rng.random((30, 400))) * rng.uniform(0.8, 1.2, (500, 400))
+
+
+@pytest.mark.parametrize(("sparse", "beta"),
+                         [(False, 1.0), (False, 0.5), (False, 2.0), (True, 1.0), (True, 2.0)])
+@pytest.mark.parametrize("n_chunks", [2, 3])
+def test_deep_split_sweeps_equal_the_unsplit_sweeps(sparse, beta, n_chunks):
+    from dnmf.models.deep import deep_sweep, make_workspaces
+
+    X = _deep_problem(sparse)
+    ranks, weights, eps = (12, 6, 3), np.array([1.0, 0.3, 0.1]), np.finfo(float).eps
+    Ws1, Hs1 = _deep_start(X, ranks)
+    Ws2, Hs2 = [W.copy() for W in Ws1], [H.copy() for H in Hs1]
+    assert _rowsplit.use_deep_split(X, Ws2, n_chunks)
+    plain = make_workspaces(X, Ws1)
+    split = _rowsplit.RowSplitDeep(X, Ws2, n_chunks, make_workspaces(X, Ws2))
+    assert len(split.rows) == n_chunks
+    with _threads.one_blas_thread():
+        for _ in range(8):
+            deep_sweep(X, Ws1, Hs1, beta, weights, eps, plain)
+            split.sweep(Ws2, Hs2, beta, weights, eps)
+    for a, b in zip(Ws1 + Hs1, Ws2 + Hs2):
+        assert _rel(b, a) < 1e-11  # the H-step's terms add chunk by chunk: rounding only
+    for H in Hs2:
+        np.testing.assert_allclose(H.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_deep_split_is_reproducible_and_a_deep_fit_uses_it_with_two_threads(monkeypatch):
+    from dnmf import DeepNMF
+
+    X = _deep_problem(False)
+    used = []
+    original = _rowsplit.RowSplitDeep.__init__
+
+    def spy(self, *args, **kwargs):
+        used.append(True)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_rowsplit.RowSplitDeep, "__init__", spy)
+    model = dict(ranks=(12, 6, 3), beta=1.0, n_init_iter=20, max_iter=30, random_state=0)
+    monkeypatch.setattr(_threads, "work_threads", lambda: 2)
+    a, b = DeepNMF(**model).fit(X), DeepNMF(**model).fit(X)
+    assert used
+    for x, y in zip(a.W_ + a.H_, b.W_ + b.H_):
+        np.testing.assert_array_equal(x, y)  # same thread count: the same bits
+    objective = np.asarray(a.history_["objective"])
+    deep = np.asarray(a.history_["phase"]) == "deep"
+    assert np.all(np.diff(objective[deep]) <= 1e-12 * objective[deep][:-1])
+    used.clear()
+    monkeypatch.setattr(_threads, "work_threads", lambda: 1)
+    one = DeepNMF(**model).fit(X)
+    assert not used
+    np.testing.assert_allclose(a.layer_errors_, one.layer_errors_, rtol=1e-10)
+
+
+def test_deep_split_is_not_used_on_small_data():
+    X = np.random.default_rng(0).random((200, 100))
+    Ws, _ = _deep_start(X, (6, 3))
+    assert not _rowsplit.use_deep_split(X, Ws, 2)  # fewer than 2 × MIN_ROWS rows
+    assert not _rowsplit.use_deep_split(_deep_problem(False), Ws, 1)  # one thread

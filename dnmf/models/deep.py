@@ -18,8 +18,11 @@ Every block step minimises a majoriser of the objective, so the objective never 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
+from .. import _rowsplit, _threads
 from ..updates import MUWorkspace, update_H_rowsum, update_W_deep, update_W_mu
 from ._common import machine_eps
 from ._driver import Phase, Progress, run_phase
@@ -95,12 +98,18 @@ class _DeepPhase(Phase):
 
     name = "deep"
 
-    def __init__(self, X, Ws, Hs, beta, weights, eps, workspaces, progress: Progress):
+    def __init__(self, X, Ws, Hs, beta, weights, eps, workspaces, progress: Progress,
+                 split: _rowsplit.RowSplitDeep | None = None):
         self.X, self.Ws, self.Hs, self.beta = X, Ws, Hs, beta
         self.weights, self.eps, self.workspaces, self.progress = weights, eps, workspaces, progress
+        self.split = split
 
     def iterate(self, evaluate: bool) -> np.ndarray | None:
-        deep_sweep(self.X, self.Ws, self.Hs, self.beta, self.weights, self.eps, self.workspaces)
+        if self.split is not None:
+            self.split.sweep(self.Ws, self.Hs, self.beta, self.weights, self.eps)
+        else:
+            deep_sweep(self.X, self.Ws, self.Hs, self.beta, self.weights, self.eps,
+                       self.workspaces)
         return self.timed_errors(self.progress) if evaluate else None
 
     def errors(self) -> np.ndarray:
@@ -146,8 +155,13 @@ def fit_deep(
     Ws = [np.array(W, order="C") for W in Ws]  # private copies, updated in place
     Hs = [np.array(H, order="C") for H in Hs]
     workspaces = make_workspaces(X, Ws)
-    phase = _DeepPhase(X, Ws, Hs, beta, weights, eps, workspaces, progress)
+    n_threads = _threads.work_threads()
+    split = (_rowsplit.RowSplitDeep(X, Ws, n_threads, workspaces)
+             if _rowsplit.use_deep_split(X, Ws, n_threads) else None)
+    phase = _DeepPhase(X, Ws, Hs, beta, weights, eps, workspaces, progress, split)
     progress.set_factors(lambda: (Ws, Hs))
-    outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
-                        initial_errors=initial_errors)
+    # split: one BLAS thread per chunk, the chunks are the parallelism (dnmf._rowsplit)
+    with _threads.one_blas_thread() if split is not None else nullcontext():
+        outcome = run_phase(phase, progress, max_iter, eval_every=eval_every, tol=tol,
+                            initial_errors=initial_errors)
     return Ws, Hs, outcome.n_iter, outcome.seconds
