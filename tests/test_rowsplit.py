@@ -187,18 +187,24 @@ def test_split_is_used_only_where_it_applies(shape, beta, sparse, expected):
     assert _rowsplit.use_row_split(Y, beta, 1) is False
 
 
-def test_multilayer_fit_agrees_with_and_without_threads(monkeypatch):
-    rng = np.random.default_rng(3)
-    X = (rng.random((M, 20)) @ rng.random((20, N))) * rng.uniform(0.8, 1.2, size=(M, N))
-    model = dict(ranks=(12, 6), beta=1.0, max_iter=30, random_state=0)
+def _count_instances(monkeypatch, cls) -> list:
+    """A list that gets an entry each time ``cls`` is instantiated (a split is set up)."""
     used = []
-    original = _rowsplit.RowSplitKL.__init__
+    original = cls.__init__
 
     def spy(self, *args, **kwargs):
         used.append(True)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(_rowsplit.RowSplitKL, "__init__", spy)
+    monkeypatch.setattr(cls, "__init__", spy)
+    return used
+
+
+def test_multilayer_fit_agrees_with_and_without_threads(monkeypatch):
+    rng = np.random.default_rng(3)
+    X = (rng.random((M, 20)) @ rng.random((20, N))) * rng.uniform(0.8, 1.2, size=(M, N))
+    model = dict(ranks=(12, 6), beta=1.0, max_iter=30, random_state=0)
+    used = _count_instances(monkeypatch, _rowsplit.RowSplitKL)
     monkeypatch.setattr(_threads, "work_threads", lambda: 2)
     split = MultilayerNMF(**model).fit(X)
     assert used  # layer 1 (700 × 200) ran split
@@ -305,14 +311,7 @@ def test_deep_split_is_reproducible_and_a_deep_fit_uses_it_with_two_threads(monk
     from dnmf import DeepNMF
 
     X = _deep_problem(False)
-    used = []
-    original = _rowsplit.RowSplitDeep.__init__
-
-    def spy(self, *args, **kwargs):
-        used.append(True)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(_rowsplit.RowSplitDeep, "__init__", spy)
+    used = _count_instances(monkeypatch, _rowsplit.RowSplitDeep)
     model = dict(ranks=(12, 6, 3), beta=1.0, n_init_iter=20, max_iter=30, random_state=0)
     monkeypatch.setattr(_threads, "work_threads", lambda: 2)
     a, b = DeepNMF(**model).fit(X), DeepNMF(**model).fit(X)
