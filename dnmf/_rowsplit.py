@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+from . import _kernels
 from ._threads import _controllers, blas_threads, one_blas_thread  # noqa: F401 (used here)
 from .divergence import _sum_xlog_ratio
 from .updates import (
@@ -333,7 +334,7 @@ class RowSplitDeep:
         n_layers, n_chunks = len(Ws), len(self.rows)
         for k in range(n_layers):
             _run_chunks(functools.partial(self._h_terms, k, Ws, Hs, beta), n_chunks)
-            Q, P = self._terms[0]
+            Q, P = self._terms[0]  # summed into chunk 0's buffers, which are its own
             for Qc, Pc in self._terms[1:]:
                 Q += Qc
                 P += Pc
@@ -345,16 +346,12 @@ class RowSplitDeep:
         return self.X_chunks[c] if k == 0 else Ws[k - 1][self.rows[c]]
 
     def _h_terms(self, k: int, Ws, Hs, beta: float, c: int) -> None:
-        from . import _kernels
-
+        # Q is a view of the chunk's own workspace buffer, used (summed) before its next step
         with _kernels.threads(1):
-            Q, P = mu_terms_H(self._data(k, Ws, c), Ws[k][self.rows[c]], Hs[k], beta,
-                              workspace=self.chunk_ws[k][c])
-        self._terms[c] = (np.array(Q), np.array(P))  # Q may be a view of a workspace buffer
+            self._terms[c] = mu_terms_H(self._data(k, Ws, c), Ws[k][self.rows[c]], Hs[k], beta,
+                                        workspace=self.chunk_ws[k][c])
 
     def _w_step(self, k: int, Ws, Hs, beta: float, ratio: float, eps: float, c: int) -> None:
-        from . import _kernels
-
         rows, ws = self.rows[c], self.chunk_ws[k][c]
         Wc = Ws[k][rows]
         with _kernels.threads(1):

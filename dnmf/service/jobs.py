@@ -205,6 +205,28 @@ def _progress_of(info) -> dict[str, Any]:
     }
 
 
+class _Pacer:
+    """A job's messages at their pace: progress every :data:`PROGRESS_PERIOD` seconds (or when
+    forced), a look at the stop flag every :data:`STOP_POLL` seconds; once Stop is asked it
+    stays asked (``stopped``)."""
+
+    def __init__(self, channel) -> None:
+        self.channel = channel
+        self.stopped = False
+        self._progress = self._stop = -math.inf
+
+    def progress(self, now: float, message: Callable[[], dict], *, force: bool = False) -> None:
+        if force or now - self._progress >= PROGRESS_PERIOD:
+            self._progress = now
+            self.channel.progress(message())
+
+    def stop_asked(self, now: float) -> bool:
+        if not self.stopped and now - self._stop >= STOP_POLL:
+            self._stop = now
+            self.stopped = bool(self.channel.stop_requested())
+        return self.stopped
+
+
 def execute(build: Callable[[Callable], Any], X, channel,
             checkpoint_every: float = CHECKPOINT_EVERY,
             config: dict | None = None,
@@ -216,22 +238,17 @@ def execute(build: Callable[[Callable], Any], X, channel,
     runs alone in its process, see the module docstring — and BLAS too for dense data.
     """
     ranks: list[tuple[int, ...]] = [()]
-    clock = {"progress": -math.inf, "stop": -math.inf, "checkpoint": time.perf_counter()}
-    stopped = [False]
+    pace = _Pacer(channel)
+    last_checkpoint = [time.perf_counter()]
 
     def callback(info):
         now = time.perf_counter()
         last = info.iteration >= info.total_iterations
-        if now - clock["progress"] >= PROGRESS_PERIOD or last:
-            clock["progress"] = now
-            channel.progress(_progress_of(info))
-        if now - clock["stop"] >= STOP_POLL:
-            clock["stop"] = now
-            if channel.stop_requested():
-                stopped[0] = True
-                return False
-        if checkpoint_every and now - clock["checkpoint"] >= checkpoint_every and not last:
-            clock["checkpoint"] = now
+        pace.progress(now, lambda: _progress_of(info), force=last)
+        if pace.stop_asked(now):
+            return False
+        if checkpoint_every and now - last_checkpoint[0] >= checkpoint_every and not last:
+            last_checkpoint[0] = now
             found = _current_factors(info, ranks[0])
             if found is not None:
                 channel.checkpoint(_checkpoint_bytes(*found, info, config or {}))
@@ -248,7 +265,7 @@ def execute(build: Callable[[Callable], Any], X, channel,
     # machine whose cores are taken by others from a fit that waits on something else
     result.timings = {**result.timings, "job_cpu": time.process_time() - c0,
                       "job_threads": float(threads)}
-    return result.to_npz_bytes(), seconds, stopped[0]
+    return result.to_npz_bytes(), seconds, pace.stopped
 
 
 def execute_task(task: Callable[..., Any], channel) -> tuple[Any, float, bool]:
@@ -257,28 +274,18 @@ def execute_task(task: Callable[..., Any], channel) -> tuple[Any, float, bool]:
     Progress goes out as the fits' does (``phase`` the task's message, ``iteration`` of
     ``total`` in per mille, ``unit`` "‰"), at most every :data:`PROGRESS_PERIOD` seconds."""
     t0 = time.perf_counter()
-    clock = {"progress": -math.inf, "stop": -math.inf}
-    stopped = [False]
+    pace = _Pacer(channel)
 
     def report(message: str, fraction: float):
         now = time.perf_counter()
-        if now - clock["progress"] >= PROGRESS_PERIOD:
-            clock["progress"] = now
-            channel.progress({"phase": str(message), "unit": "‰",
-                              "iteration": int(round(1000 * min(1.0, max(0.0, fraction)))),
-                              "total": 1000, "seconds": now - t0, "layer_errors": []})
-        if stopped[0]:
-            return False
-        if now - clock["stop"] >= STOP_POLL:
-            clock["stop"] = now
-            if channel.stop_requested():
-                stopped[0] = True
-                return False
-        return None
+        pace.progress(now, lambda: {
+            "phase": str(message), "unit": "‰", "total": 1000, "seconds": now - t0,
+            "iteration": int(round(1000 * min(1.0, max(0.0, fraction)))), "layer_errors": []})
+        return False if pace.stop_asked(now) else None
 
     with _app_threads(1, None):
         out = task(progress=report)
-    return out, time.perf_counter() - t0, stopped[0]
+    return out, time.perf_counter() - t0, pace.stopped
 
 
 def _run(spec: JobSpec, channel, threads: int):

@@ -125,40 +125,54 @@ def fit_pair(cfg: dict[str, Any], dataset, base_name: str, *, source: dict | Non
     return first, second
 
 
+def job_box(job_id: str, heading: str, stop_key: str, stop_help: str):
+    """A job's bordered box: its heading, a Stop button and a progress bar above a caption
+    line. Returns ``(box, bar, line, stop_slot)``."""
+    box = st.container(border=True)
+    with box:
+        head, stop_col = st.columns([5, 1], vertical_alignment="center")
+        head.markdown(heading)
+        stop_slot = stop_col.empty()
+        stop_slot.button("Stop", key=stop_key, icon=":material/stop_circle:", help=stop_help,
+                         width="stretch", on_click=_stop, args=(job_id,))
+        bar = st.progress(0.0, text="queued…")
+        line = st.empty()
+    return box, bar, line, stop_slot
+
+
+def wait_drawing(runner: jobsmod.JobRunner, slots: list[tuple[str, Any, Any]]):
+    """Redraw each job's bar (and its layer errors in ``line``) every :data:`PERIOD` until
+    all ``(job id, bar, line)`` ended; return their last snapshots (None for a job the runner
+    forgot), or None after :data:`FOREGROUND` seconds (the bars then point to the sidebar)."""
+    deadline = time.monotonic() + FOREGROUND
+    while True:
+        snaps = [runner.job(job_id) for job_id, _, _ in slots]
+        for snap, (_, bar, line) in zip(snaps, slots):
+            if snap is not None and not snap.finished_state:
+                frac, text = progress_text(snap, runner)
+                bar.progress(frac, text=text)
+                if snap.progress and snap.progress.get("layer_errors"):
+                    line.caption(r"Errors $D_\beta(W_{\ell-1}, W_\ell H_\ell)$: "
+                                 + _fmt_errors(snap.progress["layer_errors"]))
+        if all(s is None or s.finished_state for s in snaps):
+            return snaps
+        if time.monotonic() > deadline:
+            for _, bar, _ in slots:
+                bar.progress(0.0, text="still running — follow it in the sidebar")
+            return None
+        time.sleep(PERIOD)
+
+
 def follow(items: list[tuple[str, str, str]]) -> list:
     """Draw each job's progress box (``(job id, heading, stop key)``) until all ended; return
     their stored runs (None for a failed job, or for all when the page stops following)."""
     runner = workspace.get_runner()
-    slots = []
-    for job_id, heading, key in items:
-        box = st.container(border=True)
-        with box:
-            head, stop_col = st.columns([5, 1], vertical_alignment="center")
-            head.markdown(heading)
-            stop_slot = stop_col.empty()
-            stop_slot.button("Stop", key=key, icon=":material/stop_circle:",
-                             help="Stop the fit and keep what it computed so far",
-                             width="stretch", on_click=_stop, args=(job_id,))
-            bar = st.progress(0.0, text="queued…")
-            line = st.empty()
-        slots.append((job_id, box, bar, line, stop_slot))
-    deadline = time.monotonic() + FOREGROUND
-    while True:
-        snaps = [runner.job(job_id) for job_id, *_ in slots]
-        for snap, (_, _, bar, line, _) in zip(snaps, slots):
-            if snap is not None and not snap.finished_state:
-                frac, text = progress_text(snap, runner)
-                bar.progress(frac, text=text)
-                if snap.progress:
-                    line.caption(r"Errors $D_\beta(W_{\ell-1}, W_\ell H_\ell)$: "
-                                 + _fmt_errors(snap.progress["layer_errors"]))
-        if all(s is None or s.finished_state for s in snaps):
-            break
-        if time.monotonic() > deadline:
-            for _, _, bar, _, _ in slots:
-                bar.progress(0.0, text="still running — follow it in the sidebar")
-            return [None] * len(slots)
-        time.sleep(PERIOD)
+    slots = [(job_id, *job_box(job_id, heading, key,
+                               "Stop the fit and keep what it computed so far"))
+             for job_id, heading, key in items]
+    snaps = wait_drawing(runner, [(job_id, bar, line) for job_id, _, bar, line, _ in slots])
+    if snaps is None:
+        return [None] * len(slots)
     names = [workspace.stored_name(job_id) for job_id, *_ in slots]
     st.session_state[workspace.FOLLOWED] = {job_id for job_id, *_ in slots}
     workspace.begin()  # the finished runs into the cache, notices for stopped/failed ones

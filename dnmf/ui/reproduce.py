@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -93,26 +92,15 @@ def follow(job_id: str, stop_key: str = "stop_reproduce") -> Report | None:
     snap = runner.job(job_id)
     if snap is None:  # it ended while the page was not shown (or the server restarted)
         return _shown(workspace.take_report(job_id), st)
-    box = st.container(border=True)
-    with box:
-        head, stop_col = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{snap.spec.meta.get('heading', snap.spec.name)}**")
-        stop_slot = stop_col.empty()
-        stop_slot.button("Stop", key=stop_key, icon=":material/stop_circle:",
-                         help="Stop the experiment and keep the fits finished so far",
-                         width="stretch", on_click=fitmod._stop, args=(job_id,))
-        bar = st.progress(0.0, text="queued…")
-    deadline = time.monotonic() + fitmod.FOREGROUND
-    while not snap.finished_state:
-        frac, text = fitmod.progress_text(snap, runner)
-        bar.progress(frac, text=text)
-        if time.monotonic() > deadline:
-            bar.progress(frac, text="still running — follow it in the sidebar")
-            return None
-        time.sleep(fitmod.PERIOD)
-        snap = runner.job(job_id)
-        if snap is None:
-            return None
+    box, bar, line, stop_slot = fitmod.job_box(
+        job_id, f"**{snap.spec.meta.get('heading', snap.spec.name)}**", stop_key,
+        "Stop the experiment and keep the fits finished so far")
+    snaps = fitmod.wait_drawing(runner, [(job_id, bar, line)])
+    if snaps is None:  # still running: the sidebar follows it
+        return None
+    (snap,) = snaps
+    if snap is None:  # another script run of this session collected it meanwhile
+        return _shown(workspace.take_report(job_id), box)
     st.session_state.setdefault(workspace.FOLLOWED, set()).add(job_id)
     workspace.begin()  # its runs into the cache, the notice of a stopped run
     stop_slot.empty()

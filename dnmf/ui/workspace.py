@@ -165,8 +165,7 @@ def _finished_task(store: RunStore, job: jobsmod.Job) -> None:
         return
     if isinstance(report, Exception):  # a missing or wrong data file: nothing to store
         job.spec.meta["problem"] = str(report)
-        with _STORED_LOCK:
-            _REPORTS[job.id] = report
+        _keep_report(job.id, report)
         return
     token = job.spec.workspace
     status = "stopped" if job.state == jobsmod.STOPPED else "done"
@@ -187,8 +186,12 @@ def _finished_task(store: RunStore, job: jobsmod.Job) -> None:
         stored.append(run.name)
     job.spec.meta["stored"] = stored
     job.spec.meta["dropped"] = dropped
+    _keep_report(job.id, report)
+
+
+def _keep_report(job_id: str, report) -> None:
     with _STORED_LOCK:
-        _REPORTS[job.id] = report
+        _REPORTS[job_id] = report
         while len(_REPORTS) > _REPORTS_KEPT:
             _REPORTS.pop(next(iter(_REPORTS)))
 
@@ -350,6 +353,10 @@ def _report(job: jobsmod.Job, name: str | None) -> None:
                         f"({job.seconds:.1f} s).", "warning")
     elif job.state == jobsmod.STOPPED:
         runstore.notify(f"The fit '{label}' was stopped {where}; nothing to keep.", "info")
+    _notify_dropped(job)
+
+
+def _notify_dropped(job: jobsmod.Job) -> None:
     for dropped in job.spec.meta.get("dropped", []):
         runstore.notify(f"Run '{dropped}' was dropped: a workspace keeps at most "
                         f"{runstore.MAX_RUNS} runs and {runstore.MAX_BYTES // 1024**2} MiB "
@@ -370,10 +377,7 @@ def _report_task(job: jobsmod.Job) -> None:
     elif job.state == jobsmod.DONE and not followed:
         runstore.notify(f"{label} finished; its {len(stored)} fit(s) are in the runs. Open "
                         "the Reproduce page to see its numbers.", "success")
-    for dropped in job.spec.meta.get("dropped", []):
-        runstore.notify(f"Run '{dropped}' was dropped: a workspace keeps at most "
-                        f"{runstore.MAX_RUNS} runs and {runstore.MAX_BYTES // 1024**2} MiB "
-                        "(oldest dropped first).", "warning")
+    _notify_dropped(job)
 
 
 def _sync(store: RunStore, tok: str) -> None:
