@@ -11,9 +11,9 @@ Which kernel runs where
   gather with scipy products. ``DNMF_NUMBA=0`` forces the NumPy path. The compiled kernels
   split X's rows (or columns) between :func:`kernel_threads` threads, in ranges of equal
   numbers of stored entries (Python threads, each running the serial kernel on its range).
-* Wright's ω: vectorised NumPy in cache-sized blocks, whatever the backend. The deep KL
-  W-update in float64 runs :mod:`dnmf._omega_fast` (one compiled, vectorised pass per entry)
-  when numba is in use, else and in float32 the NumPy blocks (see :func:`deep_w_kl`).
+* Wright's ω, the deep KL W-update and the KL divergence's log pass: compiled
+  (:mod:`dnmf._omega_fast`, short vectorised passes over blocks, every entry in float64) when
+  numba is in use, else vectorised NumPy in cache-sized blocks.
 
 numba is imported lazily (the first time a sparse kernel runs), so ``import dnmf`` stays fast.
 The compiled functions are cached on disk (numba ``cache=True``, in the package's
@@ -87,6 +87,7 @@ __all__ = [
     "warmup",
     "wright_omega",
     "wright_omega_numpy",
+    "xlog_ratio_sum",
 ]
 
 # Entries per block of the NumPy gathers: bounds the temporaries to ~ block × r floats.
@@ -252,8 +253,10 @@ def warmup(dtypes=(np.float64, np.float32)) -> dict[str, float]:
         except Exception as exc:
             _disable_numba(exc)
             return seconds
-        if dtype == np.float64:  # the compiled deep KL W-update (float64 only, see deep_w_kl)
-            deep_w_kl(W, W, np.ones((1, 2)), W, 0.5, out=np.empty_like(W))
+        # the compiled ω, deep KL W-update and KL log pass
+        deep_w_kl(W, W, np.ones((1, 2), dtype=dtype), W, 0.5, out=np.empty_like(W))
+        wright_omega(W)
+        xlog_ratio_sum(W, W, np.empty_like(W))
         seconds[dtype.name] = time.perf_counter() - t0
     return seconds
 
@@ -469,14 +472,19 @@ def wright_omega_numpy(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
 
 
 def wright_omega(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """ω(x) elementwise: :func:`wright_omega_numpy` (the kernel of every backend).
+    """ω(x) elementwise: the compiled kernel :func:`dnmf._omega_fast.wright_omega_fast` when
+    numba is in use, else :func:`wright_omega_numpy`.
 
     Agrees with ``scipy.special.wrightomega`` to about 1e-15 relative on the whole real line
     (closer to the exact values than scipy itself), at a fraction of its cost; float32 input
-    gives float32 output. A compiled scalar version was measured slower than this vectorised
-    one (about 40 against 15-20 ns per entry on one core: its three scalar logarithms per
-    entry are a dependency chain, NumPy's are SIMD).
+    gives float32 output (computed in float64 by the compiled kernel, rounded once).
     """
+    fast = _omega_fast() if _numba() is not None else None
+    if fast is not None:
+        try:
+            return fast.wright_omega_fast(x, out)
+        except Exception as exc:
+            _fast_failed(exc)
     return wright_omega_numpy(x, out)
 
 
@@ -538,7 +546,8 @@ def deep_w_kl_numpy(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None)
 
 
 def deep_w_kl(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np.ndarray:
-    """β = 1 deep W-update: :func:`deep_w_kl_numpy` (the kernel of every backend).
+    """β = 1 deep W-update: the compiled kernel when numba is in use, else
+    :func:`deep_w_kl_numpy`.
 
     Parameters
     ----------
@@ -551,12 +560,11 @@ def deep_w_kl(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np
     -------
     ndarray of shape (m, r), not floored.
 
-    float64 runs the compiled one-pass kernel :func:`dnmf._omega_fast.deep_w_kl_fast` when
-    numba is in use (measured 1.5× faster than :func:`deep_w_kl_numpy`); float32 stays on
-    the NumPy kernel, whose float32 passes (16 lanes) beat the compiled one's float64
-    arithmetic (4 lanes): 1.25× faster, see ``bench/README.md``.
+    The compiled kernel (:func:`dnmf._omega_fast.deep_w_kl_fast`) runs float32 and float64
+    alike (every entry in float64); it measured 2.3–2.5× faster than the NumPy kernel in
+    float64 and 1.0–3× in float32 on CBCL's layers (``bench/README.md``).
     """
-    if np.result_type(W_t, Q, W_bar) == np.float64 and _numba() is not None:
+    if _numba() is not None:
         fast = _omega_fast()
         if fast is not None:
             try:
@@ -564,6 +572,28 @@ def deep_w_kl(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) -> np
             except Exception as exc:
                 _fast_failed(exc)
     return deep_w_kl_numpy(W_t, Q, P, W_bar, lam, out)
+
+
+def xlog_ratio_sum(X: np.ndarray, R: np.ndarray, out: np.ndarray) -> float:
+    """Σ x log r with 0 log r = 0, for dense 2-D X and R = X ⊘ V of one shape; ``out`` is
+    scratch (may be ``R``). The compiled pass (:func:`dnmf._omega_fast.xlog_ratio_sum`) in
+    float64 when numba is in use (NumPy's float64 logarithm is scalar on AVX2 machines: 2×
+    slower), else, and in float32 (NumPy's float32 logarithm is vectorised), NumPy."""
+    if X.dtype == np.float64 and R.dtype == np.float64 and X.ndim == 2 and _numba() is not None:
+        fast = _omega_fast()
+        if fast is not None:
+            try:
+                return fast.xlog_ratio_sum(X, R)
+            except Exception as exc:
+                _fast_failed(exc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(R, out=out)
+        np.multiply(out, X, out=out)
+    total = float(out.sum())
+    if not np.isfinite(total):  # zeros of X: 0 · log 0 is NaN or −∞·0, its term is 0
+        np.copyto(out, 0.0, where=(X == 0))
+        total = float(out.sum())
+    return total
 
 
 _FAST: dict = {"module": None, "tried": False}

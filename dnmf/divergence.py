@@ -88,18 +88,9 @@ def _kl_dense(X: np.ndarray, V: np.ndarray, work: np.ndarray | None = None) -> f
 
 
 def _sum_xlog_ratio(X: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> float:
-    """Σ x log r, r = X ⊘ V given, with 0 log 0 = 0; ``out`` (may be ``ratio``) is scratch.
-
-    No mask in the usual case: only a non-finite sum (zeros of X) zeroes those terms.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.log(ratio, out=out)
-        np.multiply(out, X, out=out)
-    total = float(out.sum())
-    if not np.isfinite(total):  # zeros of X: 0 · log 0 is NaN or −∞·0, its term is 0
-        np.copyto(out, 0.0, where=(X == 0))
-        total = float(out.sum())
-    return total
+    """Σ x log r, r = X ⊘ V given, with 0 log 0 = 0; ``out`` (may be ``ratio``) is scratch
+    (:func:`dnmf._kernels.xlog_ratio_sum`: compiled in float64, else NumPy)."""
+    return _kernels.xlog_ratio_sum(X, ratio, out)
 
 
 def beta_divergence_dense(X: np.ndarray, V: np.ndarray, beta: float) -> float:

@@ -1,7 +1,7 @@
-"""The compiled one-pass ω and deep KL W-update (dnmf._omega_fast) against scipy's wrightomega
-and the formula w = (b/λ) / ω(log(b/λ) + P/λ − log W̄), float32 and float64, extreme
-arguments included; the entries it hands to the NumPy kernels; the dispatch of
-dnmf._kernels.deep_w_kl."""
+"""The compiled ω, deep KL W-update and KL log pass (dnmf._omega_fast) against scipy's
+wrightomega, the formula w = (b/λ) / ω(log(b/λ) + P/λ − log W̄) and NumPy's Σ x log r,
+float32 and float64, extreme arguments included; the entries outside the vectorised range
+(computed one by one); the dispatch of dnmf._kernels."""
 
 from __future__ import annotations
 
@@ -56,12 +56,11 @@ def test_omega_float32_is_rounded_once_from_float64():
     ours = F.wright_omega_fast(x)
     assert ours.dtype == np.float32
     ref = wrightomega(x.astype(np.float64))
-    fast = x >= -2.1
-    # computed in float64 and rounded once: half a float32 ulp (6e-8, measured 5.9e-8)
-    np.testing.assert_allclose(ours[fast], ref[fast], rtol=6.0e-8)
-    # x < −2.1 is the NumPy float32 kernel's (its own test bounds it by 1e-6)
-    big = ~fast & (ref > np.finfo(np.float32).tiny)
-    np.testing.assert_allclose(ours[big], ref[big], rtol=1e-6)
+    normal = ref > np.finfo(np.float32).tiny
+    # every entry computed in float64 and rounded once: half a float32 ulp (6e-8)
+    np.testing.assert_allclose(ours[normal], ref[normal], rtol=6.0e-8)
+    np.testing.assert_allclose(ours[~normal], ref[~normal], rtol=0,
+                               atol=np.finfo(np.float32).smallest_subnormal)
 
 
 def test_omega_out_and_shapes():
@@ -105,11 +104,10 @@ def test_deep_w_kl_fast_equals_the_formula(rng, dtype, full_P, lam):
     ours = F.deep_w_kl_fast(W_t, Q, P, W_bar, lam)
     assert ours.dtype == dtype
     ref = _reference(W_t, Q, np.broadcast_to(P, W_t.shape), W_bar, lam)
-    # float64: measured ≤ 1.2e-15 on the compiled entries (x's rounding, times ω's condition
-    # number ≤ 1, plus ω's 8e-16). float32: the flagged entries are the NumPy float32
-    # kernel's, whose x = log(b/λ) − log W̄ + P/λ carries float32 rounding of terms up to
-    # |x| ~ 50 (measured 2.1e-6); the bound of tests/test_kernels.py
-    rtol = 1e-13 if dtype == np.float64 else 2e-5
+    # float64: measured ≤ 1.2e-15 (x's rounding, times ω's condition number ≤ 1, plus ω's
+    # 8e-16). float32: the same float64 computation from the float32 inputs, rounded once
+    # (half a float32 ulp, 6e-8)
+    rtol = 1e-13 if dtype == np.float64 else 6e-8
     # atol: the tail branch gives values below the dtype's range (1e-290 → 0 in float32)
     np.testing.assert_allclose(ours, ref, rtol=rtol, atol=np.finfo(dtype).tiny)
     np.testing.assert_array_equal(F.deep_w_kl_fast(W_t, Q, P, W_bar, lam), ours)  # rerun
@@ -118,42 +116,78 @@ def test_deep_w_kl_fast_equals_the_formula(rng, dtype, full_P, lam):
     np.testing.assert_array_equal(same, ours)
 
 
-def test_deep_w_kl_fast_flags_only_what_it_cannot_do(rng, monkeypatch):
-    """The entries recomputed by the NumPy kernel are exactly the ones outside the compiled
-    range: x < −2.1 (the tail among them) and b/(λW̄) not a normal float."""
+def test_entries_outside_the_vectorised_range_take_the_reference_branches(rng):
+    """x < −2.1 (the series in eˣ), x < −30 (the tail W̄ e^{−P/λ}), b/(λW̄) not a normal
+    float (two logarithms) and b = 0 are computed one by one with the reference's branches;
+    the inputs hold each case, mixed with vectorised entries in the same blocks."""
     W_t, Q, P, W_bar = _inputs(rng, np.float64)
-    seen = []
-    original = _kernels._deep_w_kl_block
-
-    def spy(W_t, *args):
-        seen.append(W_t.size)
-        return original(W_t, *args)
-
-    monkeypatch.setattr(_kernels, "_deep_w_kl_block", spy)
+    W_bar[2, :3] = 1e200  # x ≈ −460: the tail
+    W_bar[3, :3] = 1e-300  # b/(λW̄) overflows
+    W_bar[4, :3] = 1e300
+    W_t[4, :3] = 1e-12  # b/(λW̄) is subnormal
     lam = 0.7
-    F.deep_w_kl_fast(W_t, Q, P, W_bar, lam)
     y = W_t * Q / lam / W_bar
     with np.errstate(divide="ignore"):
-        x = np.log(y) + P / lam
-    expected = ~((y >= np.finfo(float).tiny) & (y < np.inf) & (x >= -2.1) & (x <= 1e10))
-    assert seen == [int(expected.sum())] and 0 < seen[0] < W_t.size // 2
+        x = np.log(W_t * Q / lam) - np.log(W_bar) + P / lam
+    normal = (y >= np.finfo(float).tiny) & (y < np.inf)
+    cases = {"series": (x < -2.1) & (x >= -30) & normal, "tail": (x < -30) & normal,
+             "not normal": ~normal & (Q > 0), "b = 0": Q == 0}
+    assert all(mask.any() for mask in cases.values()), {k: int(v.sum()) for k, v in cases.items()}
+    ours = F.deep_w_kl_fast(W_t, Q, P, W_bar, lam)
+    ref = _reference(W_t, Q, np.broadcast_to(P, W_t.shape), W_bar, lam)
+    for name, mask in cases.items():
+        np.testing.assert_allclose(ours[mask], ref[mask], rtol=1e-13, atol=1e-300, err_msg=name)
 
 
-def test_deep_w_kl_dispatch(rng, monkeypatch):
-    """float64 takes the compiled kernel, float32 the NumPy one (faster in float32)."""
+def test_dispatch_takes_the_compiled_kernels_unless_numpy_is_forced(rng, monkeypatch):
+    """dnmf._kernels runs the compiled ω, W-update (float32 and float64) and float64 log pass,
+    and the NumPy kernels under DNMF_NUMBA=0 (``_numpy_only``); both agree."""
     calls = []
-    original = F.deep_w_kl_fast
-    monkeypatch.setattr(F, "deep_w_kl_fast", lambda *a: calls.append(1) or original(*a))
+    for name in ("deep_w_kl_fast", "wright_omega_fast", "xlog_ratio_sum"):
+        original = getattr(F, name)
+        monkeypatch.setattr(F, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
     for dtype in (np.float64, np.float32):
         W_t, Q, P, W_bar = _inputs(rng, dtype)
         got = _kernels.deep_w_kl(W_t, Q, P, W_bar, 0.5)
         np.testing.assert_allclose(got, _kernels.deep_w_kl_numpy(W_t, Q, P, W_bar, 0.5),
                                    rtol=1e-13 if dtype == np.float64 else 2e-5,
                                    atol=np.finfo(dtype).tiny)
-    assert calls == [1]
+        x = rng.uniform(-5, 40, 50).astype(dtype)
+        np.testing.assert_allclose(_kernels.wright_omega(x), _kernels.wright_omega_numpy(x),
+                                   rtol=1e-14 if dtype == np.float64 else 2e-7)
+    X = rng.random((20, 7))
+    R = X / (rng.random((20, 7)) + 0.5)
+    _kernels.xlog_ratio_sum(X, R, np.empty_like(R))
+    assert calls == ["deep_w_kl_fast", "wright_omega_fast"] * 2 + ["xlog_ratio_sum"]
     with _kernels._numpy_only():
         _kernels.deep_w_kl(*_inputs(rng, np.float64), 0.5)
-    assert calls == [1]
+        _kernels.wright_omega(x)
+        numpy_sum = _kernels.xlog_ratio_sum(X, R, np.empty_like(R))
+    assert len(calls) == 5
+    np.testing.assert_allclose(numpy_sum, float(np.sum(X * np.log(R))), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_xlog_ratio_sum_equals_numpy(rng, dtype):
+    """Σ x log r with 0 log r = 0 (also 0 log 0), r = ∞ and subnormal r, float64 sums."""
+    X = rng.random((57, 361)).astype(dtype)
+    V = (rng.random((57, 361)) + 0.05).astype(dtype)
+    X[0, :4] = 0
+    X[1, 2] = 0
+    V[1, 2] = 0  # 0 / 0: its term is 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = X / V
+    R[2, 3] = np.finfo(dtype).smallest_subnormal
+    X64, R64 = X.astype(np.float64), R.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(X64 > 0, X64 * np.log(R64), 0.0)
+    ref = float(terms.sum())
+    # float64 sums in another order: a few ulps of the sum (1e-15 measured)
+    assert F.xlog_ratio_sum(X, R) == pytest.approx(ref, rel=1e-13)
+    R[3, 0] = np.inf
+    assert F.xlog_ratio_sum(X, R) == np.inf
+    strided = np.asfortranarray(X)  # not row-contiguous: copied
+    assert F.xlog_ratio_sum(strided, R[:, :]) == np.inf
 
 
 def test_in_place_calls_equal_out_of_place_ones(rng):
