@@ -85,7 +85,7 @@ def instrumented(timers: dict[str, float]):
         (multilayer, "update_H_mu", "init: H MU"),
         (multilayer, "update_W_mu", "init: W MU"),
         (multilayer, "_rescale_columns_to_unit_max", "init: rescale W columns"),
-        (multilayer, "_layer_error", "init: error evaluation"),
+        (multilayer, "workspace_layer_error", "init: error evaluation"),
         (deep, "update_H_rowsum", "deep: H_ℓ row-sum MU"),
         (deep, "update_W_deep", "deep: W_ℓ BSUM step (ℓ < L)"),
         (deep, "update_W_mu", "deep: W_L MU"),

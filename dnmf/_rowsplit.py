@@ -43,9 +43,11 @@ from .updates import (
     MUWorkspace,
     apply_mu_step,
     apply_rowsum_step,
+    kl_error_and_H_terms,
     mu_terms_H,
     update_W_deep,
     update_W_mu,
+    workspace_layer_error,
 )
 
 __all__ = ["RowSplitDeep", "RowSplitKL", "blas_threads", "one_blas_thread", "use_deep_split",
@@ -306,9 +308,12 @@ class RowSplitDeep:
     the main thread applies the H e = e step to their sums
     (:func:`dnmf.updates.apply_rowsum_step`), then each chunk updates its rows of W_ℓ
     (:func:`dnmf.updates.update_W_deep` with W̄_c = W_{ℓ+1,c} H_{ℓ+1}, or the MU for ℓ = L).
-    Call :meth:`sweep` inside :func:`one_blas_thread`; the factors must be updated only in
-    place (the chunks hold views of them). Sparse X is sliced once (CSR rows per chunk); the
-    compiled kernels run on one thread inside a chunk.
+    As in ``deep_sweep``, W̄_c is the product W_{ℓ+1,c} H_{ℓ+1} that layer ℓ+1's H-step needs,
+    and :meth:`errors` (every layer's error, each chunk its rows' share) keeps layer 1's
+    H-step terms for the next sweep on dense data with β = 1.
+    Call :meth:`sweep` and :meth:`errors` inside :func:`one_blas_thread`; the factors must be
+    updated only in place (the chunks hold views of them) and only by :meth:`sweep`. Sparse X
+    is sliced once (CSR rows per chunk); the compiled kernels run on one thread inside a chunk.
 
     Parameters
     ----------
@@ -327,13 +332,19 @@ class RowSplitDeep:
                          for k, W in enumerate(Ws)]
         self.workspaces = workspaces
         self._terms: list = [None] * len(self.rows)
+        self._error_parts = np.zeros((len(self.rows), len(Ws)))
+        self._dense = isinstance(X, np.ndarray)
+        self._sum_x = [float(Xc.sum()) for Xc in self.X_chunks] if self._dense else None
+        self._fresh = False  # whether self._terms are layer 1's H-step terms of the factors
 
     def sweep(self, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
               weights: np.ndarray, eps: float) -> None:
         """One outer iteration, in place on ``Ws`` and ``Hs`` (as ``deep_sweep``)."""
         n_layers, n_chunks = len(Ws), len(self.rows)
         for k in range(n_layers):
-            _run_chunks(functools.partial(self._h_terms, k, Ws, Hs, beta), n_chunks)
+            if not (k == 0 and self._fresh):
+                _run_chunks(functools.partial(self._h_terms, k, Ws, Hs, beta), n_chunks)
+            self._fresh = False
             Q, P = self._terms[0]  # summed into chunk 0's buffers, which are its own
             for Qc, Pc in self._terms[1:]:
                 Q += Qc
@@ -342,22 +353,43 @@ class RowSplitDeep:
             ratio = float(weights[k + 1] / weights[k]) if k < n_layers - 1 else 0.0
             _run_chunks(functools.partial(self._w_step, k, Ws, Hs, beta, ratio, eps), n_chunks)
 
+    def errors(self, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float) -> np.ndarray:
+        """[D_β(W_{ℓ-1}, W_ℓ H_ℓ) for every layer], summed over the chunks' rows."""
+        _run_chunks(functools.partial(self._chunk_errors, Ws, Hs, beta), len(self.rows))
+        self._fresh = beta == 1 and self._dense
+        return self._error_parts.sum(axis=0)
+
     def _data(self, k: int, Ws: list[np.ndarray], c: int):
         return self.X_chunks[c] if k == 0 else Ws[k - 1][self.rows[c]]
 
     def _h_terms(self, k: int, Ws, Hs, beta: float, c: int) -> None:
-        # Q is a view of the chunk's own workspace buffer, used (summed) before its next step
+        # Q is a view of the chunk's own workspace buffer, used (summed) before its next step;
+        # for ℓ ≥ 2 the product W_ℓ,c H_ℓ is already in the workspace (the W̄ of layer ℓ-1)
+        ws = self.chunk_ws[k][c]
+        V = None if k == 0 else ws.buffer("V", ws.shape)
         with _kernels.threads(1):
             self._terms[c] = mu_terms_H(self._data(k, Ws, c), Ws[k][self.rows[c]], Hs[k], beta,
-                                        workspace=self.chunk_ws[k][c])
+                                        V=V, workspace=ws)
 
     def _w_step(self, k: int, Ws, Hs, beta: float, ratio: float, eps: float, c: int) -> None:
         rows, ws = self.rows[c], self.chunk_ws[k][c]
         Wc = Ws[k][rows]
         with _kernels.threads(1):
             if k < len(Ws) - 1:
-                W_bar = np.matmul(Ws[k + 1][rows], Hs[k + 1], out=ws.buffer("W_bar", Wc.shape))
+                W_bar = np.matmul(Ws[k + 1][rows], Hs[k + 1],
+                                  out=self.chunk_ws[k + 1][c].buffer("V", Wc.shape))
                 update_W_deep(self._data(k, Ws, c), Wc, Hs[k], W_bar, ratio, beta, eps,
                               out=Wc, workspace=ws)
             else:
                 update_W_mu(self._data(k, Ws, c), Wc, Hs[k], beta, eps, out=Wc, workspace=ws)
+
+    def _chunk_errors(self, Ws, Hs, beta: float, c: int) -> None:
+        parts = self._error_parts[c]
+        with _kernels.threads(1):
+            for k in range(len(Ws)):
+                Y, Wc, ws = self._data(k, Ws, c), Ws[k][self.rows[c]], self.chunk_ws[k][c]
+                if k == 0 and beta == 1 and self._dense:
+                    parts[0], *terms = kl_error_and_H_terms(Y, Wc, Hs[0], self._sum_x[c], ws)
+                    self._terms[c] = tuple(terms)
+                else:
+                    parts[k] = workspace_layer_error(Y, Wc, Hs[k], beta, ws)

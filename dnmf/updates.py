@@ -77,7 +77,13 @@ import scipy.sparse as sp
 from scipy.special import wrightomega
 
 from . import _kernels
-from .divergence import sampled_product
+from .divergence import (
+    _kl_dense,
+    _sum_xlog_ratio,
+    beta_divergence,
+    beta_divergence_dense,
+    sampled_product,
+)
 from .portable._ops import _stationarity  # g(t) of the module docstring and dg/dt
 from .portable._ops import deep_w_closed_form as _deep_w_closed_form_xp
 from .portable._ops import solve_increasing as _solve_increasing_xp
@@ -97,6 +103,8 @@ __all__ = [
     "deep_W_root_solve",
     "solve_increasing",
     "apply_rowsum_step",
+    "kl_error_and_H_terms",
+    "workspace_layer_error",
 ]
 
 
@@ -317,6 +325,44 @@ def mu_terms_W(Y, W: np.ndarray, H: np.ndarray, beta: float, V: np.ndarray | Non
     Q = (Yd * Vb2) @ H.T
     P = (Vb2 * V) @ H.T
     return Q, P
+
+
+def workspace_layer_error(Y, W: np.ndarray, H: np.ndarray, beta: float,
+                          workspace: MUWorkspace | None) -> float:
+    """D_β(Y | WH) (:func:`dnmf.divergence.beta_divergence`), computed in the workspace's
+    buffers on dense Y (same value)."""
+    if workspace is None or sp.issparse(Y):
+        return beta_divergence(Y, W, H, beta)
+    V = np.matmul(W, H, out=workspace.buffer("V", Y.shape))
+    if beta == 1:
+        return _kl_dense(Y, V, work=workspace.buffer("V2", Y.shape))
+    return beta_divergence_dense(Y, V, beta)
+
+
+def kl_error_and_H_terms(Y: np.ndarray, W: np.ndarray, H: np.ndarray, sum_y: float,
+                         workspace: MUWorkspace) -> tuple[float, np.ndarray, np.ndarray]:
+    """D_KL(Y | WH) and the MU terms (Q, P) of :func:`mu_terms_H` (β = 1) from one product WH.
+
+    A fit that evaluates its error and then updates H needs WH twice for the same factors;
+    this computes it once: Q and P are those :func:`mu_terms_H` returns for these factors
+    (bit for bit), Q a view of the workspace's buffer.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (m, n), dense
+    W : ndarray of shape (m, r); H : ndarray of shape (r, n)
+    sum_y : float, Σ Y (the constant term of the divergence)
+    workspace : MUWorkspace of the layer
+
+    Returns
+    -------
+    error : float, Σ y log(y/v) − y + v with V = WH
+    Q : ndarray of shape (r, n); P : ndarray of shape (r, 1)
+    """
+    V = np.matmul(W, H, out=workspace.buffer("V", Y.shape))
+    sum_v = float(V.sum())
+    Q, P = mu_terms_H(Y, W, H, 1.0, V=V, workspace=workspace)  # V now holds Y ⊘ WH
+    return _sum_xlog_ratio(Y, V, V) - sum_y + sum_v, Q, P
 
 
 def _floor(A: np.ndarray, eps: float) -> np.ndarray:

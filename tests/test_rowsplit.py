@@ -333,3 +333,35 @@ def test_deep_split_is_not_used_on_small_data():
     Ws, _ = _deep_start(X, (6, 3))
     assert not _rowsplit.use_deep_split(X, Ws, 2)  # fewer than 2 × MIN_ROWS rows
     assert not _rowsplit.use_deep_split(_deep_problem(False), Ws, 1)  # one thread
+
+
+@pytest.mark.parametrize(("sparse", "beta"), [(False, 1.0), (False, 0.5), (True, 1.0)])
+@pytest.mark.parametrize("n_chunks", [1, 2, 3])
+def test_deep_errors_are_the_divergences_and_do_not_change_the_sweeps(sparse, beta, n_chunks):
+    """The errors evaluated between sweeps (split: each chunk its rows; unsplit, n_chunks = 1:
+    layer 1 with its H-step terms, on dense data with β = 1) equal the β-divergences of the
+    factors, and the sweeps that follow them (which reuse layer 1's terms) compute the same
+    bits as sweeps that never evaluated."""
+    from dnmf.models._common import all_layer_errors
+    from dnmf.models._driver import Progress
+    from dnmf.models.deep import _DeepPhase, make_workspaces
+
+    X = _deep_problem(sparse)
+    ranks, weights, eps = (12, 6, 3), np.array([1.0, 0.3, 0.1]), np.finfo(float).eps
+
+    def phase():
+        Ws, Hs = _deep_start(X, ranks)
+        ws = make_workspaces(X, Ws)
+        split = _rowsplit.RowSplitDeep(X, Ws, n_chunks, ws) if n_chunks > 1 else None
+        return _DeepPhase(X, Ws, Hs, beta, weights, eps, ws, Progress(len(ranks), 6, None), split)
+
+    evaluated, plain = phase(), phase()
+    with _threads.one_blas_thread():
+        for it in range(6):
+            errors = evaluated.iterate(evaluate=it % 2 == 0)
+            plain.iterate(evaluate=False)
+            if errors is not None:
+                want = all_layer_errors(X, evaluated.Ws, evaluated.Hs, beta)
+                np.testing.assert_allclose(errors, want, rtol=1e-12)
+    for a, b in zip(evaluated.Ws + evaluated.Hs, plain.Ws + plain.Hs):
+        np.testing.assert_array_equal(a, b)

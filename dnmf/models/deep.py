@@ -23,10 +23,18 @@ from contextlib import nullcontext
 import numpy as np
 
 from .. import _rowsplit, _threads
-from ..updates import MUWorkspace, update_H_rowsum, update_W_deep, update_W_mu
+from ..updates import (
+    MUWorkspace,
+    apply_rowsum_step,
+    kl_error_and_H_terms,
+    mu_terms_H,
+    update_H_rowsum,
+    update_W_deep,
+    update_W_mu,
+    workspace_layer_error,
+)
 from ._common import machine_eps
 from ._driver import Phase, Progress, run_phase
-from .multilayer import _layer_error
 
 __all__ = ["auto_weights", "deep_objective", "deep_sweep", "fit_deep", "make_workspaces"]
 
@@ -49,31 +57,44 @@ def deep_objective(errors: np.ndarray, weights: np.ndarray) -> float:
 
 def deep_sweep(X, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
                weights: np.ndarray, eps: float,
-               workspaces: list[MUWorkspace] | None = None) -> None:
+               workspaces: list[MUWorkspace] | None = None,
+               first_terms: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """One outer iteration of Algorithm 1, in place on the lists ``Ws`` and ``Hs``.
 
     With ``workspaces`` (one :class:`~dnmf.updates.MUWorkspace` per layer, see
     :func:`make_workspaces`) the factors are updated in place in their arrays and no
-    temporary is allocated; without, every step returns new arrays.
+    temporary is allocated; without, every step returns new arrays. With workspaces,
+    W̄ = W_{ℓ+1} H_{ℓ+1} of layer ℓ's W-step is computed in layer ℓ+1's workspace and is the
+    product its H-step needs (the two factors do not change in between), and
+    ``first_terms`` are layer 1's H-step terms (Q, P) of the current factors when the caller
+    has them (:func:`dnmf.updates.kl_error_and_H_terms`).
     """
     n_layers = len(Ws)
-    for k in range(n_layers):
-        Y = X if k == 0 else Ws[k - 1]
-        ratio = float(weights[k + 1] / weights[k]) if k < n_layers - 1 else 0.0
-        if workspaces is None:
+    if workspaces is None:
+        for k in range(n_layers):
+            Y = X if k == 0 else Ws[k - 1]
             Hs[k] = update_H_rowsum(Y, Ws[k], Hs[k], beta, eps)
             if k < n_layers - 1:
                 W_bar = Ws[k + 1] @ Hs[k + 1]
+                ratio = float(weights[k + 1] / weights[k])
                 Ws[k] = update_W_deep(Y, Ws[k], Hs[k], W_bar, ratio, beta, eps)
             else:
                 Ws[k] = update_W_mu(Y, Ws[k], Hs[k], beta, eps)
-            continue
-        ws = workspaces[k]
-        W, H = Ws[k], Hs[k]
-        update_H_rowsum(Y, W, H, beta, eps, out=H, workspace=ws)
+        return
+    V_next = None  # W_{ℓ+1} H_{ℓ+1}, from layer ℓ's W-step
+    for k in range(n_layers):
+        Y = X if k == 0 else Ws[k - 1]
+        ws, W, H = workspaces[k], Ws[k], Hs[k]
+        if k == 0 and first_terms is not None:
+            Q, P = first_terms
+        else:
+            Q, P = mu_terms_H(Y, W, H, beta, V=V_next, workspace=ws)
+        apply_rowsum_step(H, Q, P, beta, eps, out=H, workspace=ws)
         if k < n_layers - 1:
-            W_bar = np.matmul(Ws[k + 1], Hs[k + 1], out=ws.buffer("W_bar", W.shape))
-            update_W_deep(Y, W, H, W_bar, ratio, beta, eps, out=W, workspace=ws)
+            V_next = np.matmul(Ws[k + 1], Hs[k + 1],
+                               out=workspaces[k + 1].buffer("V", W.shape))
+            ratio = float(weights[k + 1] / weights[k])
+            update_W_deep(Y, W, H, V_next, ratio, beta, eps, out=W, workspace=ws)
         else:
             update_W_mu(Y, W, H, beta, eps, out=W, workspace=ws)
 
@@ -89,12 +110,16 @@ def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace] | None) -> 
     errors = np.empty(len(Ws))
     for k, (W, H) in enumerate(zip(Ws, Hs)):
         ws = None if workspaces is None else workspaces[k]
-        errors[k] = _layer_error(X if k == 0 else Ws[k - 1], W, H, beta, ws)
+        errors[k] = workspace_layer_error(X if k == 0 else Ws[k - 1], W, H, beta, ws)
     return errors
 
 
 class _DeepPhase(Phase):
-    """Algorithm 1's sweeps for the fit driver; the objective Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ)."""
+    """Algorithm 1's sweeps for the fit driver; the objective Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ).
+
+    For β = 1 on dense data the errors of layer 1 come with the H_1-step terms of the same
+    factors (one product W_1 H_1 for both), which the next sweep uses.
+    """
 
     name = "deep"
 
@@ -103,17 +128,31 @@ class _DeepPhase(Phase):
         self.X, self.Ws, self.Hs, self.beta = X, Ws, Hs, beta
         self.weights, self.eps, self.workspaces, self.progress = weights, eps, workspaces, progress
         self.split = split
+        self._fused = beta == 1 and isinstance(X, np.ndarray) and workspaces is not None
+        self._sum_x = float(X.sum()) if self._fused and split is None else 0.0
+        self._first_terms = None  # layer 1's H-step terms of the current factors
 
     def iterate(self, evaluate: bool) -> np.ndarray | None:
         if self.split is not None:
             self.split.sweep(self.Ws, self.Hs, self.beta, self.weights, self.eps)
         else:
+            terms, self._first_terms = self._first_terms, None
             deep_sweep(self.X, self.Ws, self.Hs, self.beta, self.weights, self.eps,
-                       self.workspaces)
+                       self.workspaces, first_terms=terms)
         return self.timed_errors(self.progress) if evaluate else None
 
     def errors(self) -> np.ndarray:
-        return _all_layer_errors(self.X, self.Ws, self.Hs, self.beta, self.workspaces)
+        if self.split is not None:
+            return self.split.errors(self.Ws, self.Hs, self.beta)
+        if not self._fused:
+            return _all_layer_errors(self.X, self.Ws, self.Hs, self.beta, self.workspaces)
+        errors = np.empty(len(self.Ws))
+        errors[0], *self._first_terms = kl_error_and_H_terms(
+            self.X, self.Ws[0], self.Hs[0], self._sum_x, self.workspaces[0])
+        for k in range(1, len(self.Ws)):
+            errors[k] = workspace_layer_error(self.Ws[k - 1], self.Ws[k], self.Hs[k], 1.0,
+                                     self.workspaces[k])
+        return errors
 
     def objective(self, errors: np.ndarray) -> float:
         return deep_objective(errors, self.weights)

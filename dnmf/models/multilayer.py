@@ -26,12 +26,10 @@ import time
 from contextlib import nullcontext
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import _rowsplit, _threads
-from ..divergence import _kl_dense, beta_divergence_dense
-from ..updates import MUWorkspace, update_H_mu, update_W_mu
-from ._common import layer_error, machine_eps
+from ..updates import MUWorkspace, update_H_mu, update_W_mu, workspace_layer_error
+from ._common import machine_eps
 from ._driver import Phase, Progress, run_phase
 
 __all__ = ["initial_factors", "nmf_mu", "fit_multilayer"]
@@ -51,16 +49,6 @@ def initial_factors(Y, rank: int, init: str, rng: np.random.Generator, dtype, ep
     np.maximum(W, eps, out=W)
     np.maximum(H, eps, out=H)
     return W, H
-
-
-def _layer_error(Y, W: np.ndarray, H: np.ndarray, beta: float, ws: MUWorkspace | None) -> float:
-    """:func:`layer_error` computed in the workspace's buffers (same value on dense data)."""
-    if ws is None or sp.issparse(Y):
-        return layer_error(Y, W, H, beta)
-    V = np.matmul(W, H, out=ws.buffer("V", Y.shape))
-    if beta == 1:
-        return _kl_dense(Y, V, work=ws.buffer("V2", Y.shape))
-    return beta_divergence_dense(Y, V, beta)
 
 
 def _rescale_columns_to_unit_max(W: np.ndarray, H: np.ndarray) -> None:
@@ -156,7 +144,7 @@ class LayerMU:
         if self.split is not None:
             return self.split.error()
         t0 = time.perf_counter()
-        error = _layer_error(self.Y, self.W, self.H, self.beta, self.ws)
+        error = workspace_layer_error(self.Y, self.W, self.H, self.beta, self.ws)
         self._eval_seconds += time.perf_counter() - t0
         return error
 
