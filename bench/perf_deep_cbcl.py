@@ -9,19 +9,18 @@ Prints, per dtype, the total time of ``DeepNMF.fit`` and its split: the multilay
 evaluations), then the deep phase (H_ℓ row-sum MU, W_ℓ closed-form
 BSUM steps and inside them the ω kernel, W_L MU, error evaluations, the rest).
 
-Comparators: (1) in the same run, the plain formulas this issue started from — allocating
-steps, scipy's ``wrightomega`` — on a shortened fit (``--plain-iters`` each phase), compared per
-iteration; (2) the authors' MATLAB code under GNU Octave: 108 s for this workload on this
-machine as quoted in issue 7, and, with ``--octave-code DIR``, timed in the same run by
-``bench/octave/run_cbcl.m`` (DIR holds the authors' files, which dnmf does not ship; see that
-driver). float32 is compared with float64 in the same run.
+Then ``--rounds N`` rounds (default 3) in fresh processes taking turns: this tree's fit in
+float64 and float32, with ``--baseline REF`` the same fits of the dnmf of git revision REF,
+and with ``--octave-code DIR`` the authors' MATLAB code under GNU Octave
+(``bench/octave/run_cbcl.m``; DIR holds the authors' files, which dnmf does not ship; see that
+driver). Every ratio is the median of the per-round ratios: on the shared machines the speed
+of the same fit drifts by ±20 % from one minute to the next.
 
     .venv/bin/python bench/perf_deep_cbcl.py --octave-code /path/to/authors-code
     .venv/bin/python bench/perf_deep_cbcl.py --baseline main   # main's code too, same run
 
-With ``--baseline REF`` the same fit of the dnmf of git revision REF runs in a fresh process
-right after each of this tree's fits (same dtype), so that old and new ratios come from one
-run.
+``--plain-iters N`` also compares, in this process, the plain formulas this work started from
+(allocating steps, scipy's ``wrightomega``) on a shortened fit.
 """
 
 from __future__ import annotations
@@ -45,12 +44,12 @@ from _perfutil import (
     baseline_tree,
     environment_lines,
     load_cbcl,
+    median,
+    median_ratio,
     run_json,
     run_on_machine,
     table,
 )
-
-OCTAVE_SECONDS = 108.0
 
 #: The baseline's fit in a fresh process: its dnmf from PYTHONPATH, this tree's bench helpers.
 BASELINE = """
@@ -183,15 +182,131 @@ def run_octave(code_dir: str, iters: int, threads: int | None = None) -> dict:
     return result
 
 
+def products_floor(X, iters: int, dtype, ranks=(80, 40, 20)) -> float:
+    """Seconds of the fit's matrix products alone, on two threads with one BLAS thread each,
+    each thread on half of the rows (as the row split runs them), without any elementwise
+    pass or synchronisation: a lower bound of the fit's time with these products.
+
+    Warm start: four products per layer and iteration (WH twice, (Y⊘WH)ᵀW, (Y⊘WH)Hᵀ);
+    deep sweep: the same four per layer and W̄_ℓ = W_{ℓ+1}H_{ℓ+1}, which is layer ℓ+1's WH.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    m, n = X.shape
+    cols = [n, *ranks[:-1]]
+
+    def half(c: int) -> None:
+        rng = np.random.default_rng(c)
+        rows = m // 2 + (m % 2) * c
+        Ws = [rng.random((rows, r)).astype(dtype) for r in ranks]
+        Hs = [rng.random((r, k)).astype(dtype) for r, k in zip(ranks, cols)]
+        Vs = [np.empty((rows, k), dtype) for k in cols]
+        QW = [np.empty((rows, r), dtype) for r in ranks]
+        QH = [np.empty((k, r), dtype) for r, k in zip(ranks, cols)]
+        for k in range(len(ranks)):
+            for _ in range(iters):
+                np.matmul(Ws[k], Hs[k], out=Vs[k])
+                np.matmul(Vs[k].T, Ws[k], out=QH[k])
+                np.matmul(Ws[k], Hs[k], out=Vs[k])
+                np.matmul(Vs[k], Hs[k].T, out=QW[k])
+        for _ in range(iters):
+            for k in range(len(ranks)):
+                if k == 0:
+                    np.matmul(Ws[k], Hs[k], out=Vs[k])
+                np.matmul(Vs[k].T, Ws[k], out=QH[k])
+                if k + 1 < len(ranks):
+                    np.matmul(Ws[k + 1], Hs[k + 1], out=Vs[k + 1])
+                np.matmul(Ws[k], Hs[k], out=Vs[k])
+                np.matmul(Vs[k], Hs[k].T, out=QW[k])
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(1) as pool:
+        clock = CLOCK["fn"]
+        t0 = clock()
+        other = pool.submit(half, 1)
+        half(0)
+        other.result()
+        return clock() - t0
+
+
+def _rounds(args, X) -> None:
+    """Fresh processes taking turns, ``args.rounds`` rounds: this tree (float64, float32),
+    the baseline (same), the authors' code under Octave; ratios are medians of the per-round
+    ratios (the machine's speed drifts by ±20 % between minutes)."""
+    contenders = {"this tree": str(ROOT)}
+    times: dict[str, list[float]] = defaultdict(list)
+    octave_runs: list[dict] = []
+    with contextlib.ExitStack() as stack:
+        if args.baseline:
+            contenders[args.baseline] = stack.enter_context(baseline_tree(args.baseline))
+        use_octave = bool(args.octave_code) and shutil.which("octave") is not None
+        if args.octave_code and not use_octave:
+            print("--octave-code given but octave is not on PATH: skipped")
+        for _ in range(args.rounds):
+            for label, path in contenders.items():
+                for dtype in ("float64", "float32"):
+                    code = BASELINE.format(root=str(ROOT), bench=str(ROOT / "bench"),
+                                           cpu=CLOCK["name"] == "cpu", iters=args.iters,
+                                           dtype=dtype)
+                    env = {"PYTHONPATH": path}
+                    if args.threads is not None:
+                        env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+                    result = run_json(code, env=env)
+                    assert result["file"].startswith(path), result["file"]
+                    times[f"{label} {dtype}"].append(result["seconds"])
+            for dtype in ("float64", "float32"):
+                times[f"products floor {dtype}"].append(
+                    products_floor(X, args.iters, np.dtype(dtype)))
+            if use_octave:
+                octave_runs.append(run_octave(args.octave_code, args.iters, args.threads))
+                times["octave"].append(octave_runs[-1]["seconds"])
+    rows = []
+    for key, values in times.items():
+        row = [key, f"{median(values):.2f}", " ".join(f"{v:.2f}" for v in values)]
+        if use_octave and key != "octave":
+            row.append(f"{median_ratio(times['octave'], values):.1f}×")
+        elif use_octave:
+            row.append("")
+        if args.baseline and key.startswith("this tree"):
+            base = times[f"{args.baseline} {key.split()[-1]}"]
+            row.append(f"{median_ratio(base, values):.2f}×")
+        elif args.baseline:
+            row.append("")
+        if not key.startswith(("products", "octave")):
+            floor = times[f"products floor {key.split()[-1]}"]
+            row.append(f"{median_ratio(values, floor):.2f}")
+        else:
+            row.append("")
+        rows.append(row)
+    headers = ["fit (fresh process)", "median s", "per round s"]
+    if use_octave:
+        headers.append("Octave / it (median of rounds)")
+    if args.baseline:
+        headers.append(f"{args.baseline} / this tree")
+    headers.append("fit / products floor")
+    print()
+    print(f"{args.rounds} rounds, the contenders taking turns in fresh processes; 'products "
+          "floor': the fit's matrix products alone on two threads (products_floor), so "
+          "Octave / floor bounds the ratio any fit with these products can reach here")
+    print(table(headers, rows))
+    if octave_runs:
+        print(f"{octave_runs[-1]['version']}, the authors' deepKL_NMF; final layer errors of "
+              f"its last run {', '.join(f'{e:.5g}' for e in octave_runs[-1]['errors'])} "
+              "(other random starts than dnmf's)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=500, help="init and deep iterations each")
-    parser.add_argument("--plain-iters", type=int, default=40,
+    parser.add_argument("--plain-iters", type=int, default=0,
                         help="iterations of each phase for the same-run plain-formula comparison")
     parser.add_argument("--octave-code", metavar="DIR",
                         help="folder of the authors' MATLAB files: time them under Octave too")
     parser.add_argument("--baseline", metavar="REF",
                         help="also fit with the dnmf of git revision REF, same run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of fresh-process fits taking turns (0: none)")
     add_machine_args(parser)
     return run_on_machine(parser.parse_args(argv), run)
 
@@ -208,29 +323,11 @@ def run(args) -> int:
     fit(X[:200], 2, 2, np.float64)  # imports, first calls
 
     results = {}
-    octave = None
-    baseline: dict[str, dict] = {}
-    with contextlib.ExitStack() as stack:
-        old = stack.enter_context(baseline_tree(args.baseline)) if args.baseline else None
-        for dtype in (np.float64, np.float32):
-            timers: dict[str, float] = defaultdict(float)
-            with instrumented(timers):
-                model, total = fit(X, args.iters, args.iters, dtype)
-            results[np.dtype(dtype).name] = (model, total, dict(timers))
-            if old is not None:
-                code = BASELINE.format(root=str(ROOT), bench=str(ROOT / "bench"),
-                                       cpu=CLOCK["name"] == "cpu", iters=args.iters,
-                                       dtype=np.dtype(dtype).name)
-                env = {"PYTHONPATH": old}
-                if args.threads is not None:
-                    env["OPENBLAS_NUM_THREADS"] = str(args.threads)
-                baseline[np.dtype(dtype).name] = run_json(code, env=env)
-                assert baseline[np.dtype(dtype).name]["file"].startswith(old)
-            if args.octave_code and octave is None:  # between the two dtypes
-                if shutil.which("octave") is None:
-                    print("--octave-code given but octave is not on PATH: skipped")
-                else:
-                    octave = run_octave(args.octave_code, args.iters, args.threads)
+    for dtype in (np.float64, np.float32):
+        timers: dict[str, float] = defaultdict(float)
+        with instrumented(timers):
+            model, total = fit(X, args.iters, args.iters, dtype)
+        results[np.dtype(dtype).name] = (model, total, dict(timers))
 
     rows = []
     t64 = results["float64"][1]
@@ -259,32 +356,16 @@ def run(args) -> int:
             rows.append([f"{name}:   {shown}", f"{value:.2f}", f"{value / total:.0%}"])
         rows.append([f"{name}:   rest (W̄ = W_ℓ+1 H_ℓ+1, loop, callback)",
                      f"{deep_total - accounted:.2f}", f"{(deep_total - accounted) / total:.0%}"])
-        if args.iters == 500:
-            rows.append([f"{name}: Octave (authors' code, quoted) / ours",
-                         f"{OCTAVE_SECONDS / total:.1f}×", ""])
-        if octave is not None:
-            rows.append([f"{name}: Octave (authors' code, same run) / ours",
-                         f"{octave['seconds'] / total:.1f}×", ""])
-        if name in baseline:
-            old_total = baseline[name]["seconds"]
-            rows.append([f"{name}: {args.baseline} (baseline, same run): total",
-                         f"{old_total:.2f}", f"{old_total / total:.0%}"])
-            if octave is not None:
-                rows.append([f"{name}: Octave (authors' code, same run) / {args.baseline}",
-                             f"{octave['seconds'] / old_total:.1f}×", ""])
         if name == "float32":
             rows.append(["float64 / float32 (same run)", f"{t64 / total:.2f}×", ""])
     print()
     print(f"DeepNMF(ranks=(80, 40, 20), beta=1, n_init_iter={args.iters}, "
-          f"max_iter={args.iters}) on CBCL {X.shape[0]}×{X.shape[1]} (seconds)")
+          f"max_iter={args.iters}) on CBCL {X.shape[0]}×{X.shape[1]}, one instrumented fit "
+          "per dtype (seconds; with two threads the deep phase's steps run inside the row "
+          "split and are counted in its 'rest', the ω kernel in both threads' seconds)")
     print(table(["workload / part", "seconds", "share"], rows))
-    if octave is not None:
-        m64 = results["float64"][0]
-        print()
-        print(f"{octave['version']}, authors' deepKL_NMF, same workload: "
-              f"{octave['seconds']:.2f} s; final layer errors Octave "
-              f"{', '.join(f'{e:.5g}' for e in octave['errors'])} vs dnmf float64 "
-              f"{', '.join(f'{e:.5g}' for e in m64.layer_errors_)} (other random starts)")
+    if args.rounds:
+        _rounds(args, X)
 
     # Same-run comparison with the plain formulas, per iteration, on a shortened fit.
     n = args.plain_iters
