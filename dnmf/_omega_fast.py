@@ -169,7 +169,7 @@ def _fsc_fraction(x, w):
     return d, d + z * (t - 0.5 * z)
 
 
-@numba.njit(inline="always")
+@_jit
 def _omega_scalar(x):
     """ω(x) for any float64 x, one entry (those outside the vectorised range)."""
     if x != x or x == np.inf:
@@ -191,9 +191,10 @@ def _omega_scalar(x):
     return w * e / d
 
 
-@numba.njit(inline="always")
+@_jit
 def _guesses(xb, wb, nb, n_asymptotic):
-    """wb[:nb] = the initial approximation of ω(xb[:nb]), all in [−2.1, 1e10]."""
+    """wb[:nb] = the initial approximation of ω(xb[:nb]), all in [−2.1, 1e10] (float64
+    blocks: compiled once, for every caller and dtype)."""
     if n_asymptotic == nb:
         for q in range(nb):
             wb[q] = _asymptotic_guess(xb[q])
@@ -206,6 +207,24 @@ def _guesses(xb, wb, nb, n_asymptotic):
             a = _asymptotic_guess(x if x > 4.0 else 4.0)
             p = _taylor_guess(x)
             wb[q] = a if x >= 4.0 else p
+
+
+@_jit
+def _refine(xb, wb, nb):
+    """wb[:nb] ← ω(xb[:nb]) from the guesses in wb: one FSC step."""
+    for q in range(nb):
+        w = wb[q]
+        d, e = _fsc_fraction(xb[q], w)
+        wb[q] = w * e / d
+
+
+@_jit
+def _refine_quotient(xb, wb, bb, nb):
+    """wb[:nb] ← bb / ω(xb) from the guesses in wb: one FSC step, one division."""
+    for q in range(nb):
+        w = wb[q]
+        d, e = _fsc_fraction(xb[q], w)
+        wb[q] = bb[q] * d / (w * e)
 
 
 @_jit
@@ -227,11 +246,7 @@ def _omega_loop(x, out):
             n_bad += not good
             n_asymptotic += good and v >= 4.0
         _guesses(xb, wb, nb, n_asymptotic)
-        for q in range(nb):
-            v = xb[q]
-            w = wb[q]
-            d, e = _fsc_fraction(v, w)
-            wb[q] = w * e / d
+        _refine(xb, wb, nb)
         if n_bad:
             for q in range(nb):
                 if not ok[q]:
@@ -288,10 +303,7 @@ def _deep_w_loop(W_t, Q, P, W_bar, r, inv_lam, out):
                     # below the tail ω(x) = eˣ: w = (b/λ) e^{-x} = W̄ e^{-P/λ}
                     fb[q] = w_bar * math.exp(-pb[q]) if x < OMEGA_TAIL else b / _omega_scalar(x)
         _guesses(xb, wb, nb, n_asymptotic)
-        for q in range(nb):
-            w = wb[q]
-            d, e = _fsc_fraction(xb[q], w)
-            wb[q] = bb[q] * d / (w * e)
+        _refine_quotient(xb, wb, bb, nb)
         if n_bad:
             for q in range(nb):
                 if not ok[q]:
