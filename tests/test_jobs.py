@@ -332,6 +332,32 @@ def test_dask_jobs_match_solo_fits(dask_runner):
 
 
 @pytest.mark.timeout(120)
+def test_dask_pair_on_large_data_sends_it_once_and_lets_it_go(dask_runner, monkeypatch):
+    """A model and its baseline on the same large array (≥ SCATTER_BYTES): the data is
+    scattered to the cluster once and shared by both jobs (not embedded in each task), both
+    equal their solo fits, and the executor keeps no reference once they are done."""
+    big = np.random.default_rng(1).random((1200, 150)) + 0.1  # 1.4 MB
+    assert big.nbytes >= jobs.SCATTER_BYTES
+    ex = dask_runner.executor
+    scattered = []
+    original = ex.client.scatter
+    monkeypatch.setattr(ex.client, "scatter",
+                        lambda data, **kw: scattered.append(data) or original(data, **kw))
+    cfgs = [_cfg(seed=0), _cfg(seed=0, model="multilayer")]
+    specs = [jobs.JobSpec(workspace="p" * 32, build=functools.partial(cfgmod.make_estimator, c),
+                          X=big, meta={"config": c}) for c in cfgs]
+    outs = [dask_runner.wait(i, timeout=60) for i in dask_runner.submit_all(specs)]
+    assert [o.state for o in outs] == [jobs.DONE] * 2, [o.error for o in outs]
+    assert len(scattered) == 1 and scattered[0] is big
+    for cfg, out in zip(cfgs, outs):
+        _same(FitResult.from_npz_bytes(out.result), _solo(cfg, data=big))
+    deadline = time.monotonic() + 5
+    while ex._data and time.monotonic() < deadline:  # released by the jobs' done callbacks
+        time.sleep(0.02)
+    assert not ex._data
+
+
+@pytest.mark.timeout(120)
 def test_dask_stop_within_half_a_second(dask_runner):
     job_id = dask_runner.submit(_spec(_cfg(n_init_iter=5, max_iter=10**6)))
     _wait_running_with_progress(dask_runner, job_id)

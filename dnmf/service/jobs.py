@@ -63,6 +63,8 @@ PROGRESS_PERIOD = 0.25
 STOP_POLL = 0.1
 #: Seconds between two checkpoints of a job's factors.
 CHECKPOINT_EVERY = 3.0
+#: Data of at least this many bytes goes to the cluster once (scattered), not in each job.
+SCATTER_BYTES = 1 << 20
 #: Jobs of one workspace that may run at once (the others wait in the queue).
 PER_WORKSPACE = 2
 
@@ -417,7 +419,19 @@ def _warm_worker() -> None:
         pass
 
 
-def _dask_task(job_id: str, spec: JobSpec, threads: int = 1):
+def _nbytes(X) -> int:
+    """Bytes of an array's data (a sparse matrix's three arrays); unknown types count large."""
+    if isinstance(X, np.ndarray):
+        return int(X.nbytes)
+    parts = [getattr(X, name, None) for name in ("data", "indices", "indptr")]
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return int(sum(p.nbytes for p in parts))
+    return SCATTER_BYTES
+
+
+def _dask_task(job_id: str, spec: JobSpec, threads: int = 1, X: Any = None):
+    if X is not None:  # the data, scattered once for the jobs that share it
+        spec.X = X
     return _run(spec, _DaskChannel(job_id), threads)
 
 
@@ -449,6 +463,8 @@ class DaskExecutor:
         self.error: str | None = None
         self.ready_seconds: float | None = None
         self._futures: dict[str, Any] = {}
+        #: id(X) → [X, its future on the cluster, jobs using it]: data scattered once
+        self._data: dict[int, list] = {}
         self._slots = self.n_workers
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._handle_events, name="dnmf-job-events",
@@ -457,6 +473,7 @@ class DaskExecutor:
         self._on_progress = None
         self._on_checkpoint = None
         self._lock = threading.Lock()
+        self._scatter_lock = threading.Lock()
         self.started_at = time.perf_counter()
         if background:
             threading.Thread(target=self._start, name="dnmf-cluster", daemon=True).start()
@@ -561,13 +578,43 @@ class DaskExecutor:
         if isinstance(data, bytes | bytearray) and self._on_checkpoint is not None:
             self._on_checkpoint(job_id, bytes(data))
 
+    def _scatter(self, X):
+        """X's future on the cluster, scattered on first use and shared by the jobs given the
+        same array (a model and its baseline): the data travels once, not in every job's
+        task, and stays while a job uses it."""
+        if X is None or _nbytes(X) < SCATTER_BYTES:
+            return None
+        with self._scatter_lock:  # one scatter per array, even from two threads
+            with self._lock:
+                entry = self._data.get(id(X))
+                if entry is None:
+                    entry = self._data[id(X)] = [X, None, 0]
+                entry[2] += 1
+            if entry[1] is None:
+                try:
+                    entry[1] = self.client.scatter(X, hash=False)
+                except BaseException:
+                    self._release(X)
+                    raise
+            return entry[1]
+
+    def _release(self, X) -> None:
+        with self._lock:
+            entry = self._data.get(id(X))
+            if entry is not None:
+                entry[2] -= 1
+                if entry[2] <= 0:
+                    del self._data[id(X)]
+
     def start(self, job: Job, on_progress, on_checkpoint, on_done) -> None:
         self._on_progress, self._on_checkpoint = on_progress, on_checkpoint
         spec = job.spec
-        work = JobSpec(workspace=spec.workspace, build=spec.build, X=spec.X, name=spec.name,
+        data = self._scatter(spec.X)
+        work = JobSpec(workspace=spec.workspace, build=spec.build,
+                       X=spec.X if data is None else None, name=spec.name,
                        fit_kwargs=spec.fit_kwargs, meta={"config": spec.meta.get("config")},
                        checkpoint_every=spec.checkpoint_every, task=spec.task)
-        future = self.client.submit(_dask_task, job.id, work, job.threads,
+        future = self.client.submit(_dask_task, job.id, work, job.threads, data,
                                     key=f"dnmf-fit-{job.id}", pure=False, retries=0)
         with self._lock:
             self._futures[job.id] = future
@@ -575,6 +622,8 @@ class DaskExecutor:
         def finish(fut) -> None:
             with self._lock:
                 self._futures.pop(job.id, None)
+            if data is not None:
+                self._release(spec.X)
             try:
                 out = fut.result()
             except BaseException as exc:
