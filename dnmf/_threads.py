@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["SMALL_BLOCKS", "blas_limit", "blas_threads", "for_app", "for_small_blocks",
-           "one_blas_thread", "work_threads"]
+           "one_blas_thread", "split_threads", "widen", "work_threads"]
 
 #: m·n·r_1 below which the Frobenius models' block problems run on one BLAS thread.
 SMALL_BLOCKS = 5e7
@@ -103,34 +103,61 @@ def for_app(threads: int = 1, *, blas: bool = False):
     row split of dense KL layers and the sparse kernels — runs on ``threads`` threads
     (:func:`work_threads`), and BLAS on one (``blas=True``: on ``threads`` too). One BLAS
     thread is the default because OpenBLAS's idle threads spin on the other core while dnmf's
-    threads run, which made a sparse deep phase 1.15x slower (bench/README.md)."""
-    threads = int(threads)
-    if threads <= 1:
-        return one_blas_thread()
-    return _lone_fit(threads, blas)
+    threads run, which made a sparse deep phase 1.15x slower (bench/README.md).
+
+    Inside the block :func:`widen` may raise the sparse kernels' threads later (a job whose
+    neighbour ended); the row splits keep the count the fit started with."""
+    threads = max(1, int(threads))
+    return _app_fit(threads, blas and threads > 1)
 
 
-#: the thread count :func:`for_app` gave the process's one fit (a stack: empty outside)
-_WORK_THREADS: list[int] = []
+class _AppFits(threading.local):
+    """Per thread (a fit runs in one; several may run at once in the app's process): the
+    thread counts :func:`for_app` gave its fit, [at its start, now], innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[int]] = []
+
+
+_APP_FITS = _AppFits()
 
 
 def work_threads() -> int:
-    """Threads dnmf's own parallel code (the row split, the sparse kernels) may use now: the
-    count :func:`for_app` gave a lone fit, else BLAS's (:func:`blas_threads`); at most
-    ``os.cpu_count()``."""
-    if _WORK_THREADS:
-        return max(1, min(_WORK_THREADS[-1], os.cpu_count() or 1))
+    """Threads dnmf's sparse kernels may use now: the count :func:`for_app` gave the fit (or
+    :func:`widen` later), else BLAS's (:func:`blas_threads`); at most ``os.cpu_count()``."""
+    if _APP_FITS.stack:
+        return max(1, min(_APP_FITS.stack[-1][1], os.cpu_count() or 1))
     return blas_threads()
 
 
+def split_threads() -> int:
+    """Threads a fit splits its rows between (:mod:`dnmf._rowsplit`): the count
+    :func:`for_app` gave the fit when it started — never a later :func:`widen`, so that a
+    fit's arithmetic, hence its bits, does not depend on when its neighbour ended — else
+    BLAS's; at most ``os.cpu_count()``."""
+    if _APP_FITS.stack:
+        return max(1, min(_APP_FITS.stack[-1][0], os.cpu_count() or 1))
+    return blas_threads()
+
+
+def widen(threads: int) -> bool:
+    """Let the sparse kernels of the fit running under :func:`for_app` use ``threads``
+    threads from now on (they give the same bits on any count, :mod:`dnmf._kernels`); BLAS
+    and the row splits keep their counts. False when no such fit runs."""
+    if not _APP_FITS.stack:
+        return False
+    _APP_FITS.stack[-1][1] = max(1, int(threads))
+    return True
+
+
 @contextmanager
-def _lone_fit(threads: int, blas: bool) -> Iterator[None]:
-    _WORK_THREADS.append(threads)
+def _app_fit(threads: int, blas: bool) -> Iterator[None]:
+    _APP_FITS.stack.append([threads, threads])
     try:
         with blas_limit(threads) if blas else one_blas_thread():
             yield
     finally:
-        _WORK_THREADS.pop()
+        _APP_FITS.stack.pop()
 
 
 @contextmanager

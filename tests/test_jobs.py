@@ -50,6 +50,7 @@ class _QuietChannel:
 
     progress = staticmethod(lambda msg: None)
     stop_requested = staticmethod(lambda: False)
+    widen_requested = staticmethod(lambda: False)
     checkpoint = staticmethod(lambda data: None)
 
 
@@ -86,6 +87,12 @@ class _ManualExecutor:
         self.started.append(job.spec.name)
         self.threads[job.spec.name] = job.threads
         self.done[job.spec.name] = (job.id, on_done)
+        self.names = getattr(self, "names", {})
+        self.names[job.id] = job.spec.name
+
+    def widen(self, job_id, threads):
+        self.widened = getattr(self, "widened", [])
+        self.widened.append((self.names[job_id], threads))
 
     def stop(self, job_id):
         pass
@@ -147,6 +154,103 @@ def test_a_job_that_starts_alone_gets_the_idle_cores_and_jobs_sent_together_shar
         assert ex.threads["f1"] == 1
     finally:
         runner.close()
+
+
+def test_a_fit_left_alone_with_nothing_queued_is_offered_the_idle_cores():
+    ex = _ManualExecutor(slots=2)
+    runner = jobs.JobRunner(ex)
+    try:
+        def submit(*names, task=None):
+            return runner.submit_all([jobs.JobSpec(workspace=n[0] * 32, build=None, X=None,
+                                                   name=n, task=task) for n in names])
+
+        c1, d1 = submit("c1", "d1")  # a pair: one core each
+        ex.finish("c1")  # d1 is left alone: offered both cores, once
+        assert ex.widened == [("d1", 2)] and runner.job(d1).widened == 2
+        ex.finish("d1")
+        submit("e1", "e2", "e3")  # e3 waits for e1's slot (two per workspace)
+        ex.finish("e1")  # e3 starts beside e2: nobody is alone
+        assert ex.widened == [("d1", 2)]
+        ex.finish("e2")  # e3 alone now, nothing queued
+        assert ex.widened[-1] == ("e3", 2)
+        ex.finish("e3")
+        submit("g1", "g2", task=lambda progress: None)  # tasks keep one thread
+        ex.finish("g1")
+        assert ex.widened[-1] == ("e3", 2)
+        ex.finish("g2")
+        runner.share_idle_cores = False
+        submit("h1", "h2")
+        ex.finish("h1")
+        assert ex.widened[-1] == ("e3", 2)
+        assert runner.job(c1).widened is None
+    finally:
+        runner.close()
+
+
+class _OfferingChannel(_QuietChannel):
+    """Offers the idle cores from the third look on."""
+
+    def __init__(self):
+        self.looks = 0
+
+    def widen_requested(self):
+        self.looks += 1
+        return self.looks >= 3
+
+
+def test_an_offer_of_idle_cores_widens_sparse_kernels_only_and_changes_no_bit(monkeypatch):
+    """Taken mid-fit on sparse data, the offer moves the compiled kernels to two threads (BLAS
+    and the row splits keep one): the result is the one-thread fit's, bit for bit. On dense
+    data the fit declines it (BLAS on two threads would round differently)."""
+    import scipy.sparse as sp
+
+    from dnmf import _kernels, _threads
+
+    monkeypatch.setattr(jobs, "WIDEN_POLL", 0.0)
+    sparse = sp.random(1200, 500, density=0.15, random_state=2, format="csr") * 5
+    dense = np.random.default_rng(1).random((400, 60)) + 0.1
+    cfg = _cfg(n_init_iter=10, max_iter=10)
+    for data, widens in ((sparse, True), (dense, False)):
+        seen = []
+
+        def build(callback, seen=seen):
+            def spy(info):
+                seen.append((_kernels.kernel_threads(), _threads.split_threads(),
+                             _threads.blas_threads()))
+                return callback(info)
+            return cfgmod.make_estimator(cfg, callback=spy)
+
+        out, _, _ = jobs.execute(build, data, _OfferingChannel(), 0, cfg, {}, threads=1,
+                                 widen_to=2)
+        res = FitResult.from_npz_bytes(out)
+        n = min(2, os.cpu_count() or 1)
+        if widens:
+            assert seen[0] == (1, 1, 1) and seen[-1] == (n, 1, 1)
+            assert res.timings["job_threads_end"] == 2
+            assert 1 <= res.timings["job_widened_at_iteration"] <= 5
+        else:
+            assert set(seen) == {(1, 1, 1)} and "job_threads_end" not in res.timings
+        _same(res, _solo(cfg, threads=1, data=data))
+
+
+def test_widen_applies_to_the_calling_threads_fit_and_not_to_its_row_splits():
+    import threading
+
+    from dnmf import _threads
+
+    assert not _threads.widen(2)  # no fit under for_app here
+    other = []
+    with _threads.for_app(1):
+        assert (_threads.work_threads(), _threads.split_threads()) == (1, 1)
+        assert _threads.widen(2)
+        n = min(2, os.cpu_count() or 1)
+        assert (_threads.work_threads(), _threads.split_threads()) == (n, 1)
+        thread = threading.Thread(target=lambda: other.append(
+            (_threads.work_threads(), _threads.split_threads(), _threads.blas_threads())))
+        thread.start()
+        thread.join()
+    assert other == [(1, 1, 1)]  # not this thread's widened fit: BLAS's count (limited here)
+    assert _threads.work_threads() == _threads.blas_threads()  # restored after the block
 
 
 def test_execute_with_two_threads_runs_the_fit_on_two_and_restores_blas():
@@ -355,6 +459,27 @@ def test_dask_pair_on_large_data_sends_it_once_and_lets_it_go(dask_runner, monke
     while ex._data and time.monotonic() < deadline:  # released by the jobs' done callbacks
         time.sleep(0.02)
     assert not ex._data
+
+
+@pytest.mark.timeout(120)
+def test_dask_sparse_fit_left_alone_takes_the_idle_core_same_bits(dask_runner):
+    """A pair on sparse data: when the short baseline ends, the deep fit is offered the idle
+    core and its kernels take it; its result is still the one-thread fit's, bit for bit."""
+    import scipy.sparse as sp
+
+    data = sp.random(2000, 800, density=0.08, random_state=3, format="csr") * 5
+    long_cfg = _cfg(n_init_iter=10, max_iter=400)
+    short_cfg = _cfg(n_init_iter=5, model="multilayer")
+    specs = [jobs.JobSpec(workspace="w" * 32, build=functools.partial(cfgmod.make_estimator, c),
+                          X=data, meta={"config": c}) for c in (long_cfg, short_cfg)]
+    long_job, short_job = (dask_runner.wait(i, timeout=90)
+                           for i in dask_runner.submit_all(specs))
+    assert long_job.state == short_job.state == jobs.DONE, (long_job.error, short_job.error)
+    assert long_job.threads == 1 and long_job.widened == 2 and short_job.widened is None
+    res = FitResult.from_npz_bytes(long_job.result)
+    assert res.timings["job_threads_end"] == 2, res.timings
+    assert 0 < res.timings["job_widened_at_iteration"] < res.n_iter
+    _same(res, _solo(long_cfg, threads=1, data=data))
 
 
 @pytest.mark.timeout(120)

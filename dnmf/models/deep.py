@@ -194,7 +194,7 @@ def fit_deep(
     Ws = [np.array(W, order="C") for W in Ws]  # private copies, updated in place
     Hs = [np.array(H, order="C") for H in Hs]
     workspaces = make_workspaces(X, Ws)
-    n_threads = _threads.work_threads()
+    n_threads = _threads.split_threads()
     split = (_rowsplit.RowSplitDeep(X, Ws, n_threads, workspaces)
              if _rowsplit.use_deep_split(X, Ws, n_threads) else None)
     phase = _DeepPhase(X, Ws, Hs, beta, weights, eps, workspaces, progress, split)

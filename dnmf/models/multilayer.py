@@ -114,7 +114,7 @@ class LayerMU:
     beta, eps : the divergence and the floor ε
     order : {"HW", "WH"}, which factor is updated first
     rescale : bool, divide W's columns by their maxima after each iteration (into H's rows)
-    n_threads : int, optional; default :func:`dnmf._threads.work_threads` now
+    n_threads : int, optional; default :func:`dnmf._threads.split_threads` now
     """
 
     def __init__(self, Y, W: np.ndarray, H: np.ndarray, beta: float, eps: float, *,
@@ -123,7 +123,7 @@ class LayerMU:
             raise ValueError(f"order must be 'HW' or 'WH', got {order!r}")
         self.Y, self.W, self.H, self.beta, self.eps = Y, W, H, beta, eps
         self.order, self.rescale = order, rescale
-        n_threads = _threads.work_threads() if n_threads is None else n_threads
+        n_threads = _threads.split_threads() if n_threads is None else n_threads
         self.split = (_rowsplit.RowSplitKL(Y, W, H, eps, n_threads)
                       if _rowsplit.use_row_split(Y, beta, n_threads) and W.flags.c_contiguous
                       else None)

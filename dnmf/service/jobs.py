@@ -28,8 +28,14 @@ the machine (:meth:`DaskExecutor.lone_threads`; dnmf's row split and sparse kern
 BLAS too for dense data), so a user alone on the server does not wait for one core while the
 others idle. It keeps them until it ends, even if another job starts beside
 it meanwhile. Jobs submitted together (:meth:`JobRunner.submit_all`, e.g. a model and its
-baseline) share the cores, one each. A run records its thread count (``timings["job_threads"]``):
-seeded results are reproducible for a given thread count.
+baseline) share the cores, one each; when one of them ends and the other is left alone with
+nothing queued, the runner offers it the idle cores (:meth:`JobRunner._widen_lone_job`): a fit
+on sparse data takes them for its compiled kernels from its next look at the offer (every
+:data:`WIDEN_POLL` seconds), which changes no bit of its result (those kernels give the same
+bits on any thread count, and its row splits keep the count it started with); a fit on dense
+data declines (BLAS on more threads would round differently). A run records its thread count
+(``timings["job_threads"]``, and ``job_threads_end`` after an offer was taken): seeded
+results are reproducible for a given thread count.
 
 A worker that dies under a job (killed, out of memory) makes the job fail with a message; the
 runner and the other jobs go on. The solver core never imports this module.
@@ -61,6 +67,8 @@ PROGRESS_PERIOD = 0.25
 #: Seconds between two looks at a job's stop flag (the Stop latency is about this plus one
 #: iteration plus the result's trip back).
 STOP_POLL = 0.1
+#: Seconds between two looks at the runner's offer of idle cores (see the module docstring).
+WIDEN_POLL = 0.5
 #: Seconds between two checkpoints of a job's factors.
 CHECKPOINT_EVERY = 3.0
 #: Data of at least this many bytes goes to the cluster once (scattered), not in each job.
@@ -115,6 +123,7 @@ class Job:
     stop_latency: float | None = None  # seconds from Stop to the partial result
     collected: bool = False
     threads: int = 1  # dnmf's threads (and BLAS's, for dense data) the job was started with
+    widened: int | None = None  # the threads offered when it was left alone (sparse data)
 
     @property
     def finished_state(self) -> bool:
@@ -215,7 +224,8 @@ class _Pacer:
     def __init__(self, channel) -> None:
         self.channel = channel
         self.stopped = False
-        self._progress = self._stop = -math.inf
+        self.widen_offered = False
+        self._progress = self._stop = self._widen = -math.inf
 
     def progress(self, now: float, message: Callable[[], dict], *, force: bool = False) -> None:
         if force or now - self._progress >= PROGRESS_PERIOD:
@@ -228,20 +238,36 @@ class _Pacer:
             self.stopped = bool(self.channel.stop_requested())
         return self.stopped
 
+    def widen_asked(self, now: float) -> bool:
+        """Whether the runner has offered the idle cores (looked up every WIDEN_POLL s)."""
+        if not self.widen_offered and now - self._widen >= WIDEN_POLL:
+            self._widen = now
+            self.widen_offered = bool(self.channel.widen_requested())
+        return self.widen_offered
+
 
 def execute(build: Callable[[Callable], Any], X, channel,
             checkpoint_every: float = CHECKPOINT_EVERY,
             config: dict | None = None,
-            fit_kwargs: dict | None = None, threads: int = 1) -> tuple[bytes, float, bool]:
+            fit_kwargs: dict | None = None, threads: int = 1,
+            widen_to: int = 1) -> tuple[bytes, float, bool]:
     """Run one fit where the executor put it; return ``(result npz bytes, seconds, stopped)``.
 
-    ``channel`` has ``progress(dict)``, ``stop_requested() -> bool`` and ``checkpoint(bytes)``.
-    dnmf's own threads (row split, sparse kernels) number ``threads`` — one unless the job
-    runs alone in its process, see the module docstring — and BLAS too for dense data.
+    ``channel`` has ``progress(dict)``, ``stop_requested() -> bool``,
+    ``widen_requested() -> bool`` and ``checkpoint(bytes)``. dnmf's own threads (row split,
+    sparse kernels) number ``threads`` — one unless the job runs alone in its process, see the
+    module docstring — and BLAS too for dense data; on sparse data the kernels take
+    ``widen_to`` threads once the runner offers them (the job was left alone).
     """
+    import scipy.sparse as sp
+
+    from dnmf import _threads
+
     ranks: list[tuple[int, ...]] = [()]
     pace = _Pacer(channel)
     last_checkpoint = [time.perf_counter()]
+    may_widen = widen_to > threads and sp.issparse(X)
+    widened_at: list[int] = []
 
     def callback(info):
         now = time.perf_counter()
@@ -249,6 +275,9 @@ def execute(build: Callable[[Callable], Any], X, channel,
         pace.progress(now, lambda: _progress_of(info), force=last)
         if pace.stop_asked(now):
             return False
+        if may_widen and not widened_at and pace.widen_asked(now):
+            _threads.widen(widen_to)
+            widened_at.append(int(info.iteration))
         if checkpoint_every and now - last_checkpoint[0] >= checkpoint_every and not last:
             last_checkpoint[0] = now
             found = _current_factors(info, ranks[0])
@@ -267,6 +296,9 @@ def execute(build: Callable[[Callable], Any], X, channel,
     # machine whose cores are taken by others from a fit that waits on something else
     result.timings = {**result.timings, "job_cpu": time.process_time() - c0,
                       "job_threads": float(threads)}
+    if widened_at:  # the iteration from which the kernels ran on widen_to threads
+        result.timings.update(job_threads_end=float(widen_to),
+                              job_widened_at_iteration=float(widened_at[0]))
     return result.to_npz_bytes(), seconds, pace.stopped
 
 
@@ -290,12 +322,12 @@ def execute_task(task: Callable[..., Any], channel) -> tuple[Any, float, bool]:
     return out, time.perf_counter() - t0, pace.stopped
 
 
-def _run(spec: JobSpec, channel, threads: int):
+def _run(spec: JobSpec, channel, threads: int, widen_to: int = 1):
     """The job's fit (:func:`execute`) or its task (:func:`execute_task`)."""
     if spec.task is not None:
         return execute_task(spec.task, channel)
     return execute(spec.build, spec.X, channel, spec.checkpoint_every,
-                   spec.meta.get("config") or {}, spec.fit_kwargs, threads)
+                   spec.meta.get("config") or {}, spec.fit_kwargs, threads, widen_to)
 
 
 def _app_threads(threads: int, X):
@@ -348,6 +380,7 @@ class ThreadExecutor:
         class _Channel:
             progress = staticmethod(lambda msg: on_progress(job.id, msg))
             stop_requested = staticmethod(stop.is_set)
+            widen_requested = staticmethod(lambda: False)  # lone_threads() is 1 here
             checkpoint = staticmethod(lambda data: on_checkpoint(job.id, data))
 
         def work() -> None:
@@ -383,6 +416,7 @@ class _DaskChannel:
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         self._stop = None
+        self._widen = None
         self._ck = None
 
     def progress(self, msg: dict) -> None:
@@ -396,6 +430,13 @@ class _DaskChannel:
         if self._stop is None:
             self._stop = Event(f"dnmf-stop-{self.job_id}")
         return bool(self._stop.is_set())
+
+    def widen_requested(self) -> bool:
+        from distributed import Event
+
+        if self._widen is None:
+            self._widen = Event(f"dnmf-widen-{self.job_id}")
+        return bool(self._widen.is_set())
 
     def checkpoint(self, data: bytes) -> None:
         from distributed import Variable
@@ -429,10 +470,11 @@ def _nbytes(X) -> int:
     return SCATTER_BYTES
 
 
-def _dask_task(job_id: str, spec: JobSpec, threads: int = 1, X: Any = None):
+def _dask_task(job_id: str, spec: JobSpec, threads: int = 1, X: Any = None,
+               widen_to: int = 1):
     if X is not None:  # the data, scattered once for the jobs that share it
         spec.X = X
-    return _run(spec, _DaskChannel(job_id), threads)
+    return _run(spec, _DaskChannel(job_id), threads, widen_to)
 
 
 def _worker_env() -> dict[str, str]:
@@ -615,7 +657,8 @@ class DaskExecutor:
                        fit_kwargs=spec.fit_kwargs, meta={"config": spec.meta.get("config")},
                        checkpoint_every=spec.checkpoint_every, task=spec.task)
         future = self.client.submit(_dask_task, job.id, work, job.threads, data,
-                                    key=f"dnmf-fit-{job.id}", pure=False, retries=0)
+                                    self.lone_threads(), key=f"dnmf-fit-{job.id}",
+                                    pure=False, retries=0)
         with self._lock:
             self._futures[job.id] = future
 
@@ -643,6 +686,7 @@ class DaskExecutor:
         try:
             Variable(f"dnmf-ck-{job_id}", client=self.client).delete()
             Event(f"dnmf-stop-{job_id}", client=self.client).clear()
+            Event(f"dnmf-widen-{job_id}", client=self.client).clear()
         except Exception:
             pass
 
@@ -651,6 +695,14 @@ class DaskExecutor:
 
         if self.client is not None:
             Event(f"dnmf-stop-{job_id}", client=self.client).set()
+
+    def widen(self, job_id: str, threads: int) -> None:
+        """Offer a running job the idle cores (it was started with ``lone_threads()`` as its
+        ``widen_to``, which ``threads`` is)."""
+        from distributed import Event
+
+        if self.client is not None:
+            Event(f"dnmf-widen-{job_id}", client=self.client).set()
 
     def worker_pids(self) -> list[int]:
         """The process ids of the workers (tests kill one)."""
@@ -870,6 +922,27 @@ class JobRunner:
                     job.stop_latency = time.perf_counter() - job.stop_requested
                 self._finish(job, STOPPED if stopped else DONE)
             self._dispatch()
+            self._widen_lone_job()
+
+    def _widen_lone_job(self) -> None:
+        """A fit left running alone, nothing queued, started on fewer threads than a lone job
+        gets: offer it the idle cores (the worker takes them only where that changes no bit
+        of the result; see the module docstring)."""
+        widen = getattr(self.executor, "widen", None)
+        if widen is None or not self.share_idle_cores or self._queue:
+            return
+        running = [j for j in self._jobs.values() if j.state == RUNNING]
+        if len(running) != 1:
+            return
+        job = running[0]
+        n = self.executor.lone_threads()
+        if job.spec.task is not None or job.threads >= n or job.widened:
+            return
+        job.widened = n
+        try:
+            widen(job.id, n)
+        except Exception:
+            _LOG.warning("offering job %s the idle cores failed", job.id, exc_info=True)
 
     def _finish(self, job: Job, state: str) -> None:
         job.state, job.finished = state, time.time()
