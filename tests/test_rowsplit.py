@@ -205,10 +205,10 @@ def test_multilayer_fit_agrees_with_and_without_threads(monkeypatch):
     X = (rng.random((M, 20)) @ rng.random((20, N))) * rng.uniform(0.8, 1.2, size=(M, N))
     model = dict(ranks=(12, 6), beta=1.0, max_iter=30, random_state=0)
     used = _count_instances(monkeypatch, _rowsplit.RowSplitKL)
-    monkeypatch.setattr(_threads, "work_threads", lambda: 2)
+    monkeypatch.setattr(_threads, "split_threads", lambda: 2)
     split = MultilayerNMF(**model).fit(X)
     assert used  # layer 1 (700 × 200) ran split
-    monkeypatch.setattr(_threads, "work_threads", lambda: 1)
+    monkeypatch.setattr(_threads, "split_threads", lambda: 1)
     used.clear()
     one = MultilayerNMF(**model).fit(X)
     assert not used
@@ -313,7 +313,7 @@ def test_deep_split_is_reproducible_and_a_deep_fit_uses_it_with_two_threads(monk
     X = _deep_problem(False)
     used = _count_instances(monkeypatch, _rowsplit.RowSplitDeep)
     model = dict(ranks=(12, 6, 3), beta=1.0, n_init_iter=20, max_iter=30, random_state=0)
-    monkeypatch.setattr(_threads, "work_threads", lambda: 2)
+    monkeypatch.setattr(_threads, "split_threads", lambda: 2)
     a, b = DeepNMF(**model).fit(X), DeepNMF(**model).fit(X)
     assert used
     for x, y in zip(a.W_ + a.H_, b.W_ + b.H_):
@@ -322,7 +322,7 @@ def test_deep_split_is_reproducible_and_a_deep_fit_uses_it_with_two_threads(monk
     deep = np.asarray(a.history_["phase"]) == "deep"
     assert np.all(np.diff(objective[deep]) <= 1e-12 * objective[deep][:-1])
     used.clear()
-    monkeypatch.setattr(_threads, "work_threads", lambda: 1)
+    monkeypatch.setattr(_threads, "split_threads", lambda: 1)
     one = DeepNMF(**model).fit(X)
     assert not used
     np.testing.assert_allclose(a.layer_errors_, one.layer_errors_, rtol=1e-10)

@@ -633,8 +633,9 @@ class DaskExecutor:
                     entry = self._data[id(X)] = [X, None, 0]
                 entry[2] += 1
             if entry[1] is None:
-                try:
-                    entry[1] = self.client.scatter(X, hash=False)
+                try:  # to every worker: held by one, it would draw both jobs of a pair
+                    # there (Dask places a task beside its data), one after the other
+                    entry[1] = self.client.scatter(X, hash=False, broadcast=True)
                 except BaseException:
                     self._release(X)
                     raise
