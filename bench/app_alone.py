@@ -12,6 +12,10 @@ Two ways of running the same fits, taking turns round by round (same process, sa
   127.0.0.1). A pair is submitted together (``submit_all``) and its two fits run side by side,
   one core each; a single fit that starts alone gets every core (``lone_threads``).
 
+With ``--baseline REF`` a third way runs in every round: the app as it was at git revision REF
+(the code when the idle-core issue was filed), i.e. the same pair in a fresh process with REF's
+``dnmf``, one BLAS thread, one fit after the other — "today" in the issue's words.
+
 Workloads: the app's default deep KL-NMF on CBCL (ranks 20-10-5, 100 + 100 iterations) and its
 multilayer baseline (200 per layer); the same on TDT2 (19 431 × 9 394 sparse) with 50 + 50
 (baseline 100 per layer). Times are wall seconds from submission to the last result; each
@@ -63,10 +67,43 @@ def _as_jobs(runner: jobs.JobRunner, cfgs: list[dict], X) -> list[jobs.Job]:
     return [runner.wait(i, timeout=1800) for i in ids]
 
 
+#: The pair in a fresh process with another revision's dnmf (its estimators built directly,
+#: as the app's configurations ask), one BLAS thread, one fit after the other.
+OLD_PAIR = """
+import json, sys, time
+sys.path[:] = [p for p in sys.path if p not in ("", {root!r})]
+import numpy as np, scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+import dnmf
+path = {data!r}
+X = sp.load_npz(path) if path.endswith(".npz") else np.load(path)
+deep = dnmf.DeepNMF(ranks={ranks!r}, beta=1.0, n_init_iter={n_init}, max_iter={n_deep},
+                    random_state=0, dtype=np.float64)
+multilayer = dnmf.MultilayerNMF(ranks={ranks!r}, beta=1.0, max_iter={n_ml}, random_state=0,
+                                dtype=np.float64)
+with threadpool_limits(1, user_api="blas"):
+    t = time.perf_counter()
+    deep.fit(X)
+    multilayer.fit(X)
+    seconds = time.perf_counter() - t
+print(json.dumps({{"file": dnmf.__file__, "seconds": seconds}}))
+"""
+
+
+def _old_pair(tree: str, data_path: str, cfgs: list[dict]) -> float:
+    code = OLD_PAIR.format(root=str(pu.ROOT), data=data_path, ranks=tuple(cfgs[0]["ranks"]),
+                           n_init=cfgs[0]["n_init_iter"], n_deep=cfgs[0]["max_iter"],
+                           n_ml=cfgs[1]["max_iter"])
+    out = pu.run_json(code, env={"PYTHONPATH": tree})
+    assert out["file"].startswith(tree), out["file"]
+    return out["seconds"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--only", choices=("cbcl", "tdt2"), default=None)
+    ap.add_argument("--baseline", metavar="REF", help="also the app at git revision REF")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -81,15 +118,29 @@ def main() -> int:
         print(line)
     ok = True
     rows = []
+    import contextlib
+    import tempfile
+
+    import scipy.sparse as sp
+
+    stack = contextlib.ExitStack()
+    old_tree = stack.enter_context(pu.baseline_tree(args.baseline)) if args.baseline else None
+    scratch = stack.enter_context(tempfile.TemporaryDirectory())
     try:
         for key in ("cbcl", "tdt2"):
             if args.only and key != args.only:
                 continue
             ds = load_paper_dataset(key)
             cfgs = _configs(key, ds)
-            times = {"pair script": [], "pair jobs": [], "fit script": [], "fit job": []}
+            times = {"pair script": [], "pair jobs": [], "fit script": [], "fit job": [],
+                     "pair old": []}
             threads = []
+            data_path = os.path.join(scratch, key + (".npz" if sp.issparse(ds.X) else ".npy"))
+            if old_tree is not None:
+                (sp.save_npz if sp.issparse(ds.X) else np.save)(data_path, ds.X)
             for _ in range(args.rounds):
+                if old_tree is not None:
+                    times["pair old"].append(_old_pair(old_tree, data_path, cfgs))
                 t = time.perf_counter()
                 ref = _in_script_thread(cfgs, ds.X)
                 times["pair script"].append(time.perf_counter() - t)
@@ -119,6 +170,10 @@ def main() -> int:
                          pu.median(times["pair jobs"]),
                          pu.median_ratio(times["pair script"], times["pair jobs"]),
                          "1 + 1"])
+            if old_tree is not None:
+                rows.append([f"{what}: the pair, {args.baseline} in the script thread",
+                             pu.median(times["pair old"]), pu.median(times["pair jobs"]),
+                             pu.median_ratio(times["pair old"], times["pair jobs"]), "1 + 1"])
             rows.append([f"{what}: deep alone", pu.median(times["fit script"]),
                          pu.median(times["fit job"]),
                          pu.median_ratio(times["fit script"], times["fit job"]),
@@ -126,6 +181,7 @@ def main() -> int:
             print(f"{key}: {', '.join(f'{k} {v}' for k, v in times.items())}")
     finally:
         runner.close()
+        stack.close()
     print()
     print(pu.table(["workload", "script thread s", "jobs s", "script / jobs", "job threads"],
                    [[w, f"{a:.2f}", f"{b:.2f}", f"**{r:.2f}×**", t] for w, a, b, r, t in rows]))
