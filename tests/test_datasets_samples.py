@@ -153,6 +153,23 @@ def test_stdlib_harvest_imports_nothing():
     assert r.returncode == 0, r.stderr[-2000:]
 
 
+def test_vectorize_keeps_the_most_frequent_words_ties_in_alphabetical_order():
+    """The cut at max_features does not depend on the CPU: equal frequencies are kept in
+    alphabetical order (CountVectorizer's own cut used NumPy's unstable sort, whose SIMD
+    implementation breaks ties differently on an AMD and an Intel machine)."""
+    from dnmf.datasets.text import vectorize
+
+    words = ["kiwi", "fig", "date", "apple", "cherry", "banana", "elder", "grape"]
+    # 'lemon' 5 times, 'mango' 4 times, the eight fruits above 3 times each
+    docs = [" ".join(["lemon"] * 5 + ["mango"] * 4)] + [" ".join(words)] * 3
+    X, vocab, _ = vectorize(docs, max_features=5, min_df=1, max_df=1.0, stop_words=None)
+    assert vocab == ["apple", "banana", "cherry", "lemon", "mango"]  # columns alphabetical
+    assert X.shape == (5, 4)
+    np.testing.assert_array_equal(np.asarray(X.sum(axis=1)).ravel(), [3, 3, 3, 5, 4])
+    shuffled = [docs[0]] + [" ".join(reversed(words))] * 3
+    assert vectorize(shuffled, max_features=5, min_df=1, max_df=1.0, stop_words=None)[1] == vocab
+
+
 @pytest.mark.slow
 def test_stdlib_text_rebuild_matches_precomputed_file_on_same_python():
     pre = load_sample("stdlib-text")

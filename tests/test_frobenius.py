@@ -153,18 +153,36 @@ def test_trigeorgis_reports_its_claimed_loss(rng):
     assert out["layer_errors"][-1] == pytest.approx(claimed, rel=1e-12)
 
 
+def test_sparse_products_and_error_equal_the_dense_ones(rng):
+    """The sparse path's building blocks at rounding level: Aᵀ X, X Bᵀ, and ½‖Y − WH‖²
+    through Gram matrices (its rounding is relative to ‖Y‖², the terms it cancels)."""
+    from dnmf.models.frobenius import _at_b, _half_sq_residual, _x_bt
+
+    X = rng.random((25, 30))
+    X[X < 0.6] = 0
+    S = sp.csr_matrix(X)
+    A, B = rng.random((25, 5)), rng.random((4, 30))
+    np.testing.assert_allclose(_at_b(A, S), _at_b(A, X), rtol=1e-13)
+    np.testing.assert_allclose(_x_bt(S, B), _x_bt(X, B), rtol=1e-13)
+    W, H = rng.random((25, 5)) * 0.3, rng.random((5, 30)) * 0.3
+    y_sq = float(np.vdot(X, X))
+    assert abs(_half_sq_residual(S, W, H) - _half_sq_residual(X, W, H)) <= 1e-13 * y_sq
+
+
 def test_sparse_input_matches_dense(rng):
     X = rng.random((25, 30))
     X[X < 0.6] = 0
     # The sparse path forms X Hᵀ, Wᵀ X and the errors (via Gram matrices) with other
-    # rounding; the iteration amplifies such differences (we saw 4e-7 after 15 iterations),
-    # so compare after 3 iterations, where they are still at rounding level.
+    # rounding (its blocks are checked at rounding level above); the fit amplifies such
+    # differences: after 3 iterations they were 1e-10 on an Intel machine and 6.6e-6 on an
+    # AMD one (OpenBLAS's Haswell kernels round differently; measured 1.6e-6 after a single
+    # iteration there, so the amplification is in the algorithm, not in the sparse path).
     dense = fit_frobenius_deep(X, (5, 2), init="random", max_iter=3, random_state=3)
     sparse = fit_frobenius_deep(sp.csr_matrix(X), (5, 2), init="random", max_iter=3,
                                 random_state=3)
     for a, b in zip(dense["W"] + dense["H"], sparse["W"] + sparse["H"]):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(sparse["layer_errors"], dense["layer_errors"], rtol=1e-9)
+        assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(a))  # relative to the factor
+    np.testing.assert_allclose(sparse["layer_errors"], dense["layer_errors"], rtol=1e-5)
 
 
 def test_float32_is_kept(rng):
