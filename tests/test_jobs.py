@@ -254,30 +254,39 @@ def test_widen_applies_to_the_calling_threads_fit_and_not_to_its_row_splits():
 
 
 def test_execute_with_two_threads_runs_the_fit_on_two_and_restores_blas():
-    """A lone job's fit runs with BLAS (hence the row split and dnmf's kernels) on two
-    threads; its result is the seeded fit on two threads, bit for bit; BLAS is restored."""
+    """A lone job's fit on large dense data runs with BLAS (hence the row split and dnmf's
+    kernels) on two threads; its result is the seeded fit on two threads, bit for bit; BLAS is
+    restored. Small dense data keeps one BLAS thread (its spinning second thread took the
+    core the app's server needed)."""
     from dnmf import _threads
 
-    data = np.random.default_rng(1).random((400, 60)) + 0.1  # tall enough for the row split
+    n = min(2, os.cpu_count() or 1)
+    large = np.random.default_rng(1).random((600, 440)) + 0.1  # ≥ BLAS_THREADS_MIN_ENTRIES
+    small = large[:400, :60]
+    assert large.size >= jobs.BLAS_THREADS_MIN_ENTRIES > small.size
     cfg = _cfg(n_init_iter=15, max_iter=10)
-    seen = []
+    for data, blas in ((large, n), (small, 1)):
+        seen = []
 
-    def build(callback):
-        def spy(info):
-            seen.append(_threads.blas_threads())
-            return callback(info)
-        return cfgmod.make_estimator(cfg, callback=spy)
+        def build(callback, seen=seen):
+            def spy(info):
+                seen.append((_threads.blas_threads(), _threads.split_threads()))
+                return callback(info)
+            return cfgmod.make_estimator(cfg, callback=spy)
 
-    before = _threads.blas_threads()
-    out, _, stopped = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=2)
-    assert _threads.blas_threads() == before and not stopped
-    assert seen and set(seen) == {min(2, os.cpu_count() or 1)}
-    res = FitResult.from_npz_bytes(out)
-    assert res.timings["job_threads"] == 2
-    _same(res, _solo(cfg, threads=2, data=data))
-    out1, _, _ = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=1)
+        before = _threads.blas_threads()
+        out, _, stopped = jobs.execute(build, data, _QuietChannel, 0, cfg, {}, threads=2)
+        assert _threads.blas_threads() == before and not stopped
+        # the row split's phases limit BLAS to one thread per chunk (callbacks run inside)
+        assert seen and {s for _, s in seen} == {n} and max(b for b, _ in seen) == blas
+        res = FitResult.from_npz_bytes(out)
+        assert res.timings["job_threads"] == 2
+        with _threads.for_app(2, blas=blas > 1):
+            est = cfgmod.make_estimator(cfg).fit(data)
+        _same(res, est.result_)
+    out1, _, _ = jobs.execute(build, small, _QuietChannel, 0, cfg, {}, threads=1)
     assert FitResult.from_npz_bytes(out1).timings["job_threads"] == 1
-    _same(FitResult.from_npz_bytes(out1), _solo(cfg, threads=1, data=data))
+    _same(FitResult.from_npz_bytes(out1), _solo(cfg, threads=1, data=small))
 
 
 def test_a_lone_sparse_job_runs_dnmf_kernels_on_two_threads_blas_on_one_same_result():

@@ -25,7 +25,8 @@ picklable ``build(callback)``, and its callback
 Threads: a job runs on one BLAS thread (and one thread of dnmf's kernels), except a job that
 starts alone — nothing else running or queued — on the embedded cluster: it gets every core of
 the machine (:meth:`DaskExecutor.lone_threads`; dnmf's row split and sparse kernels use them,
-BLAS too for dense data), so a user alone on the server does not wait for one core while the
+BLAS too for dense data of :data:`BLAS_THREADS_MIN_ENTRIES` entries or more), so a user alone
+on the server does not wait for one core while the
 others idle. It keeps them until it ends, even if another job starts beside
 it meanwhile. Jobs submitted together (:meth:`JobRunner.submit_all`, e.g. a model and its
 baseline) share the cores, one each; when one of them ends and the other is left alone with
@@ -67,6 +68,11 @@ PROGRESS_PERIOD = 0.25
 #: Seconds between two looks at a job's stop flag (the Stop latency is about this plus one
 #: iteration plus the result's trip back).
 STOP_POLL = 0.1
+#: Dense data below this many entries keeps one BLAS thread even in a job that runs alone: its
+#: products are small, and OpenBLAS's second thread, spinning between them, took the core the
+#: app's server and the browser needed (a 100 × 625 fit of 4000 iterations alone as a job ran
+#: 27 s beside the browser instead of 4 s, and the page answered in seconds; bench/README.md).
+BLAS_THREADS_MIN_ENTRIES = 1 << 18
 #: Seconds between two looks at the runner's offer of idle cores (see the module docstring).
 WIDEN_POLL = 0.5
 #: Seconds between two checkpoints of a job's factors.
@@ -256,7 +262,7 @@ def execute(build: Callable[[Callable], Any], X, channel,
     ``channel`` has ``progress(dict)``, ``stop_requested() -> bool``,
     ``widen_requested() -> bool`` and ``checkpoint(bytes)``. dnmf's own threads (row split,
     sparse kernels) number ``threads`` — one unless the job runs alone in its process, see the
-    module docstring — and BLAS too for dense data; on sparse data the kernels take
+    module docstring — and BLAS too for large dense data; on sparse data the kernels take
     ``widen_to`` threads once the runner offers them (the job was left alone).
     """
     import scipy.sparse as sp
@@ -332,13 +338,15 @@ def _run(spec: JobSpec, channel, threads: int, widen_to: int = 1):
 
 def _app_threads(threads: int, X):
     """dnmf's thread policy for the workbench: one thread per fit unless told more; then BLAS
-    gets them too for dense data (its products dominate there), and stays on one thread for
-    sparse data, whose compiled kernels run on dnmf's own threads (bench/README.md)."""
+    gets them too for dense data of at least :data:`BLAS_THREADS_MIN_ENTRIES` entries (its
+    products dominate there), and stays on one thread for sparse data, whose compiled kernels
+    run on dnmf's own threads, and for small dense data (bench/README.md)."""
     import scipy.sparse as sp
 
     from dnmf import _threads
 
-    return _threads.for_app(threads, blas=not sp.issparse(X))
+    dense_and_large = not sp.issparse(X) and int(getattr(X, "size", 0)) >= BLAS_THREADS_MIN_ENTRIES
+    return _threads.for_app(threads, blas=dense_and_large)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -99,10 +99,25 @@ def set_number(scope: Locator, label: str, value: int) -> None:
     expect(box).to_have_value(str(value))
 
 
-def choose(scope: Locator, page: Page, label: str, option: str | re.Pattern) -> None:
-    """Pick an option of a selectbox (a combobox and its listbox)."""
-    scope.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option).click()
+def choose(scope: Locator, page: Page, label: str, option: str | re.Pattern,
+           attempts: int = 4) -> None:
+    """Pick an option of a selectbox (a combobox and its listbox).
+
+    While a job runs the sidebar's job panel reruns every second, and a rerun can close the
+    listbox between the two clicks (the option then never shows: test_durable's browsing test
+    failed so once in a fresh-clone run): the listbox is opened again, ``attempts`` times in
+    all (the same 30 s in total as one click), and a missing option still fails."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        scope.get_by_role("combobox", name=label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=30_000 // attempts)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")  # close the listbox if it is still open
 
 
 def shot(page: Page, name: str, *, idle: bool = True) -> Path:
