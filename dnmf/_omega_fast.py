@@ -62,8 +62,12 @@ __all__ = ["deep_w_kl_fast", "wright_omega_fast", "xlog_ratio_sum"]
 BLOCK = 512
 
 
-def _jit(func):
-    options = dict(nogil=True, error_model="numpy", fastmath={"contract"})
+def _jit(func=None, *, fastmath=frozenset({"contract"})):
+    """``numba.njit(cache=True, nogil=True)`` with IEEE arithmetic but contraction, or without
+    the disk cache when no location for it can be written."""
+    if func is None:
+        return lambda f: _jit(f, fastmath=fastmath)
+    options = dict(nogil=True, error_model="numpy", fastmath=set(fastmath))
     try:
         return numba.njit(cache=True, **options)(func)
     except RuntimeError:  # no writable cache location: compile in every process
@@ -312,7 +316,7 @@ def _deep_w_loop(W_t, Q, P, W_bar, r, inv_lam, out):
             out[s + q] = wb[q]
 
 
-@numba.njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
+@_jit(fastmath={"reassoc", "contract"})
 def _sum(buffer, n):
     """Σ buffer[:n], vectorised (the order is the compiled code's: fixed on one machine)."""
     total = 0.0

@@ -381,10 +381,15 @@ def test_unwritable_cache_compiles_without_caching(tmp_path):
         "X = sp.random(9, 7, density=0.5, format='csr', random_state=0); "
         "W = np.ones((9, 2)); Ht = np.ones((7, 2)); v = K.sampled_dot(X, W, Ht); "
         "m = K._numba(); "
+        "x = np.linspace(-3, 9, 50); R = np.full((4, 3), 2.0); "
+        "w = K.wright_omega(x); s = K.xlog_ratio_sum(R, R, np.empty_like(R)); "
+        "from scipy.special import wrightomega; "
         f"print(K.__file__.startswith({str(tmp_path)!r}), m.CACHING, "
-        "float(np.abs(v - 2).max()))"
+        "float(np.abs(v - 2).max()), K._omega_fast() is not None, "
+        "bool(np.allclose(w, wrightomega(x), rtol=1e-14)), abs(s - 24 * np.log(2)) < 1e-12)"
     )
     # every cache location numba tries lies under a regular file: none can be created
     env = {"PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(blocker / "cache"),
            "XDG_CACHE_HOME": str(blocker / "xdg"), "DNMF_NUMBA": "1"}
-    assert _run(code, env) == "True False 0.0"
+    # the compiled ω and KL log pass (dnmf._omega_fast) too, none falling back to NumPy
+    assert _run(code, env) == "True False 0.0 True True True"
