@@ -26,11 +26,14 @@ finishes, and a pair's jobs (one thread each) are bit-identical to the script-th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _perfutil as pu  # noqa: E402
@@ -118,11 +121,6 @@ def main() -> int:
         print(line)
     ok = True
     rows = []
-    import contextlib
-    import tempfile
-
-    import scipy.sparse as sp
-
     stack = contextlib.ExitStack()
     old_tree = stack.enter_context(pu.baseline_tree(args.baseline)) if args.baseline else None
     scratch = stack.enter_context(tempfile.TemporaryDirectory())

@@ -445,7 +445,7 @@ def deep_w_kl_fast(W_t, Q, P, W_bar, lam: float, out: np.ndarray | None = None) 
 def xlog_ratio_sum(X: np.ndarray, R: np.ndarray) -> float:
     """Σ x log r with 0 log r = 0, R = X ⊘ V given (the KL divergence's log term), compiled.
 
-    Reference: :func:`dnmf.divergence._sum_xlog_ratio` (NumPy's logarithm and sum). Both are
+    Reference: the NumPy path of :func:`dnmf._kernels.xlog_ratio_sum`. Both are
     2-D arrays of one shape whose rows are contiguous; the sum is accumulated in float64.
     """
     X = np.asarray(X)

@@ -38,16 +38,15 @@ import numpy as np
 
 from . import _kernels
 from ._threads import _controllers, blas_threads, one_blas_thread  # noqa: F401 (used here)
-from .divergence import _sum_xlog_ratio
 from .updates import (
     MUWorkspace,
     apply_mu_step,
     apply_rowsum_step,
+    deep_layer_errors,
     kl_error_and_H_terms,
     mu_terms_H,
     update_W_deep,
     update_W_mu,
-    workspace_layer_error,
 )
 
 __all__ = ["RowSplitDeep", "RowSplitKL", "blas_threads", "one_blas_thread", "use_deep_split",
@@ -159,7 +158,6 @@ class RowSplitKL:
         self._numerator_sum = np.empty((r, n), dtype=dtype)
         self._colsum_sum = np.empty((r, 1), dtype=dtype)
         self._error_parts = [0.0] * len(self.rows)
-        self._log_buffers: list[np.ndarray] = []
         self._divide_W_by: np.ndarray | None = None  # column scaling still to apply to W
         self._fresh = False  # whether the numerator chunks belong to the current W and H
         self._failed = False  # a step failed: W and H may be half-updated
@@ -185,12 +183,9 @@ class RowSplitKL:
         if self._divide_W_by is not None:
             np.divide(Wk, self._divide_W_by, out=Wk)
         t0 = time.perf_counter()
-        if with_error:  # Σ y log(y/v) + Σ v over the chunk, from the ratio the step needs
-            V = np.matmul(Wk, self.H, out=ws.buffer("V", Yk.shape))
-            sum_v = float(V.sum())
-            self._numerator[k], self._colsum[k] = mu_terms_H(Yk, Wk, self.H, 1.0, V=V,
-                                                             workspace=ws)
-            self._error_parts[k] = _sum_xlog_ratio(Yk, V, self._log_buffers[k]) + sum_v
+        if with_error:  # Σ y log(y/v) + Σ v over the chunk (Σ Y is subtracted once, after)
+            self._error_parts[k], self._numerator[k], self._colsum[k] = kl_error_and_H_terms(
+                Yk, Wk, self.H, 0.0, ws)
             if k == 0:  # the chunks run at once: the caller's chunk ≈ wall time
                 self.eval_seconds += time.perf_counter() - t0
         else:
@@ -211,9 +206,6 @@ class RowSplitKL:
     # --- the main thread's part ------------------------------------------------------------
 
     def _refresh_numerator(self, with_error: bool) -> float | None:
-        if with_error and not self._log_buffers:
-            self._log_buffers = [np.empty((s.stop - s.start, self.Y.shape[1]), self.W.dtype)
-                                 for s in self.rows]
         self._run(lambda k: self._h_numerator(k, with_error))
         self._divide_W_by = None
         self._fresh = True
@@ -384,12 +376,10 @@ class RowSplitDeep:
                 update_W_mu(self._data(k, Ws, c), Wc, Hs[k], beta, eps, out=Wc, workspace=ws)
 
     def _chunk_errors(self, Ws, Hs, beta: float, c: int) -> None:
-        parts = self._error_parts[c]
+        rows = self.rows[c]
         with _kernels.threads(1):
-            for k in range(len(Ws)):
-                Y, Wc, ws = self._data(k, Ws, c), Ws[k][self.rows[c]], self.chunk_ws[k][c]
-                if k == 0 and beta == 1 and self._dense:
-                    parts[0], *terms = kl_error_and_H_terms(Y, Wc, Hs[0], self._sum_x[c], ws)
-                    self._terms[c] = tuple(terms)
-                else:
-                    parts[k] = workspace_layer_error(Y, Wc, Hs[k], beta, ws)
+            self._error_parts[c], terms = deep_layer_errors(
+                self.X_chunks[c], [W[rows] for W in Ws], Hs, beta,
+                [ws[c] for ws in self.chunk_ws], self._sum_x[c] if self._dense else 0.0)
+        if terms is not None:
+            self._terms[c] = terms

@@ -77,20 +77,14 @@ def _kl_dense(X: np.ndarray, V: np.ndarray, work: np.ndarray | None = None) -> f
     """Σ x log(x/v) − Σ x + Σ v with one m×n temporary (``work``, not aliasing X or V).
 
     Equals ``np.sum(_xlogx_over_y(X, V)) - X.sum() + V.sum()`` (the reference formula) without
-    its mask when X has no zero entry (see :func:`_sum_xlog_ratio`).
+    its mask when X has no zero entry (see :func:`dnmf._kernels.xlog_ratio_sum`).
     """
     sum_x = X.sum()
     sum_v = V.sum()
     buf = np.empty_like(V) if work is None else work
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(X, V, out=buf)
-    return float(_sum_xlog_ratio(X, buf, buf) - sum_x + sum_v)
-
-
-def _sum_xlog_ratio(X: np.ndarray, ratio: np.ndarray, out: np.ndarray) -> float:
-    """Σ x log r, r = X ⊘ V given, with 0 log 0 = 0; ``out`` (may be ``ratio``) is scratch
-    (:func:`dnmf._kernels.xlog_ratio_sum`: compiled in float64, else NumPy)."""
-    return _kernels.xlog_ratio_sum(X, ratio, out)
+    return float(_kernels.xlog_ratio_sum(X, buf, buf) - sum_x + sum_v)
 
 
 def beta_divergence_dense(X: np.ndarray, V: np.ndarray, beta: float) -> float:

@@ -77,13 +77,7 @@ import scipy.sparse as sp
 from scipy.special import wrightomega
 
 from . import _kernels
-from .divergence import (
-    _kl_dense,
-    _sum_xlog_ratio,
-    beta_divergence,
-    beta_divergence_dense,
-    sampled_product,
-)
+from .divergence import _kl_dense, beta_divergence, beta_divergence_dense, sampled_product
 from .portable._ops import _stationarity  # g(t) of the module docstring and dg/dt
 from .portable._ops import deep_w_closed_form as _deep_w_closed_form_xp
 from .portable._ops import solve_increasing as _solve_increasing_xp
@@ -103,6 +97,7 @@ __all__ = [
     "deep_W_root_solve",
     "solve_increasing",
     "apply_rowsum_step",
+    "deep_layer_errors",
     "kl_error_and_H_terms",
     "workspace_layer_error",
 ]
@@ -362,7 +357,30 @@ def kl_error_and_H_terms(Y: np.ndarray, W: np.ndarray, H: np.ndarray, sum_y: flo
     V = np.matmul(W, H, out=workspace.buffer("V", Y.shape))
     sum_v = float(V.sum())
     Q, P = mu_terms_H(Y, W, H, 1.0, V=V, workspace=workspace)  # V now holds Y ⊘ WH
-    return _sum_xlog_ratio(Y, V, V) - sum_y + sum_v, Q, P
+    return _kernels.xlog_ratio_sum(Y, V, V) - sum_y + sum_v, Q, P
+
+
+def deep_layer_errors(X, Ws: list[np.ndarray], Hs: list[np.ndarray], beta: float,
+                      workspaces: list[MUWorkspace] | None, sum_x: float = 0.0):
+    """[D_β(W_{ℓ-1} | W_ℓ H_ℓ) for every layer] (W_0 = X), in the workspaces' buffers, and
+    for β = 1 on dense X layer 1's H-step terms of these factors (:func:`kl_error_and_H_terms`;
+    ``sum_x`` = Σ X), else None. X and the W_ℓ may be the same rows of a fit's arrays (a row
+    chunk): each error is then that chunk's share.
+
+    Returns
+    -------
+    errors : ndarray of shape (L,)
+    first_terms : (Q, P) or None
+    """
+    errors = np.empty(len(Ws))
+    first_terms = None
+    for k, (W, H) in enumerate(zip(Ws, Hs)):
+        ws = None if workspaces is None else workspaces[k]
+        if k == 0 and beta == 1 and ws is not None and isinstance(X, np.ndarray):
+            errors[0], *first_terms = kl_error_and_H_terms(X, W, H, sum_x, ws)
+        else:
+            errors[k] = workspace_layer_error(X if k == 0 else Ws[k - 1], W, H, beta, ws)
+    return errors, None if first_terms is None else tuple(first_terms)
 
 
 def _floor(A: np.ndarray, eps: float) -> np.ndarray:

@@ -73,6 +73,8 @@ class _ManualExecutor:
         self.started: list[str] = []
         self.threads: dict[str, int] = {}
         self.done = {}
+        self.names: dict[str, str] = {}  # job id → name
+        self.widened: list[tuple[str, int]] = []  # (name, threads) offered
 
     def ready(self):
         return True
@@ -87,11 +89,9 @@ class _ManualExecutor:
         self.started.append(job.spec.name)
         self.threads[job.spec.name] = job.threads
         self.done[job.spec.name] = (job.id, on_done)
-        self.names = getattr(self, "names", {})
         self.names[job.id] = job.spec.name
 
     def widen(self, job_id, threads):
-        self.widened = getattr(self, "widened", [])
         self.widened.append((self.names[job_id], threads))
 
     def stop(self, job_id):

@@ -26,12 +26,11 @@ from .. import _rowsplit, _threads
 from ..updates import (
     MUWorkspace,
     apply_rowsum_step,
-    kl_error_and_H_terms,
+    deep_layer_errors,
     mu_terms_H,
     update_H_rowsum,
     update_W_deep,
     update_W_mu,
-    workspace_layer_error,
 )
 from ._common import machine_eps
 from ._driver import Phase, Progress, run_phase
@@ -105,15 +104,6 @@ def make_workspaces(X, Ws: list[np.ndarray]) -> list[MUWorkspace]:
             for k in range(len(Ws))]
 
 
-def _all_layer_errors(X, Ws, Hs, beta, workspaces: list[MUWorkspace] | None) -> np.ndarray:
-    """:func:`~dnmf.models._common.all_layer_errors` in the workspaces' buffers."""
-    errors = np.empty(len(Ws))
-    for k, (W, H) in enumerate(zip(Ws, Hs)):
-        ws = None if workspaces is None else workspaces[k]
-        errors[k] = workspace_layer_error(X if k == 0 else Ws[k - 1], W, H, beta, ws)
-    return errors
-
-
 class _DeepPhase(Phase):
     """Algorithm 1's sweeps for the fit driver; the objective Σ_ℓ λ_ℓ D_β(W_{ℓ-1}, W_ℓ H_ℓ).
 
@@ -128,8 +118,8 @@ class _DeepPhase(Phase):
         self.X, self.Ws, self.Hs, self.beta = X, Ws, Hs, beta
         self.weights, self.eps, self.workspaces, self.progress = weights, eps, workspaces, progress
         self.split = split
-        self._fused = beta == 1 and isinstance(X, np.ndarray) and workspaces is not None
-        self._sum_x = float(X.sum()) if self._fused and split is None else 0.0
+        dense_kl = beta == 1 and isinstance(X, np.ndarray) and split is None
+        self._sum_x = float(X.sum()) if dense_kl else 0.0
         self._first_terms = None  # layer 1's H-step terms of the current factors
 
     def iterate(self, evaluate: bool) -> np.ndarray | None:
@@ -144,14 +134,8 @@ class _DeepPhase(Phase):
     def errors(self) -> np.ndarray:
         if self.split is not None:
             return self.split.errors(self.Ws, self.Hs, self.beta)
-        if not self._fused:
-            return _all_layer_errors(self.X, self.Ws, self.Hs, self.beta, self.workspaces)
-        errors = np.empty(len(self.Ws))
-        errors[0], *self._first_terms = kl_error_and_H_terms(
-            self.X, self.Ws[0], self.Hs[0], self._sum_x, self.workspaces[0])
-        for k in range(1, len(self.Ws)):
-            errors[k] = workspace_layer_error(self.Ws[k - 1], self.Ws[k], self.Hs[k], 1.0,
-                                     self.workspaces[k])
+        errors, self._first_terms = deep_layer_errors(self.X, self.Ws, self.Hs, self.beta,
+                                                      self.workspaces, self._sum_x)
         return errors
 
     def objective(self, errors: np.ndarray) -> float:
